@@ -1,0 +1,3 @@
+from pysynth.cli import main
+
+main()

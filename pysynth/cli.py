@@ -1,0 +1,155 @@
+"""The ``pysynth`` command line. Data goes to stdout, diagnostics to stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from pysynth.ingest.select import AmbiguousPrincipal, Ingested, Selection, ingest
+from pysynth.report import events_table, json_line, principals_table, print_problems, summary_table
+
+app = typer.Typer(
+    help="Turn CloudTrail logs of manual AWS work into runbooks you can trust.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Piped tables are read in pagers and files: give them room rather than the 80-column default.
+stdout = Console(width=None if sys.stdout.isatty() else 200)
+stderr = Console(stderr=True)
+
+# Exit codes: 1 when nothing usable remains, 2 for a choice the user must make.
+EXIT_NOTHING_USABLE = 1
+EXIT_CHOOSE = 2
+
+LogArgument = Annotated[list[str], typer.Argument(help="Log files, directories (searched recursively) or - for stdin.")]
+PrincipalOption = Annotated[
+    Optional[str], typer.Option("--principal", help="ARN, user name, role session name or access key id.")
+]
+AllPrincipalsOption = Annotated[
+    bool, typer.Option("--all-principals", help="Keep the write calls of every principal.")
+]
+SinceOption = Annotated[Optional[str], typer.Option("--since", help="Only records at or after this time (ISO 8601).")]
+UntilOption = Annotated[Optional[str], typer.Option("--until", help="Only records at or before this time (ISO 8601).")]
+RegionOption = Annotated[Optional[list[str]], typer.Option("--region", help="Only records in this region (repeatable).")]
+
+
+@app.callback()
+def pysynth() -> None:
+    """Turn CloudTrail logs of manual AWS work into runbooks you can trust."""
+
+
+@app.command()
+def events(
+    logs: LogArgument,
+    principal: PrincipalOption = None,
+    all_principals: AllPrincipalsOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    region: RegionOption = None,
+    dropped: Annotated[bool, typer.Option("--dropped", help="Show only the dropped records and why.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one object per input record.")] = False,
+) -> None:
+    """Read CloudTrail logs and show every record as a canonical API call, kept or dropped with a reason."""
+    selection = Selection(
+        principal=principal,
+        since=_parse_time_option("--since", since),
+        until=_parse_time_option("--until", until),
+        regions=frozenset(region) if region else None,
+        all_principals=all_principals,
+    )
+    ingested = _ingest(logs, selection)
+    shown = [event for event in ingested.events if not event.kept] if dropped else ingested.events
+    if as_json:
+        write = sys.stdout.write
+        for event in shown:
+            write(json_line(event))
+            write("\n")
+        sys.stdout.flush()
+    else:
+        stdout.print(events_table(shown, title="dropped records" if dropped else "records"))
+    stderr.print(summary_table(ingested))
+    if not ingested.events:
+        raise typer.Exit(EXIT_NOTHING_USABLE)
+
+
+def _ingest(logs: list[str], selection: Selection) -> Ingested:
+    progress = _LazyProgress()
+    try:
+        ingested = ingest(logs, selection, on_file=progress.update)
+    except AmbiguousPrincipal as ambiguous:
+        progress.stop()
+        stderr.print(principals_table(ambiguous.writes))
+        stderr.print(
+            Text(
+                "error: several principals made write calls. Choose one with --principal "
+                "(ARN, user name, role session name or access key id), or keep them all with --all-principals."
+            )
+        )
+        raise typer.Exit(EXIT_CHOOSE) from None
+    progress.stop()
+    print_problems(stderr, ingested)
+    if not ingested.events:
+        stderr.print(Text("error: no records could be read from the input", style="red"))
+    return ingested
+
+
+class _LazyProgress:
+    """A progress bar on stderr that appears only when reading takes more than a moment."""
+
+    DELAY_SECONDS = 0.5
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.bar: Progress | None = None
+        self.task = None
+
+    def update(self, name: str, position: int, total: int) -> None:
+        if self.bar is None:
+            if time.monotonic() - self.started < self.DELAY_SECONDS or not stderr.is_terminal:
+                return
+            self.bar = Progress(
+                TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=stderr, transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("files", total=total)
+        self.bar.update(self.task, completed=position)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _parse_time_option(option: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time such as 2023-07-10T11:55:00Z", param_hint=option)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def main() -> None:
+    """Console entry point: a one-line error instead of a traceback for anything unexpected."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence for the user
+        if os.environ.get("PYSYNTH_DEBUG"):
+            raise
+        stderr.print(Text(f"internal error: {type(error).__name__}: {error} (set PYSYNTH_DEBUG=1 for details)"))
+        sys.exit(70)
