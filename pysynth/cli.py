@@ -24,7 +24,8 @@ app = typer.Typer(
 )
 # Piped tables are read in pagers and files: give them room rather than the 80-column default.
 stdout = Console(width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True)
+# Diagnostics are one line each, whatever the terminal width, so they can be grepped.
+stderr = Console(stderr=True, soft_wrap=True)
 
 # Exit codes: 1 when nothing usable remains, 2 for a choice the user must make.
 EXIT_NOTHING_USABLE = 1

@@ -41,9 +41,10 @@ def telling_parameters(event: Event, limit: int = 3) -> str:
     """The few request members that identify what a call touched, as ``Name=value``."""
     if not event.call:
         return ""
+    hidden = set(event.call.hidden)
     scalars = [(name, value) for name, value in event.call.params.items() if isinstance(value, (str, int, float))]
-    scalars.sort(key=lambda item: not item[0].endswith(TELLING_SUFFIXES))
-    shown = [f"{name}={_clip(str(value))}" for name, value in scalars[:limit]]
+    scalars.sort(key=lambda item: (item[0] not in hidden, not item[0].endswith(TELLING_SUFFIXES)))
+    shown = [f"{name}={'<hidden>' if name in hidden else _clip(str(value))}" for name, value in scalars[:limit]]
     lists = [name for name, value in event.call.params.items() if isinstance(value, (list, dict))]
     if len(shown) < limit and lists:
         shown.append("+" + ",".join(lists[: limit - len(shown) + 1]))

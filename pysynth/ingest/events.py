@@ -46,6 +46,7 @@ class Event:
     read_only: bool
     error_code: str | None
     invoked_by: str | None
+    user_agent: str | None = None
     call: CanonicalCall | None = None
     status: str = KEPT
     reason: str | None = None

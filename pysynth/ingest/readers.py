@@ -4,6 +4,7 @@ Accepted containers, detected from the content rather than the file name:
 ``{"Records": [...]}`` (CloudTrail's S3 delivery), a bare JSON array of records, one bare record,
 JSON Lines (CloudTrail Lake and Athena exports), and ``aws cloudtrail lookup-events`` output
 (records as JSON strings in ``Events[].CloudTrailEvent``); each plain or gzip-compressed.
+Tar archives of log files (``.tar``, ``.tar.gz``, ``.tgz``) are read member by member.
 
 Files are read one at a time and records are yielded as they are decoded, so memory does not
 grow with the number of files. Problems never raise: they are yielded as ``ReadProblem`` items
@@ -16,6 +17,7 @@ import gzip
 import json
 import os
 import sys
+import tarfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,7 +25,8 @@ from pathlib import Path
 
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
-LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".gz")
+LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".gz", ".tar", ".tgz")
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 _decoder = json.JSONDecoder()
 
 
@@ -82,12 +85,34 @@ def read_inputs(paths: Iterable[str]) -> Iterator[RawRecord | ReadProblem]:
 
 
 def read_file(name: str) -> Iterator[RawRecord | ReadProblem]:
+    if name.endswith(TAR_SUFFIXES):
+        yield from read_tar(name)
+        return
     try:
         data = sys.stdin.buffer.read() if name == STDIN else Path(name).read_bytes()
     except OSError as error:
         yield ReadProblem(name, None, f"cannot read: {error.strerror or error}")
         return
     yield from read_bytes(name, data)
+
+
+def read_tar(name: str) -> Iterator[RawRecord | ReadProblem]:
+    """Log files inside a tar archive, in member-name order; each is named ``archive!member``."""
+    try:
+        with tarfile.open(name, "r:*") as archive:
+            members = sorted(
+                (member for member in archive.getmembers() if member.isfile()), key=lambda member: member.name
+            )
+            for member in members:
+                member_name = f"{name}!{member.name}"
+                if not member.name.endswith(LOG_SUFFIXES):
+                    yield ReadProblem(member_name, None, "skipped: not a .json or .json.gz file")
+                    continue
+                content = archive.extractfile(member)
+                if content is not None:
+                    yield from read_bytes(member_name, content.read())
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        yield ReadProblem(name, None, f"not a readable tar archive ({error})")
 
 
 def read_bytes(name: str, data: bytes) -> Iterator[RawRecord | ReadProblem]:
@@ -190,7 +215,8 @@ def _read_damaged(name: str, text: str, error: json.JSONDecodeError) -> Iterator
     for item in _salvage_records(name, text):
         salvaged += isinstance(item, RawRecord)
         yield item
-    kind = "truncated" if error.pos >= len(text.rstrip()) - 1 else "malformed"
+    # A log cut short (an interrupted download or copy) no longer ends with its closing bracket.
+    kind = "malformed" if text.rstrip().endswith(("}", "]")) else "truncated"
     tail = f" after {salvaged} complete records" if salvaged else ""
     yield ReadProblem(name, None, f"{kind} JSON ({error.msg} at line {error.lineno} column {error.colno}){tail}")
 

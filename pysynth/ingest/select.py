@@ -22,6 +22,8 @@ NON_API_SOURCES = {
     "ssmmessages.amazonaws.com": "SSM agent session channel, not a user's API call",
 }
 AGENT_CALLS = {("ssm.amazonaws.com", "UpdateInstanceInformation"): "SSM agent heartbeat, not a user's API call"}
+# The SSM agent on an instance reports in through the public API with its own user agent.
+AGENT_USER_AGENT = "amazon-ssm-agent"
 # Credential plumbing: it changes nothing in the account and a runbook never repeats it.
 STS_NOISE = {
     "AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetCallerIdentity",
@@ -131,6 +133,7 @@ def event_of(raw: RawRecord, normalizer: Normalizer) -> Event:
         invoked_by=_text((record.get("userIdentity") or {}).get("invokedBy"))
         if isinstance(record.get("userIdentity"), dict)
         else None,
+        user_agent=_text(record.get("userAgent")),
     )
     missing = [name for name in ("eventSource", "eventName", "eventTime") if not isinstance(record.get(name), str)]
     if missing:
@@ -278,6 +281,8 @@ def _noise(event: Event) -> str | None:
         return NON_API_SOURCES[source]
     if (source, name) in AGENT_CALLS:
         return AGENT_CALLS[(source, name)]
+    if event.user_agent and AGENT_USER_AGENT in event.user_agent:
+        return "SSM agent traffic, not a user's API call"
     on_behalf = _made_by_service(event)
     if on_behalf:
         return f"made by {on_behalf} on the user's behalf"

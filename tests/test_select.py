@@ -1,0 +1,146 @@
+"""Ordering and selection: time order across files, causal tie-breaks, duplicates, and a reason
+for every record that is not kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ACCOUNT, make_record, write_log
+from pysynth.ingest.select import AmbiguousPrincipal, Selection, ingest
+
+POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+
+
+def run(tmp_path, records, selection=None, files=None):
+    paths = files or [write_log(tmp_path / "log.json", records)]
+    return ingest([str(p) for p in paths], selection or Selection())
+
+
+def test_same_second_records_follow_the_data_flow_not_the_log_order(tmp_path):
+    # Real CloudTrail logs AttachUserPolicy before the CreateUser it depends on, in one second.
+    attach = make_record("AttachUserPolicy", request={"userName": "bob", "policyArn": POLICY})
+    create = make_record(
+        "CreateUser",
+        request={"userName": "bob"},
+        response={"user": {"userName": "bob", "userId": "AIDAEXAMPLEBOB", "arn": f"arn:aws:iam::{ACCOUNT}:user/bob",
+                           "path": "/", "createDate": "Mar 5, 2024 10:00:00 AM"}},
+    )
+    ingested = run(tmp_path, [attach, create])
+    assert [e.operation for e in ingested.events] == ["CreateUser", "AttachUserPolicy"]
+
+
+def test_without_evidence_the_log_order_is_kept_within_a_second(tmp_path):
+    first = make_record("CreateUser", request={"userName": "carol"})
+    second = make_record("CreateGroup", request={"groupName": "ops"})
+    assert [e.operation for e in run(tmp_path, [first, second]).events] == ["CreateUser", "CreateGroup"]
+
+
+def test_records_are_merged_across_files_by_time(tmp_path):
+    late = write_log(tmp_path / "a.json", [make_record("CreateGroup", time="2024-03-05T10:00:09Z", request={"groupName": "g"})])
+    early = write_log(tmp_path / "b.json.gz", [make_record("CreateUser", time="2024-03-05T10:00:01Z", request={"userName": "u"})])
+    ingested = run(tmp_path, None, files=[late, early])
+    assert [e.operation for e in ingested.events] == ["CreateUser", "CreateGroup"]
+    assert ingested.files_read == 2
+
+
+def test_a_record_delivered_twice_is_kept_once(tmp_path):
+    record = make_record("CreateUser", request={"userName": "dave"})
+    one = write_log(tmp_path / "one.json", [record])
+    two = write_log(tmp_path / "two.json", [record])
+    ingested = run(tmp_path, None, files=[one, two])
+    assert [e.status for e in ingested.events] == ["kept", "dropped"]
+    assert ingested.events[1].reason == f"duplicate of {one} record 0 (same eventID)"
+
+
+def test_a_reused_event_id_on_different_records_is_not_a_duplicate(tmp_path):
+    records = [
+        make_record("CreateUser", request={"userName": "erin"}, event_id="1"),
+        make_record("CreateGroup", request={"groupName": "ops"}, event_id="1"),
+    ]
+    assert [e.status for e in run(tmp_path, records).events] == ["kept", "kept"]
+
+
+@pytest.mark.parametrize(
+    "record, reason",
+    [
+        (make_record("GetUser", request={"userName": "bob"}), "read-only call"),
+        (make_record("CreateUser", request={"userName": "bob"}, errorCode="EntityAlreadyExists"),
+         "failed call (EntityAlreadyExists)"),
+        (make_record("AssumeRole", source="sts.amazonaws.com", readOnly=True,
+                     request={"roleArn": f"arn:aws:iam::{ACCOUNT}:role/r", "roleSessionName": "s"}),
+         "STS/sign-in noise (AssumeRole): credentials, not a change"),
+        (make_record("ConsoleLogin", source="signin.amazonaws.com", eventType="AwsConsoleSignIn"),
+         "not an API call (AwsConsoleSignIn)"),
+        (make_record("SendCommand", source="ec2messages.amazonaws.com"),
+         "SSM agent message channel, not a user's API call"),
+        (make_record("UpdateInstanceInformation", source="ssm.amazonaws.com", request={"instanceId": "i-0abc"}),
+         "SSM agent heartbeat, not a user's API call"),
+        (make_record("UpdateInstanceAssociationStatus", source="ssm.amazonaws.com",
+                     userAgent="aws-sdk-go/1.41.4 (go1.18.3; linux; amd64) amazon-ssm-agent/"),
+         "SSM agent traffic, not a user's API call"),
+        (make_record("CreateServiceLinkedRole", userIdentity={"type": "AWSService", "invokedBy": "rds.amazonaws.com"},
+                     request={"aWSServiceName": "rds.amazonaws.com"}),
+         "made by rds.amazonaws.com on the user's behalf"),
+        (make_record("PutRolePolicy", userIdentity={"type": "AssumedRole",
+                     "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSServiceRoleForRDS/SLRManagement"}),
+         "made by service-linked role AWSServiceRoleForRDS on the user's behalf"),
+        (make_record("DoSomething", source="nosuchservice.amazonaws.com"),
+         'not mapped: unknown service "nosuchservice.amazonaws.com"'),
+    ],
+    ids=["read-only", "failed", "sts", "console-sign-in", "agent-channel", "agent-heartbeat", "agent-user-agent", "aws-service",
+         "service-linked-role", "unknown-service"],
+)
+def test_every_dropped_record_says_why(tmp_path, record, reason):
+    [event] = run(tmp_path, [record]).events
+    assert (event.status, event.reason) == ("dropped", reason)
+
+
+def test_records_missing_fields_are_dropped_and_named(tmp_path):
+    record = make_record("CreateUser")
+    del record["eventSource"]
+    [event] = run(tmp_path, [record]).events
+    assert event.reason == "malformed record: no eventSource"
+
+
+def test_read_only_calls_stay_available_as_evidence(tmp_path):
+    records = [make_record("CreateUser", request={"userName": "bob"}),
+               make_record("GetUser", request={"userName": "bob"}, time="2024-03-05T10:00:02Z")]
+    ingested = run(tmp_path, records)
+    assert [e.operation for e in ingested.kept] == ["CreateUser"]
+    assert [e.operation for e in ingested.reads] == ["GetUser"]
+    assert ingested.reads[0].call.params == {"UserName": "bob"}
+
+
+def two_principals():
+    return [make_record("CreateUser", request={"userName": "x"}, user="alice"),
+            make_record("CreateGroup", request={"groupName": "y"}, user="mallory", time="2024-03-05T10:00:03Z"),
+            make_record("CreateGroup", request={"groupName": "z"}, user="mallory", time="2024-03-05T10:00:04Z")]
+
+
+def test_several_principals_with_writes_must_be_chosen_between(tmp_path):
+    with pytest.raises(AmbiguousPrincipal) as raised:
+        run(tmp_path, two_principals())
+    assert dict(raised.value.writes) == {f"arn:aws:iam::{ACCOUNT}:user/alice": 1, f"arn:aws:iam::{ACCOUNT}:user/mallory": 2}
+
+
+@pytest.mark.parametrize("name", ["mallory", f"arn:aws:iam::{ACCOUNT}:user/mallory", "AKIAEXAMPLEMALLORY"])
+def test_principal_chosen_by_user_name_arn_or_access_key(tmp_path, name):
+    ingested = run(tmp_path, two_principals(), Selection(principal=name))
+    assert [e.event_name for e in ingested.kept] == ["CreateGroup", "CreateGroup"]
+    assert ingested.events[0].reason == f"outside selection: principal arn:aws:iam::{ACCOUNT}:user/alice"
+
+
+def test_principal_chosen_by_role_session_name(tmp_path):
+    session = {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Deployer/ci-run-42"}
+    records = two_principals() + [make_record("CreateGroup", request={"groupName": "w"}, userIdentity=session)]
+    assert [e.principal.session_name for e in run(tmp_path, records, Selection(principal="ci-run-42")).kept] == ["ci-run-42"]
+
+
+def test_time_and_region_selection(tmp_path):
+    records = [make_record("CreateUser", request={"userName": f"u{n}"}, time=f"2024-03-05T10:00:0{n}Z") for n in range(5)]
+    records[4]["awsRegion"] = "us-east-1"
+    selection = Selection(since=1709632801.0, until=1709632804.0, regions=frozenset({"eu-west-1"}))
+    ingested = run(tmp_path, records, selection)
+    assert [e.call.params["UserName"] for e in ingested.kept] == ["u1", "u2", "u3"]
+    assert [e.reason for e in ingested.events if not e.kept] == [
+        "outside selection: before --since (2024-03-05T10:00:00Z)", "outside selection: region us-east-1"]
