@@ -70,11 +70,11 @@ def events(
     ingested = _ingest(logs, selection)
     shown = [event for event in ingested.events if not event.kept] if dropped else ingested.events
     if as_json:
-        write = sys.stdout.write
+        sys.stdout.flush()
+        write = sys.stdout.buffer.write
         for event in shown:
             write(json_line(event))
-            write("\n")
-        sys.stdout.flush()
+        sys.stdout.buffer.flush()
     else:
         stdout.print(events_table(shown, title="dropped records" if dropped else "records"))
     stderr.print(summary_table(ingested))

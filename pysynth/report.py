@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from datetime import date, datetime
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -83,8 +84,14 @@ def print_problems(console: Console, ingested: Ingested) -> None:
             console.print(Text(f"warning: {event.file} record {event.index}: {event.reason}", style="red"))
 
 
-def json_line(event: Event) -> str:
-    return json.dumps(event.to_json(), ensure_ascii=False, default=_json_value)
+def json_line(event: Event) -> bytes:
+    """One ``events --json`` line, UTF-8, with its newline."""
+    document = event.to_json()
+    try:
+        return orjson.dumps(document, default=_json_value, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        # orjson stops at integers beyond 64 bits; the standard library takes any.
+        return (json.dumps(document, ensure_ascii=False, default=_json_value) + "\n").encode()
 
 
 def _json_value(value: object) -> object:

@@ -86,7 +86,9 @@ def test_malformed_json_lines_name_the_line(tmp_path):
     path.write_text(json.dumps(RECORDS[0]) + "\n{not json\n" + json.dumps(RECORDS[1]) + "\n")
     records, problems = read(path)
     assert [r.index for r in records] == [0, 2]
-    assert [str(p) for p in problems] == [f"{path} record 1: malformed JSON line (Expecting property name enclosed in double quotes at column 2)"]
+    [problem] = problems
+    assert str(problem).startswith(f"{path} record 1: malformed JSON line (")
+    assert str(problem).endswith("at column 2)")
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 STDIN = "-"
 LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".gz", ".tar", ".tgz")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -125,23 +128,29 @@ def read_bytes(name: str, data: bytes) -> Iterator[RawRecord | ReadProblem]:
     elif name.endswith(".gz"):
         yield ReadProblem(name, None, "named .gz but is not gzip-compressed")
         return
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        yield ReadProblem(name, None, f"not UTF-8 text (binary file?): byte {error.start}")
-        return
-    start = _skip_space(text, 0)
-    if start == len(text):
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
+    if not data.strip():
         yield ReadProblem(name, None, "empty file")
         return
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        yield from _read_damaged(name, text, error)
-        return
-    except RecursionError:
-        yield ReadProblem(name, None, "JSON nested too deeply")
-        return
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        # The slow path, for damaged files and JSON Lines: the standard library's decoder says
+        # where things went wrong, and text is needed to salvage what is readable.
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            yield ReadProblem(name, None, f"not UTF-8 text (binary file?): byte {error.start}")
+            return
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            yield from _read_damaged(name, text, error)
+            return
+        except RecursionError:
+            yield ReadProblem(name, None, "JSON nested too deeply")
+            return
     yield from _records_of_document(name, document)
 
 
@@ -193,8 +202,8 @@ def _records_of_lookup_events(name: str, events: object) -> Iterator[RawRecord |
 
 def _record_from_string(name: str, index: int, text: str) -> RawRecord | ReadProblem:
     try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
+        record = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
         return ReadProblem(name, index, f"malformed embedded JSON: {error.msg} at char {error.pos}")
     if not isinstance(record, dict):
         return ReadProblem(name, index, "embedded record is not a JSON object")
@@ -227,8 +236,8 @@ def _read_json_lines(name: str, text: str) -> Iterator[RawRecord | ReadProblem]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
             yield ReadProblem(name, index, f"malformed JSON line ({error.msg} at column {error.colno})")
         else:
             if isinstance(record, dict):
