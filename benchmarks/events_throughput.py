@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parent
+THIS_SCRIPT = Path(__file__).resolve()
+BENCHMARKS = THIS_SCRIPT.parent
 REPO_ROOT = BENCHMARKS.parent
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "cloudtrail" / "invictus_aws_dataset_merged_sorted.json"
 DEFAULT_WORKDIR = BENCHMARKS / "out"
@@ -106,7 +107,8 @@ def write_s3_layout(source: Path, count: int, target: Path) -> None:
     ``AWSLogs/<account>/CloudTrail/<region>/<yyyy>/<mm>/<dd>/<account>_CloudTrail_<region>_<stamp>_<rand>.json.gz``.
     """
     rng = random.Random(SEED)
-    pending: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (account, region) -> (epoch, text) not yet delivered
+    # (account, region) -> the (epoch, JSON text) of records not yet delivered
+    pending: dict[tuple[str, str], list[tuple[int, str]]] = {}
 
     def deliver(account: str, region: str, batch: list[tuple[int, str]]) -> None:
         first = time.gmtime(batch[0][0])
@@ -179,6 +181,7 @@ def baseline_parse(target: Path) -> int:
 @dataclass(slots=True)
 class Measurement:
     seconds: float
+    cpu_seconds: float
     peak_mb: float
     exit_code: int
     stdout: str
@@ -186,8 +189,8 @@ class Measurement:
 
 
 def measure(command: list[str], env: dict[str, str] | None = None, keep_stdout: bool = False) -> Measurement:
-    """Wall time and peak RSS of one subprocess. ``os.wait4`` gives that child's own ``ru_maxrss``,
-    which ``RUSAGE_CHILDREN`` (the maximum over all children so far) cannot."""
+    """Wall time, CPU time and peak RSS of one subprocess. ``os.wait4`` gives that child's own
+    usage, which ``RUSAGE_CHILDREN`` (the maximum over all children so far) cannot."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out if keep_stdout else subprocess.DEVNULL, stderr=err, env=env)
@@ -198,6 +201,7 @@ def measure(command: list[str], env: dict[str, str] | None = None, keep_stdout: 
         err.seek(0)
         return Measurement(
             seconds=seconds,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
             peak_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
             exit_code=process.returncode,
             stdout=out.read().decode("utf-8", "replace"),
@@ -226,12 +230,14 @@ class Result:
         baseline_rate = self.records / self.baseline.seconds
         if self.pysynth.exit_code == 0:
             pysynth_rate = self.records / self.pysynth.seconds
-            rate, ratio, peak = f"{pysynth_rate:,.0f}", f"{pysynth_rate / baseline_rate:.2f}", f"{self.pysynth.peak_mb:,.0f}"
+            rate, ratio = f"{pysynth_rate:,.0f}", f"{pysynth_rate / baseline_rate:.2f}"
+            cpu_ratio = f"{self.baseline.cpu_seconds / self.pysynth.cpu_seconds:.2f}"
+            peak = f"{self.pysynth.peak_mb:,.0f}"
         else:
-            rate, ratio, peak = f"failed (exit {self.pysynth.exit_code})", "-", "-"
+            rate, ratio, cpu_ratio, peak = f"failed (exit {self.pysynth.exit_code})", "-", "-", "-"
         return [
             f"{self.records:,}", self.layout, f"{self.files:,}", f"{baseline_rate:,.0f}", rate, ratio, peak,
-            f"{self.baseline.peak_mb:,.0f}",
+            f"{self.baseline.peak_mb:,.0f}", cpu_ratio,
         ]
 
 
@@ -241,16 +247,17 @@ def fastest(repeat: int, command: list[str], **options) -> Measurement:
     runs = []
     for _ in range(repeat):
         runs.append(measure(command, **options))
-        progress(f"  {runs[-1].seconds:.1f} s, {runs[-1].peak_mb:,.0f} MB, exit {runs[-1].exit_code}")
-        if runs[-1].exit_code != 0:
-            return runs[-1]
+        run = runs[-1]
+        progress(f"  {run.seconds:.1f} s ({run.cpu_seconds:.1f} s CPU), {run.peak_mb:,.0f} MB, exit {run.exit_code}")
+        if run.exit_code != 0:
+            return run
     return min(runs, key=lambda run: run.seconds)
 
 
 def run_one(target: Path, records: int, layout: str, repeat: int) -> Result:
     files = len(log_files(target))
     progress(f"measuring json.loads on {records:,} records, {layout} ({files:,} files)")
-    baseline = fastest(repeat, [sys.executable, __file__, "--baseline-parse", str(target)], keep_stdout=True)
+    baseline = fastest(repeat, [sys.executable, str(THIS_SCRIPT), "--baseline-parse", str(target)], keep_stdout=True)
     if baseline.exit_code != 0:
         sys.exit(f"baseline failed (exit {baseline.exit_code}):\n{baseline.stderr[-2000:]}")
     if int(baseline.stdout) != records:
@@ -267,12 +274,12 @@ def run_one(target: Path, records: int, layout: str, repeat: int) -> Result:
 
 COLUMNS = [
     "records", "layout", "files", "json.loads rec/s", "events --json rec/s", "ratio",
-    "peak MB (pysynth)", "peak MB (baseline)",
+    "peak MB (pysynth)", "peak MB (baseline)", "ratio by CPU time",
 ]
 
 
 def markdown_table(results: list[Result]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 6) + "|"]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 7) + "|"]
     lines += ["| " + " | ".join(result.row()) + " |" for result in results]
     return "\n".join(lines)
 
@@ -282,7 +289,9 @@ def report(results: list[Result], repeat: int) -> str:
     return (
         f"{markdown_table(results)}\n\n"
         f"Goal: ratio at least {GOAL_RATIO:.2f}; peak MB of the S3 layout no higher than the single file's.  \n"
-        f"Wall time per subprocess, interpreter start-up and imports included; fastest of {repeat}. {machine}.\n"
+        f"Rates from wall time per subprocess, interpreter start-up and imports included; fastest of {repeat}. "
+        f"The last column compares CPU time (user + system) instead, which other load on the machine "
+        f"disturbs less. {machine}.\n"
     )
 
 
@@ -290,14 +299,18 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def parse_sizes(text: str) -> list[int]:
+def positive_int(text: str) -> int:
     try:
-        sizes = [int(size) for size in text.split(",")]
+        number = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of record counts") from None
-    if any(size <= 0 for size in sizes):
-        raise argparse.ArgumentTypeError("record counts must be positive")
-    return sizes
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not positive")
+    return number
+
+
+def parse_sizes(text: str) -> list[int]:
+    return [positive_int(size) for size in text.split(",")]
 
 
 def main() -> None:
@@ -307,7 +320,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
                         help="where inputs are generated (and reused) and results.md is written "
                         "(default benchmarks/out)")
-    parser.add_argument("--repeat", type=int, default=1,
+    parser.add_argument("--repeat", type=positive_int, default=1,
                         help="runs of each measurement; the fastest is reported (default 1)")
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the CloudTrail file to replicate")
     # Internal: the baseline measurement runs this script again in a subprocess with this option.

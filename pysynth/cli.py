@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -13,8 +14,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from pysynth.facts import analyse
 from pysynth.ingest.select import AmbiguousPrincipal, Ingested, Selection, ingest
-from pysynth.report import events_table, json_line, principals_table, print_problems, summary_table
+from pysynth.render import RenderError, render_checked
+from pysynth.report import (
+    comparison_table, events_table, explain_violations, json_line, principals_table, print_problems,
+    summary_table, synth_summary,
+)
+from pysynth.resources import asp_root
+from pysynth.solve import SolveError, format_facts
+from pysynth.synth import Synthesis, synthesize
 
 app = typer.Typer(
     help="Turn CloudTrail logs of manual AWS work into runbooks you can trust.",
@@ -27,9 +36,13 @@ stdout = Console(width=None if sys.stdout.isatty() else 200)
 # Diagnostics are one line each, whatever the terminal width, so they can be grepped.
 stderr = Console(stderr=True, soft_wrap=True)
 
-# Exit codes: 1 when nothing usable remains, 2 for a choice the user must make.
+# Exit codes: 1 when nothing usable remains, 2 for a choice the user must make or a bad option
+# or file, 3 when no runbook satisfies the rules and policies, 4 when a rendering fails its checks.
 EXIT_NOTHING_USABLE = 1
 EXIT_CHOOSE = 2
+EXIT_USAGE = 2
+EXIT_UNSATISFIABLE = 3
+EXIT_FAILED_CHECK = 4
 
 LogArgument = Annotated[list[str], typer.Argument(help="Log files, directories (searched recursively) or - for stdin.")]
 PrincipalOption = Annotated[
@@ -60,14 +73,7 @@ def events(
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one object per input record.")] = False,
 ) -> None:
     """Read CloudTrail logs and show every record as a canonical API call, kept or dropped with a reason."""
-    selection = Selection(
-        principal=principal,
-        since=_parse_time_option("--since", since),
-        until=_parse_time_option("--until", until),
-        regions=frozenset(region) if region else None,
-        all_principals=all_principals,
-    )
-    ingested = _ingest(logs, selection)
+    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
     shown = [event for event in ingested.events if not event.kept] if dropped else ingested.events
     if as_json:
         sys.stdout.flush()
@@ -80,6 +86,137 @@ def events(
     stderr.print(summary_table(ingested))
     if not ingested.events:
         raise typer.Exit(EXIT_NOTHING_USABLE)
+
+
+FORMATS = ("ssm", "bash", "python", "json")
+PolicyOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--policy", help="A policy .lp file, or the name of a shipped one (no-admin-policies); repeatable."),
+]
+ObjectivesOption = Annotated[
+    Optional[Path], typer.Option("--objectives", help="An .lp file of priority(Objective,Level) facts replacing the defaults."),
+]
+TimeLimitOption = Annotated[
+    Optional[float], typer.Option("--time-limit", help="Seconds the solver may search; the best runbook found is used."),
+]
+
+
+@app.command()
+def synth(
+    logs: LogArgument,
+    principal: PrincipalOption = None,
+    all_principals: AllPrincipalsOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    region: RegionOption = None,
+    output_format: Annotated[str, typer.Option("--format", help="ssm, bash, python or json.")] = "ssm",
+    policy: PolicyOption = None,
+    objectives: ObjectivesOption = None,
+    time_limit: TimeLimitOption = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the runbook here instead of stdout.")] = None,
+) -> None:
+    """Synthesize the optimal runbook that reproduces the selected write calls."""
+    if output_format not in FORMATS:
+        raise typer.BadParameter(f"{output_format!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
+    synthesis = _synthesize(ingested, policy, objectives, time_limit, models=1)
+    runbook = synthesis.runbooks[0]
+    try:
+        text = render_checked(runbook, output_format)
+    except RenderError as error:
+        stderr.print(Text(f"error: the {output_format} rendering failed its checks:\n{error}", style="red"))
+        raise typer.Exit(EXIT_FAILED_CHECK) from None
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    stderr.print(synth_summary(synthesis, runbook))
+
+
+@app.command()
+def compare(
+    logs: LogArgument,
+    principal: PrincipalOption = None,
+    all_principals: AllPrincipalsOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    region: RegionOption = None,
+    count: Annotated[int, typer.Option("-n", "--count", min=1, max=50, help="How many runbooks to show.")] = 3,
+    policy: PolicyOption = None,
+    objectives: ObjectivesOption = None,
+    time_limit: TimeLimitOption = None,
+) -> None:
+    """Show up to N distinct runbooks side by side, optimal first, with the choices where they differ."""
+    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
+    synthesis = _synthesize(ingested, policy, objectives, time_limit, models=count)
+    stdout.print(comparison_table(synthesis, synthesis.runbooks))
+
+
+@app.command()
+def facts(
+    logs: LogArgument,
+    principal: PrincipalOption = None,
+    all_principals: AllPrincipalsOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Print the ASP facts of the selected calls, to write policies against (schema: asp/README.md)."""
+    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
+    kept = _kept_or_exit(ingested)
+    session = analyse(kept)
+    sys.stdout.write(f"% pysynth facts: {len(kept)} calls, {len(session.slots)} slots, {len(session.outputs)} outputs\n")
+    sys.stdout.write("% schema: asp/README.md in the pysynth package\n")
+    sys.stdout.write(format_facts(session.facts()))
+
+
+def _kept_or_exit(ingested: Ingested) -> list:
+    kept = ingested.kept
+    if not kept:
+        stderr.print(Text("error: no write call was kept, so there is nothing to automate; "
+                          "see why with: pysynth events --dropped", style="red"))
+        raise typer.Exit(EXIT_NOTHING_USABLE)
+    return kept
+
+
+def _synthesize(ingested: Ingested, policy, objectives, time_limit, models: int) -> Synthesis:
+    kept = _kept_or_exit(ingested)
+    try:
+        synthesis = synthesize(
+            kept, policies=[_policy_path(name) for name in policy or []], objectives=objectives,
+            models=models, time_limit=time_limit,
+        )
+    except SolveError as error:
+        stderr.print(Text(f"error: {error}", style="red"))
+        raise typer.Exit(EXIT_USAGE) from None
+    if not synthesis.outcome.satisfiable:
+        stderr.print(Text("error: no runbook satisfies every rule and policy; the conflicts, by log record:", style="red"))
+        for line in explain_violations(synthesis):
+            stderr.print(Text(f"  {line}"))
+        stderr.print(Text("Drop the policy, or leave those records out (--since, --until, --principal)."))
+        raise typer.Exit(EXIT_UNSATISFIABLE)
+    return synthesis
+
+
+def _policy_path(name: str) -> Path:
+    path = Path(name)
+    if path.exists():
+        return path
+    shipped = asp_root() / "policies" / f"{name.removesuffix('.lp')}.lp"
+    if shipped.is_file():
+        return Path(str(shipped))
+    raise typer.BadParameter(f"no policy file {name!r}, and no shipped policy of that name", param_hint="--policy")
+
+
+def _selection(principal, all_principals, since, until, region) -> Selection:
+    return Selection(
+        principal=principal,
+        since=_parse_time_option("--since", since),
+        until=_parse_time_option("--until", until),
+        regions=frozenset(region) if region else None,
+        all_principals=all_principals,
+    )
 
 
 def _ingest(logs: list[str], selection: Selection) -> Ingested:

@@ -15,8 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pysynth.facts import value_text
 from pysynth.ingest.events import Event
 from pysynth.ingest.select import Ingested
+from pysynth.model import Runbook
+from pysynth.synth import Synthesis
 
 TELLING_SUFFIXES = ("Name", "Id", "Ids", "Arn", "Bucket", "Key", "Type", "CidrBlock", "Names")
 MAX_VALUE_WIDTH = 48
@@ -110,3 +113,86 @@ def _short_principal(event: Event) -> str:
 def _clip(value: str) -> str:
     value = value.replace("\n", "\\n")
     return value if len(value) <= MAX_VALUE_WIDTH else value[: MAX_VALUE_WIDTH - 1] + "…"
+
+
+# --------------------------------------------------------------------------- synthesis
+
+
+def synth_summary(synthesis: Synthesis, runbook: Runbook) -> Table:
+    solution = runbook.solution
+    table = Table(title="runbook", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("steps", str(len(runbook.steps)))
+    merged = len(synthesis.session.calls) - len(runbook.steps)
+    if merged:
+        table.add_row("retries merged", str(merged))
+    inputs = runbook.inputs
+    secrets = sum(item.secret for item in inputs)
+    table.add_row("inputs", f"{len(inputs)}" + (f" ({secrets} secret)" if secrets else ""))
+    table.add_row("objectives", Text(", ".join(f"{name}={value}" for name, value in solution.objectives.items())))
+    table.add_row("optimal", "proven" if solution.optimal else Text("not proven (time limit)", style="yellow"))
+    stats = synthesis.outcome.stats
+    table.add_row("grounding", f"{stats.get('atoms', 0)} atoms, {stats.get('rules', 0)} rules")
+    table.add_row("solve time", f"{solution.seconds:.3f} s")
+    return table
+
+
+def explain_violations(synthesis: Synthesis) -> list[str]:
+    """One line per broken rule or policy, naming the log record behind it."""
+    session = synthesis.session
+    lines = []
+    for violation in synthesis.outcome.violations:
+        if violation.kind == "slot":
+            slot = session.slots[violation.id - 1]
+            event = session.call_event(slot.call)
+            shown = "<hidden>" if slot.hidden else _clip(value_text(slot.value))
+            what = f"{event.call.operation} sets {slot.path} = {shown}"
+        else:
+            event = session.call_event(violation.id)
+            what = f"{event.call.operation}"
+        lines.append(
+            f"{violation.rule.replace('_', '-')}: {what} "
+            f"({event.file} record {event.index}, eventID {event.event_id}, {event.time})"
+        )
+    return lines
+
+
+def comparison_table(synthesis: Synthesis, runbooks: list[Runbook]) -> Table:
+    """Runbooks side by side: their cost vectors, then every choice on which they differ."""
+    session = synthesis.session
+    answers = synthesis.outcome.answers[: len(runbooks)]
+    table = Table(title=f"{len(runbooks)} runbooks, best first", show_lines=False)
+    table.add_column("choice")
+    for number, runbook in enumerate(runbooks, start=1):
+        optimal = " (optimal)" if answers[number - 1].cost == answers[0].cost and synthesis.outcome.optimal else ""
+        table.add_column(f"#{number}{optimal}")
+    for position, objective in enumerate(synthesis.outcome.objectives):
+        table.add_row(Text(f"cost: {objective}", style="bold"), *(str(answer.cost[position]) for answer in answers))
+    step_names = [{call: runbook.steps[i].name for i, call in enumerate(sorted(answer.steps))}
+                  for runbook, answer in zip(runbooks, answers)]
+    for call in range(1, len(session.calls) + 1):
+        placements = [("step" if call in answer.steps else f"merged into call {answer.merged.get(call)}") for answer in answers]
+        if len(set(placements)) > 1:
+            table.add_row(Text(f"call {call} {session.call_event(call).call.operation}"), *placements)
+    input_names = [{item.name: item for item in runbook.inputs} for runbook in runbooks]
+    for slot in session.slots:
+        choices = [_binding_text(answer.bindings.get(slot.id), slot, session, names, inputs)
+                   for answer, names, inputs in zip(answers, step_names, input_names)]
+        if len(set(choices)) > 1:
+            operation = session.call_event(slot.call).call.operation
+            table.add_row(Text(f"{operation}.{slot.path}"), *(Text(choice) for choice in choices))
+    return table
+
+
+def _binding_text(binding, slot, session, step_names, inputs) -> str:
+    if binding is None:
+        return "—"
+    if binding.kind == "output":
+        output = session.outputs[binding.output - 1]
+        return f"output {step_names.get(output.call, output.call)}: {output.path}"
+    if binding.kind == "literal":
+        return f"literal {_clip(value_text(slot.value))}"
+    if binding.kind == "runtime":
+        return f"runtime {binding.runtime}"
+    return binding.kind

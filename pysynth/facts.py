@@ -1,0 +1,458 @@
+"""From kept calls to ASP facts: the heavy joins happen here, in Python, in time linear in the
+session; the encodings only choose among the candidates found here.
+
+Each kept write call's request is cut into slots (a scalar, a whole list of scalars, or an id,
+account id or region inside a longer string), each response into outputs; every distinct value gets
+one id. For each slot, the candidate outputs are the first call that showed its value and the most
+recent earlier one: enough for every binding the encodings allow, and linear in size.
+The fact schema is documented in ``asp/README.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import botocore.model
+import botocore.session
+
+from pysynth.ingest.events import Event
+from pysynth.solve import Fact, Term
+
+IDENTIFIER_SUFFIXES = ("Name", "Names", "Id", "Ids", "Arn", "Arns", "Bucket", "Identifier", "Alias", "Key")
+# Tags, filters and similar key/value lists name nothing: their keys and values are plain data.
+DATA_CONTAINERS = {"Tags", "TagSet", "Filters", "Tagging", "TagSpecifications"}
+RESOURCE_ID = re.compile(r"^[a-z][a-z0-9]{0,14}-[0-9a-f]{8,17}$")
+AWS_MANAGED_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/")
+ARN = re.compile(r"arn:aws[a-z-]*:[^\s\"',;]*")
+ARN_PARTITION = re.compile(r"^arn:(aws[a-z-]*):")
+# An availability zone is its region and a letter: "us-east-1a" runs elsewhere as "<region>a".
+AVAILABILITY_ZONE = re.compile(r"(?:^|-)([a-z]{2}(?:-[a-z]+)+-\d)[a-z]$")
+ACCOUNT_ID = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+# Where embedded ids are looked for inside longer strings: tokens of ARNs, documents and paths.
+TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+MIN_EMBEDDED_LENGTH = 6
+SCALAR_TYPES = {"string", "integer", "long", "boolean", "float", "double", "timestamp", "short", "byte"}
+NUMBER_TYPES = {"integer", "long", "float", "double", "short", "byte"}
+
+
+@dataclass(slots=True)
+class Slot:
+    id: int
+    call: int
+    keys: tuple  # where the value is in the request: member names and list indices
+    path: str  # the same as text: "TagSpecifications[0].Tags[1].Value"
+    member: str
+    containers: tuple[str, ...]
+    value: object
+    value_id: int
+    type: str
+    shape: botocore.model.Shape
+    # For a fragment: where it lies in the string at ``path`` (start, end).
+    span: tuple[int, int] | None = None
+    hidden: bool = False
+    runtime: str | None = None
+    identifier: bool = False
+    constant: bool = False
+
+
+@dataclass(slots=True)
+class OutputSlot:
+    id: int
+    call: int
+    path: str
+    value_id: int
+    type: str
+
+
+@dataclass
+class Session:
+    """The analysed session: calls, slots, outputs and the joins between them."""
+
+    calls: list[Event]
+    slots: list[Slot] = field(default_factory=list)
+    outputs: list[OutputSlot] = field(default_factory=list)
+    values: list[object] = field(default_factory=list)
+    produced: dict[int, int] = field(default_factory=dict)
+    first_source: dict[int, int] = field(default_factory=dict)
+    can_take: list[tuple[int, int]] = field(default_factory=list)
+    same_request: list[tuple[int, int]] = field(default_factory=list)
+    runtime_values: dict[str, str] = field(default_factory=dict)
+
+    def call_event(self, call: int) -> Event:
+        return self.calls[call - 1]
+
+    def facts(self) -> list[Fact]:
+        return list(_facts(self))
+
+
+@functools.cache
+def service_model(service: str) -> botocore.model.ServiceModel:
+    return botocore.session.get_session().get_service_model(service)
+
+
+def operation_model(service: str, operation: str) -> botocore.model.OperationModel:
+    return service_model(service).operation_model(operation)
+
+
+def path_text(keys: tuple) -> str:
+    """``("Tags", 0, "Value")`` as ``Tags[0].Value``; map keys that are not plain names are quoted."""
+    text = ""
+    for key in keys:
+        if isinstance(key, int):
+            text += f"[{key}]"
+        elif re.fullmatch(r"[A-Za-z0-9_\-]+", key):
+            text += f".{key}" if text else key
+        else:
+            text += f"[{json.dumps(key, ensure_ascii=False)}]"
+    return text
+
+
+def value_key(value: object) -> tuple:
+    """Equal values share one id; a string "1" and the number 1 do not."""
+    if isinstance(value, bool):
+        return ("boolean", value)
+    if isinstance(value, (int, float)):
+        return ("number", value)
+    if isinstance(value, (list, tuple)):
+        return ("list", tuple(value_key(item) for item in value))
+    if isinstance(value, datetime):
+        return ("timestamp", value.isoformat())
+    if isinstance(value, (bytes, bytearray)):
+        return ("blob", bytes(value))
+    return ("string", str(value))
+
+
+def value_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return json.dumps([value_text(item) for item in value], ensure_ascii=False)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    return str(value)
+
+
+def analyse(calls: list[Event]) -> Session:
+    """Slots, outputs, values and candidate bindings for kept calls in log order."""
+    return _Analyser(calls).run()
+
+
+class _Analyser:
+    def __init__(self, calls: list[Event]):
+        self.session = Session(calls=calls, runtime_values=_runtime_values(calls))
+        self.value_ids: dict[tuple, int] = {}
+        # Each value's occurrences in responses, in call order: [(call, output id)].
+        self.sources: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        # Texts of whole identifier slots seen so far: an id, or a name inside a longer string.
+        self.identifier_texts: dict[str, int] = {}
+        self.seen_in_request: set[int] = set()
+
+    def run(self) -> Session:
+        for number, event in enumerate(self.session.calls, start=1):
+            call = event.call
+            operation = operation_model(call.service, call.operation)
+            hidden = set(call.hidden)
+            leaves = list(self.request_leaves(call.params, operation.input_shape, hidden))
+            for keys, member, containers, value, shape in leaves:
+                self.add_leaf(number, hidden, keys, member, containers, value, shape)
+            if call.response and operation.output_shape is not None:
+                for path, value, shape in _response_leaves(call.response, operation.output_shape):
+                    self.add_output(number, path, value, shape)
+        _join_candidates(self.session, self.sources)
+        self.session.same_request = _retries(self.session)
+        return self.session
+
+    def intern(self, value: object) -> int:
+        key = value_key(value)
+        found = self.value_ids.get(key)
+        if found is None:
+            found = self.value_ids[key] = len(self.session.values) + 1
+            self.session.values.append(value)
+        return found
+
+    def shown_before(self, value: object) -> bool:
+        found = self.value_ids.get(value_key(value))
+        return found is not None and found in self.sources
+
+    def add_leaf(self, call, hidden, keys, member, containers, value, shape) -> None:
+        path = path_text(keys)
+        if path in hidden:
+            # Each hidden value is its own secret, whatever placeholder stands in for it.
+            self.new_slot(call, keys, member, containers, value, self.intern(("hidden", call, path)), shape, hidden=True)
+            return
+        value_id = self.intern(value)
+        zone = AVAILABILITY_ZONE.match(value) if isinstance(value, str) else None
+        if zone and zone.group(1) == self.session.runtime_values.get("region"):
+            fragments = [(0, zone.end(1), self.intern(zone.group(1)), "region")]
+        else:
+            fragments = [] if self.is_whole(value, value_id) else list(self.fragments(value, call))
+        if fragments:
+            for start, end, fragment_id, runtime in fragments:
+                self.new_slot(call, keys, member, containers, self.session.values[fragment_id - 1], fragment_id,
+                              shape, span=(start, end), runtime=runtime)
+                self.seen_in_request.add(fragment_id)
+            return
+        slot = self.new_slot(call, keys, member, containers, value, value_id, shape)
+        if slot.identifier and isinstance(value, str):
+            self.identifier_texts.setdefault(value, value_id)
+        self.seen_in_request.add(value_id)
+
+    def is_whole(self, value: object, value_id: int) -> bool:
+        """A value that is one thing as a whole: not a string, an AWS-managed policy ARN (a
+        constant), a string a response showed, an identifier used before, or the account id or
+        region itself."""
+        return (
+            not isinstance(value, str)
+            or AWS_MANAGED_ARN.match(value) is not None
+            or value_id in self.sources
+            or value in self.identifier_texts
+            or value in self.session.runtime_values.values()
+        )
+
+    def fragments(self, text: str, call: int):
+        """(start, end, value id, runtime kind or None) for each piece of ``text`` that is the
+        partition, account id or region, or an id a response showed, or a known identifier."""
+        runtime = self.session.runtime_values
+        found: list[tuple[int, int, int, str | None]] = []
+        for arn in ARN.finditer(text):
+            partition = ARN_PARTITION.match(arn.group())
+            if partition and partition.group(1) == runtime.get("partition"):
+                found.append((arn.start() + 4, arn.start() + 4 + len(partition.group(1)),
+                              self.intern(partition.group(1)), "partition"))
+        for account in ACCOUNT_ID.finditer(text):
+            if account.group() == runtime.get("account_id"):
+                found.append((account.start(), account.end(), self.intern(account.group()), "account_id"))
+        region = runtime.get("region")
+        for token in TOKEN.finditer(text):
+            word = token.group()
+            zone = AVAILABILITY_ZONE.search(word)
+            if word == region or (zone and zone.group(1) == region):
+                start = token.start() + (zone.start(1) if word != region else 0)
+                found.append((start, start + len(region), self.intern(region), "region"))
+            elif len(word) >= MIN_EMBEDDED_LENGTH and (self.shown_before(word) or word in self.identifier_texts):
+                found.append((token.start(), token.end(), self.intern(word), None))
+        return _without_overlaps(found)
+
+    def new_slot(self, call, keys, member, containers, value, value_id, shape, span=None, hidden=False, runtime=None):
+        session = self.session
+        slot = Slot(
+            id=len(session.slots) + 1, call=call, keys=keys, path=path_text(keys), member=member, containers=containers, value=value,
+            value_id=value_id, type="list" if isinstance(value, tuple) else shape.type_name, shape=shape,
+            span=span, hidden=hidden,
+        )
+        if not hidden:
+            slot.runtime = runtime if span is not None else _runtime_kind(value, session.runtime_values)
+            slot.constant = slot.runtime is None and span is None and _is_constant(slot)
+            slot.identifier = slot.runtime is None and not slot.constant and (
+                span is not None or _is_identifier(slot)
+            )
+        session.slots.append(slot)
+        return slot
+
+    def add_output(self, call, path, value, shape) -> None:
+        session = self.session
+        value_id = self.intern(value)
+        output = OutputSlot(len(session.outputs) + 1, call, path, value_id, shape.type_name)
+        session.outputs.append(output)
+        occurrences = self.sources[value_id]
+        if occurrences and occurrences[-1][0] == call:
+            return  # one output per call and value is enough: the first path that showed it
+        occurrences.append((call, output.id))
+        if len(occurrences) == 1:
+            session.first_source[value_id] = call
+            # The account id and region show up in responses (OwnerId, NetworkBorderGroup) long
+            # before any request uses them, but no call created them.
+            if value_id not in self.seen_in_request and value not in session.runtime_values.values():
+                session.produced[value_id] = call
+
+    def request_leaves(self, params, shape, hidden, keys=(), member="", containers=()):
+        """(keys, member, containers, value, shape) for every scalar and every hidden value, and
+        for each list of scalars that no response showed, as one tuple value."""
+        if shape is None or params is None:
+            return
+        if keys and path_text(keys) in hidden:
+            yield keys, member, containers, params, shape
+            return
+        kind = shape.type_name
+        if kind == "structure":
+            inner_containers = containers + ((member,) if member else ())
+            for name, value in params.items():
+                member_shape = shape.members.get(name)
+                if member_shape is None or member_shape.metadata.get("idempotencyToken"):
+                    continue  # a fresh token per run: botocore generates one when it is left out
+                yield from self.request_leaves(value, member_shape, hidden, keys + (name,), name, inner_containers)
+        elif kind == "list":
+            item_shape = shape.member
+            whole = (
+                item_shape.type_name in SCALAR_TYPES
+                and params
+                and not any(self.shown_before(item) or item in self.identifier_texts for item in params)
+                and not any(path_text(keys + (index,)) in hidden for index in range(len(params)))
+            )
+            if whole:
+                yield keys, member, containers, tuple(params), item_shape
+                return
+            for index, item in enumerate(params):
+                yield from self.request_leaves(item, item_shape, hidden, keys + (index,), member, containers)
+        elif kind == "map":
+            for key, item in params.items():
+                yield from self.request_leaves(item, shape.value, hidden, keys + (key,), key, containers + (member,))
+        elif kind in SCALAR_TYPES:
+            yield keys, member, containers, params, shape
+
+
+def _response_leaves(response, shape, path=""):
+    if shape is None or response is None:
+        return
+    kind = shape.type_name
+    if kind == "structure" and isinstance(response, dict):
+        for name, value in response.items():
+            member_shape = shape.members.get(name)
+            if member_shape is not None:
+                yield from _response_leaves(value, member_shape, f"{path}.{name}" if path else name)
+    elif kind == "list" and isinstance(response, list):
+        for index, item in enumerate(response):
+            yield from _response_leaves(item, shape.member, f"{path}[{index}]")
+    elif kind in SCALAR_TYPES and not isinstance(response, (dict, list)):
+        yield path, response, shape
+
+
+def _without_overlaps(found):
+    """Fragments in text order; where two overlap, the one that starts first (then the longer)."""
+    kept = []
+    end = -1
+    for fragment in sorted(found, key=lambda item: (item[0], -item[1])):
+        if fragment[0] >= end:
+            kept.append(fragment)
+            end = fragment[1]
+    return kept
+
+
+def _runtime_values(calls: list[Event]) -> dict[str, str]:
+    """The account id, partition and region the session ran in, from the callers' ARNs and the
+    records' regions (the most common one)."""
+    found: dict[str, str] = {}
+    regions: dict[str, int] = defaultdict(int)
+    for event in calls:
+        arn = event.principal.arn or ""
+        parts = arn.split(":")
+        if len(parts) > 4 and parts[0] == "arn":
+            found.setdefault("partition", parts[1])
+            if ACCOUNT_ID.fullmatch(parts[4]):
+                found.setdefault("account_id", parts[4])
+        if event.region:
+            regions[event.region] += 1
+    if regions:
+        found["region"] = max(regions, key=regions.get)
+    return found
+
+
+def _runtime_kind(value: object, runtime: dict[str, str]) -> str | None:
+    if isinstance(value, str):
+        for kind in ("account_id", "region"):
+            if runtime.get(kind) == value:
+                return kind
+    return None
+
+
+def _is_constant(slot: Slot) -> bool:
+    shape = slot.shape
+    if slot.type in NUMBER_TYPES or slot.type in ("boolean", "timestamp", "blob"):
+        return True
+    if shape.metadata.get("enum") or shape.type_name in NUMBER_TYPES or shape.type_name == "boolean":
+        return True
+    return isinstance(slot.value, str) and bool(AWS_MANAGED_ARN.match(slot.value))
+
+
+def _is_identifier(slot: Slot) -> bool:
+    if set(slot.containers) & DATA_CONTAINERS:
+        return False
+    texts = slot.value if isinstance(slot.value, tuple) else (slot.value,)
+    if not all(isinstance(text, str) for text in texts):
+        return False
+    if slot.member.endswith(IDENTIFIER_SUFFIXES):
+        return True
+    return all(RESOURCE_ID.match(text) or text.startswith("arn:") for text in texts)
+
+
+def _join_candidates(session: Session, sources: dict[int, list[tuple[int, int]]]) -> None:
+    """For each identifier or created value: the first output that showed it and the latest
+    earlier one. Plain data (a tag value "true", a path "/") is never read from a response that
+    merely echoes it: that would tie unrelated steps together."""
+    for slot in session.slots:
+        if slot.hidden or slot.runtime or not (slot.identifier or slot.value_id in session.produced):
+            continue
+        earlier = [occurrence for occurrence in sources.get(slot.value_id, ()) if occurrence[0] < slot.call]
+        if not earlier:
+            continue
+        chosen = {earlier[0][1], earlier[-1][1]}
+        session.can_take.extend((slot.id, output) for output in sorted(chosen))
+
+
+def _retries(session: Session) -> list[tuple[int, int]]:
+    """Pairs (C, C0): C repeats C0's request and response, and no call in between uses one of
+    their request values, so C may be a retry of C0."""
+    slot_values: dict[int, set[int]] = defaultdict(set)
+    for slot in session.slots:
+        slot_values[slot.call].add(slot.value_id)
+    last_by_request: dict[str, int] = {}
+    pairs = []
+    for number, event in enumerate(session.calls, start=1):
+        call = event.call
+        key = json.dumps([call.service, call.operation, call.params], sort_keys=True, default=str)
+        earlier = last_by_request.get(key)
+        last_by_request[key] = number
+        if earlier is None:
+            continue
+        same_response = not call.response or call.response == session.call_event(earlier).call.response
+        untouched = not any(slot_values[number] & slot_values[between] for between in range(earlier + 1, number))
+        if same_response and untouched:
+            pairs.append((number, earlier))
+    return pairs
+
+
+def _facts(session: Session):
+    for number, event in enumerate(session.calls, start=1):
+        yield Fact("call", (number,))
+        yield Fact("call_operation", (number, event.call.service, event.call.operation))
+    for call, earlier in session.same_request:
+        yield Fact("same_request", (call, earlier))
+    for slot in session.slots:
+        yield Fact("slot", (slot.id, slot.call, slot.path))
+        yield Fact("slot_member", (slot.id, slot.member))
+        for container in dict.fromkeys(slot.containers):
+            if container:
+                yield Fact("slot_in", (slot.id, container))
+        yield Fact("slot_value", (slot.id, slot.value_id))
+        yield Fact("slot_type", (slot.id, slot.type))
+        if slot.span is not None:
+            yield Fact("fragment", (slot.id,))
+        if slot.hidden:
+            yield Fact("hidden", (slot.id,))
+        if slot.runtime:
+            yield Fact("runtime", (slot.id, Term(slot.runtime)))
+        if slot.identifier:
+            yield Fact("identifier", (slot.id,))
+        if slot.constant:
+            yield Fact("constant", (slot.id,))
+    hidden_values = {slot.value_id for slot in session.slots if slot.hidden}
+    for value_id, value in enumerate(session.values, start=1):
+        if value_id not in hidden_values:
+            yield Fact("value_text", (value_id, value_text(value)))
+    for output in session.outputs:
+        yield Fact("output", (output.id, output.call, output.path))
+        yield Fact("output_value", (output.id, output.value_id))
+        yield Fact("output_type", (output.id, output.type))
+    for value_id, call in session.produced.items():
+        yield Fact("produced", (value_id, call))
+    for value_id, call in session.first_source.items():
+        yield Fact("first_source", (value_id, call))
+    for slot_id, output_id in session.can_take:
+        yield Fact("can_take", (slot_id, output_id))

@@ -1,0 +1,432 @@
+"""Choosing the runbook: the encodings in ``asp/`` solved over a session's facts.
+
+This is the only module that imports clingo. Facts go in as plain :class:`Fact` values and are
+added to clingo as symbols through its backend (never as program text), and answers come back
+as plain dataclasses: no clingo symbol leaves this module.
+
+The fact schema and the encodings are described in ``asp/README.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import clingo
+import clingo.ast
+
+from pysynth.resources import as_file, asp_root
+
+# The objectives objectives.lp knows, each optimized only when an objectives file gives it a level.
+OBJECTIVES = ("inputs", "steps", "input_references", "later_sources")
+BINDING_KINDS = ("output", "input", "literal", "secret", "runtime")
+
+_NAME = re.compile(r"_*[a-z][A-Za-z0-9_']*\Z")
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+class SolveError(Exception):
+    """A policy or objectives file that clingo cannot parse or ground, or no answer in time.
+    The message is one line and carries clingo's own words (file, line and column)."""
+
+
+# --------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class Term:
+    """A function term inside a fact: ``Term("output", (3,))`` is ``output(3)``,
+    ``Term("region")`` the constant ``region``."""
+
+    name: str
+    args: tuple = ()
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One input fact. ``args`` are ints, strs (clingo strings, escaped by clingo) or Terms."""
+
+    predicate: str
+    args: tuple
+
+
+class _Symbols:
+    """Builds clingo symbols from fact arguments, sharing the ones that repeat (ids, texts)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[object, clingo.Symbol] = {}
+        self.names: set[str] = set()
+
+    def name(self, name: object) -> str:
+        if name not in self.names:
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise ValueError(f"{name!r} is not a clingo name (a lower-case letter, then letters, digits, _ or ')")
+            self.names.add(name)
+        return name
+
+    def term(self, value: object) -> clingo.Symbol:
+        kind = type(value)
+        symbol = self.cache.get((kind, value))
+        if symbol is not None:
+            return symbol
+        if kind is int:
+            if not _INT_MIN <= value <= _INT_MAX:
+                raise ValueError(f"{value} does not fit in a clingo number (32 bits)")
+            symbol = clingo.Number(value)
+        elif kind is str:
+            if "\0" in value:
+                # clingo's strings end at a NUL byte: the rest would be lost without a word.
+                raise ValueError(f"{value!r}: clingo strings cannot hold NUL characters")
+            symbol = clingo.String(value)
+        elif kind is Term:
+            symbol = clingo.Function(self.name(value.name), [self.term(arg) for arg in value.args])
+        else:
+            raise TypeError(f"fact arguments are int, str or Term, not {kind.__name__}: {value!r}")
+        self.cache[(kind, value)] = symbol
+        return symbol
+
+    def fact(self, fact: Fact) -> clingo.Symbol:
+        return clingo.Function(self.name(fact.predicate), [self.term(arg) for arg in fact.args])
+
+
+def format_facts(facts: Iterable[Fact]) -> str:
+    """The facts as clingo program text, one ``pred(args).`` a line, sorted by predicate and then
+    by arguments (in clingo's order) under a ``% pred/arity`` line. The text of every fact is
+    clingo's own rendering of the symbol, so strings are quoted and escaped by clingo."""
+    symbols = _Symbols()
+    ordered = sorted({(fact.predicate, len(fact.args), symbols.fact(fact)) for fact in facts})
+    lines: list[str] = []
+    group = None
+    for predicate, arity, symbol in ordered:
+        if (predicate, arity) != group:
+            if group is not None:
+                lines.append("")
+            group = (predicate, arity)
+            lines.append(f"% {predicate}/{arity}")
+        lines.append(f"{symbol}.")
+    return "".join(line + "\n" for line in lines)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@dataclass
+class Binding:
+    """Where a slot's value comes from: ``kind`` is one of :data:`BINDING_KINDS`; ``output`` is
+    the output id for ``output``, ``runtime`` the runtime value (``account_id``, ``region``,
+    ``partition``) for ``runtime``."""
+
+    kind: str
+    output: int | None = None
+    runtime: str | None = None
+
+
+@dataclass
+class Violation:
+    """A broken rule or policy: ``kind`` is ``slot`` or ``call`` and ``id`` that slot or call."""
+
+    rule: str
+    kind: str
+    id: int
+
+
+@dataclass
+class Answer:
+    steps: list[int]
+    merged: dict[int, int]  # retry -> the step it is merged into
+    bindings: dict[int, Binding]  # slot -> source, for every slot of a step
+    inputs: list[int]  # value ids; secret inputs included (their slots are bound to "secret")
+    cost: list[int]  # aligned with Outcome.objectives
+    violations: list[Violation]
+
+
+@dataclass
+class Outcome:
+    satisfiable: bool
+    optimal: bool  # the first answer is proven optimal
+    answers: list[Answer]  # best first; empty when unsatisfiable
+    objectives: list[str]  # objective names in priority order, aligned with Answer.cost
+    violations: list[Violation]  # when unsatisfiable: from the relaxed re-solve (fewest violations)
+    stats: dict  # atoms, rules, ground_seconds, solve_seconds, models
+    warnings: list[str] = field(default_factory=list)  # clingo's notes on user files, one line each
+
+
+# --------------------------------------------------------------------------- solving
+
+
+def solve(
+    facts: Sequence[Fact],
+    *,
+    policies: Sequence[Path] = (),
+    objectives: Path | None = None,
+    models: int = 1,
+    time_limit: float | None = None,
+) -> Outcome:
+    """Solve the encodings over ``facts`` with the given policy files and objectives file
+    (``asp/objectives/default.lp`` when None).
+
+    ``models=1`` gives one optimal answer. ``models=N`` gives up to N answers distinct on the
+    shown atoms: all optimal ones first, then the next best ones, in order of cost. When no
+    answer obeys every rule and policy, the problem is solved again with the violations counted
+    instead of forbidden, and the violations of the best such answer are returned.
+
+    ``time_limit`` (seconds) bounds the search, not the grounding: when it runs out, the best
+    answers found so far are returned with ``optimal=False``. :class:`SolveError` is raised for a
+    policy or objectives file clingo rejects, and when no answer at all was found in time.
+    """
+    if models < 1:
+        raise ValueError("models must be at least 1")
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    with as_file(asp_root()) as root:
+        root = Path(root)
+        objectives_file = Path(objectives) if objectives is not None else root / "objectives" / "default.lp"
+        policy_files = [Path(path) for path in policies]
+
+        outcome = _Run(root, "test.lp", objectives_file, policy_files, facts).solve(models, deadline)
+        if outcome.satisfiable:
+            return outcome
+
+        relaxed = _Run(root, "relax.lp", objectives_file, policy_files, facts)
+        explanation = relaxed.solve(1, deadline)
+        outcome.violations = explanation.answers[0].violations if explanation.answers else []
+        outcome.stats["relaxed"] = {
+            key: explanation.stats[key] for key in ("atoms", "rules", "ground_seconds", "solve_seconds", "models")
+        }
+        outcome.stats["relaxed"]["optimal"] = explanation.optimal
+        return outcome
+
+
+class _Run:
+    """One clingo control: the encodings, the files and the facts, grounded."""
+
+    def __init__(self, root: Path, check: str, objectives: Path, policies: list[Path], facts: Sequence[Fact]) -> None:
+        self.relaxed = check == "relax.lp"
+        self.messages: list[tuple[clingo.MessageCode, str]] = []
+        self.ctl = clingo.Control(["--opt-mode=opt", "--opt-strategy=usc"], logger=self._log, message_limit=1000)
+        files = [root / "main.lp", root / check, objectives, *policies]
+
+        started = time.perf_counter()
+        for path in files:
+            self._guard(lambda: self.ctl.load(str(path)), path)
+        self._add_facts(facts, _used_signatures(files))
+        self._guard(lambda: self.ctl.ground([("base", [])]), None)
+        self.ground_seconds = time.perf_counter() - started
+        self.warnings = [_one_line(message) for code, message in self.messages]
+        self.objectives = self._objectives()
+
+    def _log(self, code: clingo.MessageCode, message: str) -> None:
+        self.messages.append((code, message))
+
+    def _guard(self, action, path: Path | None) -> None:
+        """Run a load or ground step; a failure becomes a one-line SolveError in clingo's words."""
+        self.messages.clear()
+        try:
+            action()
+        except RuntimeError as error:
+            errors = [message for code, message in self.messages if "error" in message] or [m for _, m in self.messages]
+            text = "; ".join(_one_line(message) for message in errors) or _one_line(str(error))
+            if path is not None and not path.exists():
+                text = f"{path}: no such file"
+            raise SolveError(text) from None
+
+    def _add_facts(self, facts: Sequence[Fact], used: set[tuple[str, int]] | None) -> None:
+        """Facts become atoms through the backend. A fact of a predicate no loaded rule mentions
+        cannot change any answer (none is shown), so it is left out: most of the time of a large
+        session goes into passing facts to clingo."""
+        symbols = _Symbols()
+        with self.ctl.backend() as backend:
+            add_atom, add_rule = backend.add_atom, backend.add_rule
+            for fact in facts:
+                if used is not None and (fact.predicate, len(fact.args)) not in used:
+                    continue
+                add_rule([add_atom(symbols.fact(fact))])
+
+    def _objectives(self) -> list[str]:
+        levels: dict[str, int] = {}
+        owners: dict[int, str] = {}
+        for atom in self.ctl.symbolic_atoms.by_signature("priority", 2):
+            name, level = atom.symbol.arguments
+            if name.type is not clingo.SymbolType.Function or name.arguments or name.name not in OBJECTIVES:
+                raise SolveError(f"priority({name},{level}): unknown objective {name}; the objectives are "
+                                 + ", ".join(OBJECTIVES))
+            if level.type is not clingo.SymbolType.Number:
+                raise SolveError(f"priority({name},{level}): the level must be an integer")
+            if name.name in levels:
+                raise SolveError(f"objective {name.name} has two priorities, {levels[name.name]} and {level.number}")
+            if level.number in owners:
+                raise SolveError(f"objectives {owners[level.number]} and {name.name} share priority {level.number}: "
+                                 "give each its own level")
+            levels[name.name] = level.number
+            owners[level.number] = name.name
+        return sorted(levels, key=lambda name: -levels[name])
+
+    def solve(self, models: int, deadline: float | None) -> Outcome:
+        config = self.ctl.configuration.solve
+        found: list[tuple[list[clingo.Symbol], list[int]]] = []
+        optimal = False
+        interrupted = False
+        solve_seconds = 0.0
+        count = 0
+        if models > 1:
+            config.project = "show"
+            config.opt_mode = "optN"
+        first = True
+        while len(found) < models:
+            config.models = str(models - len(found)) if models > 1 else "0"
+            latest: list = []
+            proven: list = []
+
+            def on_model(model: clingo.Model) -> None:
+                nonlocal count
+                count += 1
+                entry = (model.symbols(shown=True), list(model.cost))
+                if models > 1 and model.optimality_proven:
+                    proven.append(entry)
+                else:
+                    latest[:] = [entry]
+
+            started = time.perf_counter()
+            with self.ctl.solve(on_model=on_model, async_=True) as handle:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not handle.wait(remaining):
+                    handle.cancel()
+                result = handle.get()
+            solve_seconds += time.perf_counter() - started
+            interrupted = bool(result.interrupted)
+            if models == 1:
+                new = latest
+            else:
+                # Optimal answers of this round; when interrupted, the best unproven one too.
+                new = proven or (latest if interrupted else [])
+            if first:
+                optimal = bool(new) and not interrupted
+                first = False
+                if not new and not interrupted:
+                    break  # unsatisfiable
+            found.extend(new)
+            if models == 1 or interrupted or not new:
+                break
+            self._block(entry[0] for entry in new)
+
+        stats = self.ctl.statistics
+        outcome = Outcome(
+            satisfiable=bool(found),
+            optimal=optimal,
+            answers=[self._answer(symbols, cost) for symbols, cost in found],
+            objectives=list(self.objectives),
+            violations=[],
+            stats={
+                "atoms": int(stats["problem"]["lp"]["atoms"]),
+                "rules": int(stats["problem"]["lp"]["rules"]),
+                "ground_seconds": self.ground_seconds,
+                "solve_seconds": solve_seconds,
+                "models": count,
+            },
+            warnings=self.warnings,
+        )
+        if interrupted:
+            outcome.stats["interrupted"] = True
+            if not found:
+                raise SolveError("no runbook was found within the time limit")
+        return outcome
+
+    def _block(self, answers: Iterable[list[clingo.Symbol]]) -> None:
+        """Forbid answers already found. Every true shown atom of an answer is in the body: an
+        answer that makes them all true makes the same calls steps and binds every slot the same
+        way, so it is the same answer."""
+        atoms = self.ctl.symbolic_atoms
+        with self.ctl.backend() as backend:
+            for symbols in answers:
+                backend.add_rule([], [atoms[symbol].literal for symbol in symbols])
+
+    def _answer(self, symbols: list[clingo.Symbol], cost: list[int]) -> Answer:
+        steps: list[int] = []
+        merged: dict[int, int] = {}
+        bindings: dict[int, Binding] = {}
+        inputs: list[int] = []
+        violations: list[Violation] = []
+        for symbol in symbols:
+            name, args = symbol.name, symbol.arguments
+            if name == "step":
+                steps.append(args[0].number)
+            elif name == "merged":
+                merged[args[0].number] = args[1].number
+            elif name == "bind":
+                bindings[args[0].number] = _binding(args[1])
+            elif name == "input":
+                inputs.append(args[0].number)
+            elif name == "violation":
+                violations.append(_violation(args[0], args[1]))
+        if self.relaxed:
+            cost = cost[1:]  # the first level counts the violations
+        violations.sort(key=lambda item: (item.rule, item.kind, item.id))
+        return Answer(sorted(steps), dict(sorted(merged.items())), dict(sorted(bindings.items())), sorted(inputs),
+                      cost, violations)
+
+
+def _binding(source: clingo.Symbol) -> Binding:
+    if source.name == "output":
+        return Binding("output", output=source.arguments[0].number)
+    if source.name == "runtime":
+        return Binding("runtime", runtime=_text(source.arguments[0]))
+    return Binding(source.name)
+
+
+def _violation(rule: clingo.Symbol, detail: clingo.Symbol) -> Violation:
+    if (detail.type is clingo.SymbolType.Function and detail.name in ("slot", "call") and len(detail.arguments) == 1
+            and detail.arguments[0].type is clingo.SymbolType.Number):
+        return Violation(_text(rule), detail.name, detail.arguments[0].number)
+    raise SolveError(f"violation({rule},{detail}): the detail of a violation must be slot(X) or call(C)")
+
+
+def _text(symbol: clingo.Symbol) -> str:
+    if symbol.type is clingo.SymbolType.String:
+        return symbol.string
+    if symbol.type is clingo.SymbolType.Function and not symbol.arguments:
+        return symbol.name
+    return str(symbol)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _used_signatures(files: list[Path]) -> set[tuple[str, int]] | None:
+    """Every name/arity that a rule of the files (and what they include) mentions outside
+    ``#defined``: an over-approximation of the predicates the program reads. None if the files
+    cannot be parsed (clingo's own load has already accepted them, so this is a safety net)."""
+    used: set[tuple[str, int]] = set()
+
+    class Visitor(clingo.ast.Transformer):
+        def visit_Function(self, node):  # noqa: N802 - clingo's naming
+            used.add((node.name, len(node.arguments)))
+            return node.update(**self.visit_children(node))
+
+        def visit_SymbolicTerm(self, node):  # noqa: N802
+            symbol = node.symbol
+            if symbol.type is clingo.SymbolType.Function:
+                used.add((symbol.name, len(symbol.arguments)))
+            return node
+
+        def visit_ShowSignature(self, node):  # noqa: N802 - #show p/2 shows facts too
+            used.add((node.name, node.arity))
+            return node
+
+        def visit_ProjectSignature(self, node):  # noqa: N802
+            used.add((node.name, node.arity))
+            return node
+
+    visitor = Visitor()
+
+    def statement(node) -> None:
+        if node.ast_type is not clingo.ast.ASTType.Defined:
+            visitor(node)
+
+    try:
+        clingo.ast.parse_files([str(path) for path in files], statement, logger=lambda code, message: None)
+    except RuntimeError:
+        return None
+    return used

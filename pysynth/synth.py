@@ -1,0 +1,340 @@
+"""Synthesis: kept calls -> analysed session -> facts -> solver -> runbook models.
+
+The solver's answer says, for every slot, where its value comes from; this module turns that
+into steps whose requests hold literals and references (see ``pysynth.model``).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pysynth.facts import RESOURCE_ID, Session, Slot, analyse, operation_model
+from pysynth.ingest.events import Event
+from pysynth.model import (
+    GlobalRef, Input, InputRef, Output, OutputRef, RecordRef, Runbook, Solution, Step, Template,
+)
+from pysynth.solve import Answer, Outcome, solve
+
+RUNTIME_GLOBALS = {"account_id": "ACCOUNT_ID", "region": "REGION", "partition": "AWS_PARTITION"}
+SSM_OUTPUT_TYPES = {"string": "String", "integer": "Integer", "long": "Integer", "boolean": "Boolean"}
+# Created ids and ARNs a step reports even when no later step reads them (the first of a list
+# only): what a user looks for after a run.
+REPORTED_OUTPUT = re.compile(r"(Id|Arn)$")
+
+
+class NothingToSynthesize(Exception):
+    """The selection kept no write call."""
+
+
+@dataclass
+class Synthesis:
+    session: Session
+    outcome: Outcome
+    runbooks: list[Runbook] = field(default_factory=list)
+
+
+def synthesize(
+    calls: list[Event],
+    *,
+    policies: list[Path] = (),
+    objectives: Path | None = None,
+    models: int = 1,
+    time_limit: float | None = None,
+) -> Synthesis:
+    if not calls:
+        raise NothingToSynthesize("no write call was kept, so there is nothing to automate")
+    session = analyse(calls)
+    outcome = solve(session.facts(), policies=policies, objectives=objectives, models=models, time_limit=time_limit)
+    synthesis = Synthesis(session, outcome)
+    if outcome.satisfiable:
+        synthesis.runbooks = [build_runbook(session, answer, outcome) for answer in outcome.answers]
+    return synthesis
+
+
+def build_runbook(session: Session, answer: Answer, outcome: Outcome) -> Runbook:
+    builder = _RunbookBuilder(session, answer)
+    return Runbook(
+        description=_description(session),
+        inputs=builder.inputs(),
+        steps=builder.steps(),
+        solution=Solution(
+            objectives=dict(zip(outcome.objectives, answer.cost)),
+            optimal=outcome.optimal,
+            models=int(outcome.stats.get("models", 0)),
+            seconds=round(float(outcome.stats.get("ground_seconds", 0)) + float(outcome.stats.get("solve_seconds", 0)), 3),
+        ),
+    )
+
+
+class _RunbookBuilder:
+    def __init__(self, session: Session, answer: Answer):
+        self.session = session
+        self.answer = answer
+        self.steps_taken = sorted(answer.steps)
+        self.step_names = _step_names(session, self.steps_taken)
+        self.slots_by_call: dict[int, list[Slot]] = defaultdict(list)
+        for slot in session.slots:
+            self.slots_by_call[slot.call].append(slot)
+        self.outputs_by_id = {output.id: output for output in session.outputs}
+        self.used_outputs: dict[int, set[int]] = defaultdict(set)
+        for binding in answer.bindings.values():
+            if binding.kind == "output":
+                output = self.outputs_by_id[binding.output]
+                self.used_outputs[output.call].add(output.id)
+        self.output_names = self._name_outputs()
+        self.input_names: dict[int, str] = {}
+        self._inputs: dict[str, Input] = {}
+        self._name_inputs()
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def _name_inputs(self) -> None:
+        taken: set[str] = {"AutomationAssumeRole"}
+        first_member = {}
+        for slot in self.session.slots:
+            if slot.span is None:
+                first_member.setdefault(slot.value_id, slot.member)
+        for slot in self.session.slots:
+            binding = self.answer.bindings.get(slot.id)
+            if binding is None or binding.kind not in ("input", "secret"):
+                continue
+            step_path = f"{self.step_names[slot.call]}.{slot.path}"
+            if slot.value_id in self.input_names:
+                self._inputs[self.input_names[slot.value_id]].used_by.append(step_path)
+                continue
+            name = _unique(_identifier(first_member.get(slot.value_id) or slot.member) or "Value", taken)
+            self.input_names[slot.value_id] = name
+            if binding.kind == "secret":
+                self._inputs[name] = Input(
+                    name=name, type="String", secret=True, used_by=[step_path],
+                    description=f"{_first_sentence(slot.shape.documentation)} The log hides this value.".strip(),
+                )
+            else:
+                self._inputs[name] = Input(
+                    name=name, type=_input_type(slot), default=_json_value(slot.value), used_by=[step_path],
+                    description=_first_sentence(slot.shape.documentation) or slot.member,
+                )
+
+    def inputs(self) -> list[Input]:
+        return list(self._inputs.values())
+
+    # -- outputs ----------------------------------------------------------------------------
+
+    def _name_outputs(self) -> dict[int, tuple[str, str]]:
+        """Output id -> (step name, output name) for every output a step declares."""
+        names: dict[int, tuple[str, str]] = {}
+        declared: dict[int, list[int]] = defaultdict(list)
+        for output in self.session.outputs:
+            if output.call not in self.step_names:
+                continue
+            value = self.session.values[output.value_id - 1]
+            reported = (
+                self.session.produced.get(output.value_id) == output.call
+                and REPORTED_OUTPUT.search(output.path)
+                and re.sub(r"\[0\]", "", output.path).count("[") == 0
+                and isinstance(value, str)
+                and (RESOURCE_ID.match(value) is not None or value.startswith("arn:"))
+            )
+            if output.id in self.used_outputs[output.call] or reported:
+                declared[output.call].append(output.id)
+        for call, output_ids in declared.items():
+            taken: set[str] = set()
+            seen_values: set[int] = set()
+            for output_id in output_ids:
+                output = self.outputs_by_id[output_id]
+                if output_id not in self.used_outputs[call] and output.value_id in seen_values:
+                    continue
+                seen_values.add(output.value_id)
+                last = re.sub(r"\[\d+\]", "", output.path).rsplit(".", 1)[-1]
+                name = last if last not in taken else _identifier(output.path)
+                names[output_id] = (self.step_names[call], _unique(name, taken))
+        return names
+
+    def _outputs_of(self, call: int) -> list[Output]:
+        outputs = []
+        for output in self.session.outputs:
+            if output.call == call and output.id in self.output_names:
+                outputs.append(Output(
+                    name=self.output_names[output.id][1],
+                    selector="$." + output.path,
+                    type=SSM_OUTPUT_TYPES.get(output.type, "String"),
+                    path=output.path,
+                ))
+        return outputs
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def steps(self) -> list[Step]:
+        steps = []
+        merged_into: dict[int, list[int]] = defaultdict(list)
+        for call, earlier in self.answer.merged.items():
+            merged_into[earlier].append(call)
+        for call in self.steps_taken:
+            event = self.session.call_event(call)
+            records = [_record(self.session.call_event(number)) for number in [call, *sorted(merged_into[call])]]
+            steps.append(Step(
+                name=self.step_names[call],
+                service=event.call.service,
+                api=event.call.operation,
+                request=self._request(call),
+                outputs=self._outputs_of(call),
+                records=records,
+                description=_step_description(event, len(records)),
+            ))
+        return steps
+
+    def _request(self, call: int) -> dict:
+        event = self.session.call_event(call)
+        request = _without_idempotency_tokens(event.call)
+        fragments: dict[tuple, list[Slot]] = defaultdict(list)
+        for slot in self.slots_by_call[call]:
+            if slot.span is not None:
+                fragments[slot.keys].append(slot)
+                continue
+            _set_at(request, slot.keys, self._value_of(slot))
+        for keys, pieces in fragments.items():
+            text = _get_at(request, keys)
+            _set_at(request, keys, self._template(text, pieces))
+        return _plain(request)
+
+    def _value_of(self, slot: Slot):
+        binding = self.answer.bindings[slot.id]
+        if binding.kind == "output":
+            step, name = self.output_names[binding.output]
+            return OutputRef(step, name)
+        if binding.kind in ("input", "secret"):
+            return InputRef(self.input_names[slot.value_id])
+        if binding.kind == "runtime":
+            return GlobalRef(RUNTIME_GLOBALS[binding.runtime])
+        return list(slot.value) if isinstance(slot.value, tuple) else slot.value
+
+    def _template(self, text: str, pieces: list[Slot]):
+        parts: list = []
+        position = 0
+        for slot in sorted(pieces, key=lambda piece: piece.span[0]):
+            start, end = slot.span
+            if start > position:
+                parts.append(text[position:start])
+            value = self._value_of(slot)
+            parts.append(value if not isinstance(value, str) else text[start:end])
+            position = end
+        if position < len(text):
+            parts.append(text[position:])
+        merged: list = []
+        for part in parts:
+            if isinstance(part, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += part
+            else:
+                merged.append(part)
+        return merged[0] if len(merged) == 1 and isinstance(merged[0], str) else Template(tuple(merged))
+
+
+def _step_names(session: Session, calls: list[int]) -> dict[int, str]:
+    taken: set[str] = set()
+    return {call: _unique(session.call_event(call).call.operation, taken) for call in calls}
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, number = name, 2
+    while candidate in taken:
+        candidate, number = f"{name}{number}", number + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _identifier(text: str) -> str:
+    """A name SSM accepts for a parameter, step or output: letters, digits and underscores."""
+    words = re.findall(r"[A-Za-z0-9]+", text)
+    return "".join(word[:1].upper() + word[1:] for word in words)
+
+
+def _first_sentence(documentation: str | None) -> str:
+    """botocore's member documentation, as plain text, up to its first full stop."""
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", documentation or "")).strip()
+    sentence = re.match(r"(.+?\.)(\s|$)", text)
+    text = sentence.group(1) if sentence else text
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _input_type(slot: Slot) -> str:
+    value = slot.value
+    if isinstance(value, tuple):
+        return "StringList"
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int):
+        return "Integer"
+    if slot.member == "InstanceId" and isinstance(value, str) and RESOURCE_ID.match(value) and value.startswith("i-"):
+        return "AWS::EC2::Instance::Id"
+    return "String"
+
+
+def _json_value(value):
+    if isinstance(value, tuple):
+        return [_json_value(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _plain(value):
+    """Request values as plain JSON-able data: timestamps as ISO 8601."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _without_idempotency_tokens(call) -> dict:
+    request = copy.deepcopy(call.params)
+    shape = operation_model(call.service, call.operation).input_shape
+    if shape is not None:
+        for member, member_shape in shape.members.items():
+            if member_shape.metadata.get("idempotencyToken"):
+                request.pop(member, None)
+    return request
+
+
+def _get_at(tree, keys: tuple):
+    for key in keys:
+        tree = tree[key]
+    return tree
+
+
+def _set_at(tree, keys: tuple, value) -> None:
+    for key in keys[:-1]:
+        tree = tree[key]
+    tree[keys[-1]] = value
+
+
+def _record(event: Event) -> RecordRef:
+    return RecordRef(file=event.file, index=event.index, event_id=event.event_id, time=event.time)
+
+
+def _step_description(event: Event, records: int) -> str:
+    retries = f" (and {records - 1} identical retr{'y' if records == 2 else 'ies'})" if records > 1 else ""
+    return f"{event.call.service} {event.call.operation} as {_who(event)} did at {event.time}{retries}."
+
+
+def _who(event: Event) -> str:
+    """The caller by name: its ARN would put the account id into the runbook."""
+    principal = event.principal
+    return principal.user_name or principal.session_name or principal.role_name or principal.kind or "someone"
+
+
+def _description(session: Session) -> str:
+    first, last = session.calls[0], session.calls[-1]
+    principals = sorted({_who(event) for event in session.calls})
+    return (
+        f"Reproduces {len(session.calls)} write calls made by {', '.join(principals)} "
+        f"between {first.time} and {last.time}, synthesized by pysynth from CloudTrail."
+    )
+
