@@ -43,6 +43,7 @@ EXIT_CHOOSE = 2
 EXIT_USAGE = 2
 EXIT_UNSATISFIABLE = 3
 EXIT_FAILED_CHECK = 4
+EXIT_NOT_CERTIFIED = 5  # verify: the runbook does not reproduce the log
 
 LogArgument = Annotated[list[str], typer.Argument(help="Log files, directories (searched recursively) or - for stdin.")]
 PrincipalOption = Annotated[
@@ -169,6 +170,72 @@ def facts(
     sys.stdout.write(f"% pysynth facts: {len(kept)} calls, {len(session.slots)} slots, {len(session.outputs)} outputs\n")
     sys.stdout.write("% schema: asp/README.md in the pysynth package\n")
     sys.stdout.write(format_facts(session.facts()))
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False},
+    options_metavar="[-o TRACE] [--account-id ID] -- python SCRIPT.py ARGS... | aws ARGS...",
+)
+def record(
+    ctx: typer.Context,
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="Write the trace here; - for stdout (the program's own stdout then goes to stderr).")
+    ] = "trace.json",
+    account_id: Annotated[
+        Optional[str], typer.Option("--account-id", help="Account of the recorded caller; by default from sts get-caller-identity.")
+    ] = None,
+) -> None:
+    """Run a boto3 script or an AWS CLI command in-process and record every AWS call it makes, with
+    its full request and response, as a trace the other commands read like a CloudTrail log.
+
+    The exit code is the program's; the trace is written even when the program fails.
+    """
+    from pysynth.record import RecordError
+    from pysynth.record import record as record_session
+
+    try:
+        recording = record_session(ctx.args, output, account_id=account_id)
+    except RecordError as error:
+        stderr.print(Text(f"error: {error}", style="red"))
+        raise typer.Exit(EXIT_USAGE) from None
+    failed = f" ({recording.failed} failed)" if recording.failed else ""
+    where = "stdout" if recording.output == "-" else recording.output
+    stderr.print(f"recorded {recording.calls} AWS calls{failed} to {where}; the program exited with {recording.exit_code}")
+    raise typer.Exit(recording.exit_code)
+
+
+@app.command("verify")
+def verify_runbook(
+    runbook: Annotated[
+        Path, typer.Argument(help="The runbook: an SSM Automation document (YAML or JSON) or pysynth's JSON model.")
+    ],
+    logs: LogArgument,
+    principal: PrincipalOption = None,
+    all_principals: AllPrincipalsOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Certify that a runbook reproduces the selected write calls: each made by a step, with the
+    logged values, in an order the data flow allows. Problems go to stderr, one per line."""
+    from pysynth.ssm import DocumentError, load_runbook
+    from pysynth.verify import matches_table, verify
+
+    try:
+        document = load_runbook(runbook)
+    except DocumentError as error:
+        stderr.print(Text(f"error: {error}", style="red"))
+        raise typer.Exit(EXIT_USAGE) from None
+    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
+    verdict = verify(document, _kept_or_exit(ingested))
+    if not verdict.certified:
+        for problem in verdict.problems:
+            stderr.print(Text(f"{problem.kind}: {problem.message}"))
+        stderr.print(Text(f"not certified: {len(verdict.problems)} problem(s)", style="red"))
+        raise typer.Exit(EXIT_NOT_CERTIFIED)
+    stdout.print(matches_table(document, verdict))
+    records = sum(len(records) for _, records in verdict.matches)
+    stderr.print(Text(f"certified: {len(document.steps)} steps reproduce all {records} kept calls"))
 
 
 def _kept_or_exit(ingested: Ingested) -> list:

@@ -5,8 +5,9 @@ Values in a runbook come from logs and are untrusted. Each format has one escapi
 for every value it writes:
 
 - SSM (YAML): ``_yaml_string``, a double-quoted scalar that is also a valid JSON string;
-- bash: ``_shell_quote``, a single-quoted word. A request is JSON built from single-quoted literal
-  JSON and runtime values passed through the script's own ``json_escape``;
+- bash: ``_shell_quote``, single-quoted printable ASCII and ``$'\\xHH'`` escapes for the rest. A
+  request is JSON built from literal JSON so quoted and runtime values passed through the script's
+  own ``json_escape``;
 - Python: ``repr``.
 
 SSM Automation reads ``{{ ... }}`` anywhere in a string as a variable reference and has no escape
@@ -63,6 +64,7 @@ FORMATS = ("ssm", "bash", "python", "json")
 TEMPLATES = {"ssm": "ssm.yaml.j2", "bash": "bash.sh.j2", "python": "python.py.j2"}
 
 SSM_OUTPUT_TYPES = ("String", "Integer", "Boolean", "StringList", "StringMap", "MapList")
+SSM_STEP_INPUTS = frozenset(("Service", "Api"))  # aws:executeAwsApi's own inputs, beside the request
 ASSUME_ROLE = "AutomationAssumeRole"
 ASSUME_ROLE_DESCRIPTION = (
     "(Optional) The ARN of the IAM role that allows Automation to perform the actions on your behalf. "
@@ -292,10 +294,8 @@ def _model_problems(runbook: Runbook, fmt: str) -> list[str]:
     for step in runbook.steps:
         problems += _step_problems(step, inputs, outputs)
         outputs.update({(step.name, output.name): output for output in step.outputs})
-    if fmt == "ssm" and not runbook.steps:
-        problems.append("an SSM document needs at least one step")
     if fmt == "ssm":
-        problems += _ssm_brace_problems(runbook)
+        problems += _ssm_problems(runbook)
     return problems
 
 
@@ -358,6 +358,8 @@ def _step_problems(step: Step, inputs: dict[str, Input], outputs: dict[tuple[str
         return [f"step {step.name}: botocore knows no operation {step.service} {step.api}"]
     problems = []
     for path, leaf, shape in _leaves(step.request, operation.input_shape, step.name):
+        if shape is not None and shape.type_name == "blob":
+            problems.append(f"{path}: binary (blob) members are not supported yet")
         for reference in _references(leaf):
             kind = _reference_kind(reference, inputs, outputs)
             if kind is None:
@@ -386,6 +388,8 @@ def _output_problems(step: Step, output: Output, response: Shape | None) -> list
     shape = _shape_at(response, _path_keys(output.path))
     if shape is None:
         return [f"{where}: {step.service} {step.api} responds with no {output.path}"]
+    if shape.type_name == "blob":
+        return [f"{where}: binary (blob) outputs are not supported yet"]
     if _kind(output.type) != _position_kind(shape):
         return [f"{where}: {output.path} is {shape.type_name}, not {output.type}"]
     return []
@@ -408,6 +412,14 @@ def _describe(reference) -> str:
     return f"runtime value {reference.name}"
 
 
+def _ssm_problems(runbook: Runbook) -> list[str]:
+    problems = [] if runbook.steps else ["an SSM document needs at least one step"]
+    for step in runbook.steps:
+        for member in SSM_STEP_INPUTS.intersection(step.request):
+            problems.append(f"{step.name}.{member}: the SSM step's own {member} input has this name")
+    return problems + _ssm_brace_problems(runbook)
+
+
 def _ssm_brace_problems(runbook: Runbook) -> list[str]:
     explain = (
         "contains '{{', which SSM Automation reads as the start of a variable reference and has no "
@@ -424,7 +436,7 @@ def _ssm_brace_problems(runbook: Runbook) -> list[str]:
                 # Each reference pysynth writes opens one '{{'; any other comes from the literal text.
                 if sum(text.startswith("{{", at) for at in range(len(text))) > len(_references(leaf)):
                     problems.append(f"{path}: the text {explain}")
-            elif any("{{" in text for text in _strings(leaf)):
+            elif isinstance(leaf, str) and "{{" in leaf:
                 problems.append(f"{path}: the value {explain}")
         for path, key in _keys(step.request, step.name):
             if "{{" in key:
@@ -621,7 +633,7 @@ def _ssm_view(context: _Context) -> dict:
         used_by = f" Used by {', '.join(item.used_by)}." if item.used_by else ""
         parameters.append({
             "name": item.name, "type": item.type, "description": note + description + used_by,
-            "default": None if item.secret else item.default,
+            "default": item.default,
         })
     steps = [
         {
@@ -698,23 +710,34 @@ def _check_ssm(runbook: Runbook, text: str) -> list[str]:
 
     expect("schemaVersion", document.get("schemaVersion"), "0.3")
     expect("assumeRole", document.get("assumeRole"), _ssm_reference(InputRef(ASSUME_ROLE)))
-    parameters = document.get("parameters") or {}
+    parameters = _mapping(document.get("parameters"))
     expect("parameter names", list(parameters), [item.name for item in runbook.inputs] + [ASSUME_ROLE])
     for item in runbook.inputs:
-        parameter = parameters.get(item.name) or {}
+        parameter = _mapping(parameters.get(item.name))
         expect(f"parameter {item.name} type", parameter.get("type"), item.type)
         expect(f"parameter {item.name} default", parameter.get("default"), item.default)
-    steps = document.get("mainSteps") or []
+    steps = [_mapping(step) for step in _sequence(document.get("mainSteps"))]
     expect("step names", [step.get("name") for step in steps], [step.name for step in runbook.steps])
     for written, step in zip(steps, runbook.steps):
-        inputs = dict(written.get("inputs") or {})
+        inputs = dict(_mapping(written.get("inputs")))
         expect(f"step {step.name} action", written.get("action"), step.action)
         expect(f"step {step.name} Service", inputs.pop("Service", None), step.service)
         expect(f"step {step.name} Api", inputs.pop("Api", None), step.api)
         expect(f"step {step.name} request", _ssm_read(inputs), _normalized(step.request))
-        outputs = [(o.get("Name"), o.get("Selector"), o.get("Type")) for o in written.get("outputs") or []]
-        expect(f"step {step.name} outputs", outputs, [(o.name, o.selector, o.type) for o in step.outputs])
+        outputs = [_mapping(output) for output in _sequence(written.get("outputs"))]
+        expect(
+            f"step {step.name} outputs", [(o.get("Name"), o.get("Selector"), o.get("Type")) for o in outputs],
+            [(o.name, o.selector, o.type) for o in step.outputs],
+        )
     return problems
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value: object) -> list:
+    return value if isinstance(value, list) else []
 
 
 # --------------------------------------------------------------------------- bash
@@ -773,7 +796,10 @@ def _bash_json(context: _Context, value: object, shape: Shape | None) -> str:
         elif isinstance(value, Template):
             literal('"')
             for part in value.parts:
-                literal(json.dumps(part)[1:-1]) if isinstance(part, str) else escaped(part)
+                if isinstance(part, str):
+                    literal(json.dumps(part)[1:-1])
+                else:
+                    escaped(part)
             literal('"')
         elif isinstance(value, (InputRef, OutputRef, GlobalRef)):
             kind = context.kind(value)
@@ -957,6 +983,7 @@ def _python_view(context: _Context) -> dict:
     ]
     summary = {f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs}
     return {
+        "comment": _printable(runbook.description),
         "description": _argparse_description(_printable(runbook.description)), "inputs": inputs, "steps": steps,
         "services": {_client_variable(step.service): step.service for step in runbook.steps},
         "globals": context.globals, "outputs": _python_value(context, summary, None, 4),

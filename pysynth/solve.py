@@ -57,7 +57,9 @@ class _Symbols:
     """Builds clingo symbols from fact arguments, sharing the ones that repeat (ids, texts)."""
 
     def __init__(self) -> None:
-        self.cache: dict[object, clingo.Symbol] = {}
+        self.numbers: dict[int, clingo.Symbol] = {}
+        self.strings: dict[str, clingo.Symbol] = {}
+        self.terms: dict[Term, clingo.Symbol] = {}
         self.names: set[str] = set()
 
     def name(self, name: object) -> str:
@@ -69,23 +71,26 @@ class _Symbols:
 
     def term(self, value: object) -> clingo.Symbol:
         kind = type(value)
-        symbol = self.cache.get((kind, value))
-        if symbol is not None:
-            return symbol
         if kind is int:
-            if not _INT_MIN <= value <= _INT_MAX:
-                raise ValueError(f"{value} does not fit in a clingo number (32 bits)")
-            symbol = clingo.Number(value)
+            symbol = self.numbers.get(value)
+            if symbol is None:
+                if not _INT_MIN <= value <= _INT_MAX:
+                    raise ValueError(f"{value} does not fit in a clingo number (32 bits)")
+                symbol = self.numbers[value] = clingo.Number(value)
         elif kind is str:
-            if "\0" in value:
-                # clingo's strings end at a NUL byte: the rest would be lost without a word.
-                raise ValueError(f"{value!r}: clingo strings cannot hold NUL characters")
-            symbol = clingo.String(value)
+            symbol = self.strings.get(value)
+            if symbol is None:
+                if "\0" in value:
+                    # clingo's strings end at a NUL character: the rest would be lost without a word.
+                    raise ValueError(f"{value!r}: clingo strings cannot hold NUL characters")
+                symbol = self.strings[value] = clingo.String(value)
         elif kind is Term:
-            symbol = clingo.Function(self.name(value.name), [self.term(arg) for arg in value.args])
+            symbol = self.terms.get(value)
+            if symbol is None:
+                symbol = clingo.Function(self.name(value.name), [self.term(arg) for arg in value.args])
+                self.terms[value] = symbol
         else:
             raise TypeError(f"fact arguments are int, str or Term, not {kind.__name__}: {value!r}")
-        self.cache[(kind, value)] = symbol
         return symbol
 
     def fact(self, fact: Fact) -> clingo.Symbol:
@@ -236,12 +241,15 @@ class _Run:
         """Facts become atoms through the backend. A fact of a predicate no loaded rule mentions
         cannot change any answer (none is shown), so it is left out: most of the time of a large
         session goes into passing facts to clingo."""
+        if used is not None:
+            facts = [fact for fact in facts if (fact.predicate, len(fact.args)) in used]
         symbols = _Symbols()
         with self.ctl.backend() as backend:
+            if _fast_backend_usable(backend):
+                _add_facts_fast(backend, symbols, facts)
+                return
             add_atom, add_rule = backend.add_atom, backend.add_rule
             for fact in facts:
-                if used is not None and (fact.predicate, len(fact.args)) not in used:
-                    continue
                 add_rule([add_atom(symbols.fact(fact))])
 
     def _objectives(self) -> list[str]:
@@ -365,6 +373,55 @@ class _Run:
         violations.sort(key=lambda item: (item.rule, item.kind, item.id))
         return Answer(sorted(steps), dict(sorted(merged.items())), dict(sorted(bindings.items())), sorted(inputs),
                       cost, violations)
+
+
+# The same backend calls as Backend.add_atom and Backend.add_rule, made straight to clingo's C API
+# through the cffi handle clingo's own wrapper uses: the wrapper allocates and checks around each
+# call, which costs three times the call itself, and a large session has a million facts. Used
+# only when clingo still has the names it had when this was written; otherwise the public API.
+try:
+    from clingo._internal import _ffi as _FFI, _lib as _LIB
+
+    _FAST_CALLS = all(hasattr(_LIB, name) for name in (
+        "clingo_symbol_create_function", "clingo_backend_add_atom", "clingo_backend_rule", "clingo_error_message"))
+except ImportError:  # pragma: no cover - depends on clingo's internals
+    _FAST_CALLS = False
+FAST_FACTS = True
+_ARGUMENT_TYPES = frozenset((int, str, Term))  # tests switch this off to check that both paths agree
+
+
+def _fast_backend_usable(backend: clingo.backend.Backend) -> bool:
+    return FAST_FACTS and _FAST_CALLS and isinstance(getattr(backend, "_rep", None), _FFI.CData)
+
+
+def _add_facts_fast(backend: clingo.backend.Backend, symbols: _Symbols, facts: Sequence[Fact]) -> None:
+    create, add_atom, add_rule = (_LIB.clingo_symbol_create_function, _LIB.clingo_backend_add_atom,
+                                  _LIB.clingo_backend_rule)
+    rep, null = backend._rep, _FFI.NULL
+    symbol, atom = _FFI.new("clingo_symbol_t*"), _FFI.new("clingo_atom_t*")
+    capacity = 8
+    arguments = _FFI.new("clingo_symbol_t[]", capacity)
+    names: dict[str, bytes] = {}
+    # Arguments by value: ints, strs and Terms never compare equal to each other, and the type
+    # check keeps True or 1.0 from passing for 1.
+    reps: dict[object, object] = {}
+    term, types = symbols.term, _ARGUMENT_TYPES
+    for fact in facts:
+        name = names.get(fact.predicate)
+        if name is None:
+            name = names[fact.predicate] = symbols.name(fact.predicate).encode()
+        args = fact.args
+        if len(args) > capacity:
+            capacity = len(args)
+            arguments = _FFI.new("clingo_symbol_t[]", capacity)
+        for index, arg in enumerate(args):
+            argument = reps.get(arg) if type(arg) in types else None
+            if argument is None:
+                argument = reps[arg] = term(arg)._rep
+            arguments[index] = argument
+        if not (create(name, arguments, len(args), True, symbol) and add_atom(rep, symbol, atom)
+                and add_rule(rep, False, atom, 1, null, 0)):
+            raise RuntimeError(_FFI.string(_LIB.clingo_error_message()).decode())
 
 
 def _binding(source: clingo.Symbol) -> Binding:

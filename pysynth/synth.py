@@ -81,6 +81,9 @@ class _RunbookBuilder:
         for slot in session.slots:
             self.slots_by_call[slot.call].append(slot)
         self.outputs_by_id = {output.id: output for output in session.outputs}
+        self.outputs_by_call: dict[int, list] = defaultdict(list)
+        for output in session.outputs:
+            self.outputs_by_call[output.call].append(output)
         self.used_outputs: dict[int, set[int]] = defaultdict(set)
         for binding in answer.bindings.values():
             if binding.kind == "output":
@@ -157,8 +160,8 @@ class _RunbookBuilder:
 
     def _outputs_of(self, call: int) -> list[Output]:
         outputs = []
-        for output in self.session.outputs:
-            if output.call == call and output.id in self.output_names:
+        for output in self.outputs_by_call[call]:
+            if output.id in self.output_names:
                 outputs.append(Output(
                     name=self.output_names[output.id][1],
                     selector="$." + output.path,

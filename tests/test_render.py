@@ -30,6 +30,7 @@ from pysynth.model import (
     Runbook,
     Step,
     Template,
+    runbook_from_json,
 )
 from pysynth.render import RenderError, check, render, render_checked
 
@@ -94,7 +95,8 @@ HOSTILE = [
     "\n", "a\nb\n", "\r\n", "\t", "EOF\nEOF", ": ", "- item", "#comment", "a #b", "&anchor", "*alias", "!tag",
     "? key", "| block", "> folded", "%directive", "@at", "yes", "no", "on", "off", "null", "~", "true", "false",
     "0123", "1e3", "0x1F", ".inf", "-", "---", "...", "}}", "%s %(prog)s %%", "ünïcödé", "日本語", "😀",
-    "\u2028\u2029\x85", "\ufeff", "\x01\x1f\x7f", "\x1b[31mred", "“quoted” ‘single’ – — \u00a0\u200b", "x" * 100_000,
+    "\u2028\u2029\x85", "\ufeff", "\x01\x1f\x7f", "\x1b[31mred", "“quoted” ‘single’ – — \u00a0\u200b",
+    "x" * 100_000,
 ]
 WITH_BRACES = ["{{ UserName }}", "{{", "a{{b", "{{ global:ACCOUNT_ID }}"]
 UNHOLDABLE_IN_BASH = ["\x00", "a\x00b", "\ud800"]  # NUL, and a lone surrogate (not UTF-8)
@@ -124,6 +126,8 @@ def hostile_runbook(values: list[str], with_keys: bool = True) -> Runbook:
             "SecurityGroupIds": InputRef("Groups"),
             "TagSpecifications": [{"ResourceType": "instance", "Tags": [
                 {"Key": "n", "Value": Template(("count=", InputRef("Count"), " optimised=", InputRef("Optimized")))},
+                {"Key": "owner",
+                 "Value": Template(("arn:", GlobalRef("AWS_PARTITION"), ":iam::", GlobalRef("ACCOUNT_ID")))},
             ]}],
         }, records=[record(3)]),
     ]
@@ -157,11 +161,17 @@ def known_values(runbook: Runbook, outputs: dict) -> dict:
     return known
 
 
+# What the scripts and AWS tools read from the environment; the tests set it themselves.
+SCRIPT_ENVIRONMENT = (
+    "AWS_", "PYSYNTH_", "INPUT_", "VALUE", "USER_NAME", "POLICY_ARN", "CIDR_BLOCK", "COUNT", "OPTIMIZED", "PASSWORD",
+)
+
+
 def clean_environment(**extra: str) -> dict:
     """This process's environment without anything an AWS tool or a runbook script would read."""
     environment = {
         key: value for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "PYSYNTH_", "VALUE", "USER_NAME", "POLICY_ARN", "COUNT", "GROUPS", "OPTIMIZED"))
+        if not key.startswith(SCRIPT_ENVIRONMENT)
     }
     environment.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, LC_ALL="C.UTF-8")
     environment.update(extra)
@@ -300,8 +310,6 @@ def test_scripts_pass_bash_n_shellcheck_and_compile(runbook):
 
 def test_json_rendering_reads_back_as_the_runbook():
     runbook = hostile_runbook(HOSTILE)
-    from pysynth.model import runbook_from_json
-
     assert runbook_from_json(json.loads(render_checked(runbook, "json"))) == runbook
 
 
@@ -395,7 +403,8 @@ if "--query" in arguments:
 OUTPUT_NAME = "us'er\"$(x)`y`\\ ünï\ttab"
 
 
-def run_bash(script: str, tmp_path: Path, responses: dict, arguments=(), **environment) -> tuple[subprocess.CompletedProcess, list]:
+def run_bash(script: str, tmp_path: Path, responses: dict, arguments=(), **environment):
+    """Runs the script with the fake aws first on PATH; returns the process and the calls it made."""
     bin_directory = tmp_path / "bin"
     bin_directory.mkdir(parents=True, exist_ok=True)
     fake = bin_directory / "aws"
@@ -456,7 +465,9 @@ def test_bash_inputs_come_from_options_and_the_environment(tmp_path):
     tags = {tag["Key"]: tag["Value"] for tag in calls[2]["request"]["Tags"]}
     assert [tags[f"input{index}"] for index in range(3)] == list(given.values())
     run_instances = calls[3]["request"]
-    assert (run_instances["MinCount"], run_instances["EbsOptimized"], run_instances["SecurityGroupIds"]) == (7, False, ["sg-9"])
+    assert run_instances["MinCount"] == 7
+    assert run_instances["EbsOptimized"] is False
+    assert run_instances["SecurityGroupIds"] == ["sg-9"]
     assert run_instances["TagSpecifications"][0]["Tags"][0]["Value"] == "count=7 optimised=false"
     assert calls[0]["options"] == {"--region": REGION, "--endpoint-url": "http://127.0.0.1:1"}
 
@@ -468,8 +479,9 @@ def test_bash_refuses_missing_and_malformed_inputs(tmp_path):
     done, calls = run_bash(script, tmp_path, FAKE_RESPONSES)
     assert done.returncode == 1 and calls == []
     assert b"input Value0 is required: give --value0 VALUE or set VALUE0" in done.stderr
-    done, _ = run_bash(script, tmp_path, FAKE_RESPONSES, arguments=["--value0", "v", "--count", "two"])
-    assert done.returncode == 1 and b"input Count must be an integer" in done.stderr
+    for count in ("two", "007", "1.5"):  # 007 is no JSON number
+        done, _ = run_bash(script, tmp_path, FAKE_RESPONSES, arguments=["--value0", "v", "--count", count])
+        assert done.returncode == 1 and b"input Count must be an integer" in done.stderr
     done, _ = run_bash(script, tmp_path, FAKE_RESPONSES, arguments=["--help"])
     assert done.returncode == 0 and b"--value0 VALUE, or the environment variable VALUE0" in done.stdout
 
@@ -530,7 +542,8 @@ class Client:
 '''
 
 
-def run_python(script: str, tmp_path: Path, responses: dict, arguments=(), **environment) -> tuple[subprocess.CompletedProcess, list]:
+def run_python(script: str, tmp_path: Path, responses: dict, arguments=(), **environment):
+    """Runs the script with the fake boto3 importable; returns the process and the calls it made."""
     package = tmp_path / "fake" / "boto3"
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text(FAKE_BOTO3)
@@ -552,6 +565,7 @@ def run_python(script: str, tmp_path: Path, responses: dict, arguments=(), **env
 PYTHON_RESPONSES = {
     "sts get_caller_identity": {"Account": ACCOUNT, "Arn": CALLER_ARN},
     "iam create_user": {"User": {"UserName": OUTPUT_NAME + "\n", "Arn": "arn:aws:iam::1:user/x"}},
+    "iam create_access_key": {"AccessKey": {"AccessKeyId": "AKIA1", "SecretAccessKey": "s"}},
     "ec2 create_vpc": {"Vpc": {"VpcId": "vpc-1"}},
     "ec2 create_subnet": {"Subnet": {"SubnetId": "subnet-1"}},
 }
@@ -588,7 +602,9 @@ def test_python_inputs_come_from_options_and_the_environment(tmp_path):
     tags = {tag["Key"]: tag["Value"] for tag in calls[2]["request"]["Tags"]}
     assert [tags[f"input{index}"] for index in range(3)] == list(given.values())
     run_instances = calls[3]["request"]
-    assert (run_instances["MinCount"], run_instances["EbsOptimized"], run_instances["SecurityGroupIds"]) == (7, False, ["sg-9"])
+    assert run_instances["MinCount"] == 7
+    assert run_instances["EbsOptimized"] is False
+    assert run_instances["SecurityGroupIds"] == ["sg-9"]
     assert run_instances["TagSpecifications"][0]["Tags"][0]["Value"] == "count=7 optimised=false"
     assert {call["endpoint_url"] for call in calls} == {"http://127.0.0.1:1"}
 
