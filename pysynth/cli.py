@@ -23,7 +23,9 @@ from pysynth.report import (
 )
 from pysynth.resources import asp_root
 from pysynth.solve import SolveError, format_facts
+from pysynth.ssm import DocumentError, load_runbook, parse_document
 from pysynth.synth import Synthesis, synthesize
+from pysynth.verify import check_synthesized, matches_table, verify
 
 app = typer.Typer(
     help="Turn CloudTrail logs of manual AWS work into runbooks you can trust.",
@@ -127,6 +129,16 @@ def synth(
     except RenderError as error:
         stderr.print(Text(f"error: the {output_format} rendering failed its checks:\n{error}", style="red"))
         raise typer.Exit(EXIT_FAILED_CHECK) from None
+    # The same check as `pysynth verify`, on the model and, for SSM, on the document as written.
+    calls = synthesis.session.calls
+    verdict = check_synthesized(runbook, calls)
+    if verdict.certified and output_format == "ssm":
+        verdict = verify(parse_document(text, "the synthesized runbook"), calls)
+    if not verdict.certified:
+        stderr.print(Text("error: the synthesized runbook does not reproduce the log; not printing it:", style="red"))
+        for problem in verdict.problems:
+            stderr.print(Text(f"  {problem.kind}: {problem.message}"))
+        raise typer.Exit(EXIT_NOT_CERTIFIED)
     if output:
         output.write_text(text)
     else:
@@ -218,9 +230,6 @@ def verify_runbook(
 ) -> None:
     """Certify that a runbook reproduces the selected write calls: each made by a step, with the
     logged values, in an order the data flow allows. Problems go to stderr, one per line."""
-    from pysynth.ssm import DocumentError, load_runbook
-    from pysynth.verify import matches_table, verify
-
     try:
         document = load_runbook(runbook)
     except DocumentError as error:
@@ -261,7 +270,8 @@ def _synthesize(ingested: Ingested, policy, objectives, time_limit, models: int)
         stderr.print(Text("error: no runbook satisfies every rule and policy; the conflicts, by log record:", style="red"))
         for line in explain_violations(synthesis):
             stderr.print(Text(f"  {line}"))
-        stderr.print(Text("Drop the policy, or leave those records out (--since, --until, --principal)."))
+        advice = "Drop the policy, or leave" if policy else "Leave"
+        stderr.print(Text(f"{advice} those records out of the selection (--since, --until, --principal)."))
         raise typer.Exit(EXIT_UNSATISFIABLE)
     return synthesis
 

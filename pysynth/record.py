@@ -98,11 +98,11 @@ class Recording:
 # --------------------------------------------------------------------------- encoding
 
 
-def _utc_text(moment: datetime) -> str:
+def _utc_text(moment: datetime, timespec: str = "auto") -> str:
+    """ISO 8601 in UTC with a Z; a time without a zone is taken as UTC, as botocore does."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
-    return text + "Z"
+    return moment.isoformat(timespec=timespec) + "Z"
 
 
 def _encode(value, shape: botocore.model.Shape | None, path: str, skipped: list[str]):
@@ -151,27 +151,41 @@ def _encode(value, shape: botocore.model.Shape | None, path: str, skipped: list[
     return _SKIP
 
 
-def _fits(value, shape: botocore.model.Shape) -> bool:
-    """Whether ``value`` is already of the shape's type, as botocore's serializer takes it."""
+def _fits(value, shape: botocore.model.Shape, documents: bool = False) -> bool:
+    """Whether ``value`` is already of the shape's type, as botocore's serializer takes it; with
+    ``documents``, a string member may also hold a parsed JSON document (botocore decodes IAM's
+    policies in responses), which the normalizer reads as the string."""
     kind = shape.type_name
     if kind == "structure":
         if shape.is_document_type:
             return True
         return isinstance(value, dict) and all(
-            key in shape.members and (item is None or _fits(item, shape.members[key]))
+            key in shape.members and (item is None or _fits(item, shape.members[key], documents))
             for key, item in value.items()
         )
     if kind == "list":
-        return isinstance(value, (list, tuple)) and all(_fits(item, shape.member) for item in value)
+        return isinstance(value, (list, tuple)) and all(_fits(item, shape.member, documents) for item in value)
     if kind == "map":
         return isinstance(value, dict) and all(
-            isinstance(key, str) and _fits(item, shape.value) for key, item in value.items()
+            isinstance(key, str) and _fits(item, shape.value, documents) for key, item in value.items()
         )
     if kind == "blob" and hasattr(value, "read"):
         return True
     if kind in _INTEGER_TYPES and isinstance(value, bool):
         return False
+    if documents and kind == "string" and isinstance(value, (dict, list)):
+        return True
     return isinstance(value, _SCALAR_TYPES.get(kind, (object,)))
+
+
+def _copy_containers(value):
+    """A copy of the dicts and lists in ``value``; the values in them are shared, not copied (a
+    streaming body stays unread)."""
+    if isinstance(value, dict):
+        return {key: _copy_containers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_containers(item) for item in value]
+    return value
 
 
 # --------------------------------------------------------------------------- the recorder
@@ -187,6 +201,7 @@ class _Call:
     request: dict
     as_passed: set[str]  # top-level members recorded as the program passed them
     skipped: list[str]
+    parsed: dict | None = None  # the response as botocore parsed it, before any customization
 
 
 class Recorder:
@@ -231,6 +246,7 @@ class Recorder:
         events = client.meta.events
         events.register_first("before-parameter-build", self._before_build)
         events.register_last("before-parameter-build", self._after_build)
+        events.register_first("after-call", self._parsed)
         events.register_last("after-call", functools.partial(self._after_call, client.meta))
         events.register_last("after-call-error", functools.partial(self._after_call_error, client.meta))
         with self._lock:
@@ -284,18 +300,25 @@ class Recorder:
             return _SKIP
         return _encode(value, member, f"requestParameters.{key}", skipped)
 
+    def _parsed(self, parsed, context, **_):
+        """The response as botocore parsed it: later handlers change it in place (boto3's
+        DynamoDB resource turns attribute values into Python values)."""
+        call: _Call | None = context.get(_CONTEXT_KEY)
+        if call is not None:
+            call.parsed = _copy_containers(parsed)
+
     def _after_call(self, meta, http_response, parsed, model, context, **_):
         call: _Call | None = context.pop(_CONTEXT_KEY, None)
         if call is None:
             return
         record = self._record(meta, call)
-        error = parsed.get("Error") if http_response.status_code >= 300 else None
-        if error:
+        if http_response.status_code >= 300:  # botocore raises a ClientError for it
+            error = parsed.get("Error") or {}
             record["errorCode"] = str(error.get("Code") or http_response.status_code)
             record["errorMessage"] = str(error.get("Message") or "")
             record["responseElements"] = None
         else:
-            response = {key: value for key, value in parsed.items() if key != "ResponseMetadata"}
+            response = self._response(parsed, call, model.output_shape)
             encoded = _encode(response, model.output_shape, "responseElements", call.skipped) if response else None
             record["responseElements"] = encoded or None
             if (meta.service_model.service_name, model.name) == ("sts", "GetCallerIdentity"):
@@ -304,6 +327,21 @@ class Recorder:
         if request_id:
             record["requestID"] = request_id
         self._finish(meta, call, record)
+
+    @staticmethod
+    def _response(parsed: dict, call: _Call, output_shape) -> dict:
+        """Each top-level member as the program got it where that still fits the model, else as
+        botocore parsed it."""
+        first = call.parsed or {}
+        response = {}
+        for key, value in parsed.items():
+            if key == "ResponseMetadata":
+                continue
+            member = output_shape.members.get(key) if output_shape else None
+            if key in first and member is not None and not _fits(value, member, documents=True):
+                value = first[key]
+            response[key] = value
+        return response
 
     def _after_call_error(self, meta, exception, context, **_):
         call: _Call | None = context.pop(_CONTEXT_KEY, None)
@@ -320,7 +358,7 @@ class Recorder:
         return {
             "eventVersion": "1.08",
             "userIdentity": None,  # filled in by trace(), once the account is known
-            "eventTime": _utc_text(call.time),
+            "eventTime": _utc_text(call.time, "milliseconds"),
             "eventSource": None,  # filled in by trace(): finding it loads the service index
             "eventName": operation.name,
             "awsRegion": meta.region_name or "us-east-1",
@@ -353,7 +391,7 @@ class Recorder:
             "userName": RECORDER_USER,
         }
         sources: dict[str, str] = {}
-        normalizer = Normalizer()
+        normalizer = _normalizer()
         records = []
         for _, service_model, record in sorted(self.records, key=lambda item: item[0]):
             name = service_model.service_name
@@ -390,6 +428,12 @@ class Recorder:
             return client.get_caller_identity()
         except Exception:  # noqa: BLE001 - any failure means: the default account
             return None
+
+
+@functools.cache
+def _normalizer() -> Normalizer:
+    """One per process: its index of event sources takes a moment to build."""
+    return Normalizer()
 
 
 def event_source(service_model: botocore.model.ServiceModel, operation: str, normalizer: Normalizer) -> str:

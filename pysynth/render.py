@@ -544,20 +544,31 @@ def _records(step: Step) -> str:
 # --------------------------------------------------------------------------- SSM
 
 
+def _load_yaml(text: str):
+    """libyaml's loader where PyYAML has it (the pure-Python one takes seconds on big runbooks);
+    the pure-Python one where libyaml refuses what YAML allows (an escaped lone surrogate)."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.load(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
+    return yaml.load(text, Loader=yaml.SafeLoader)
+
+
 def _yaml_string(text: str) -> str:
     """A double-quoted YAML scalar that is also a JSON string: YAML specials are inert inside it, and
     everything YAML would refuse or fold (controls, line separators, BOM, surrogates) is escaped."""
-    escaped = []
-    for char in text:
-        if char in '"\\':
-            escaped.append("\\" + char)
-        elif char in "\b\f\n\r\t":
-            escaped.append(json.dumps(char)[1:-1])
-        elif unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char == "\ufeff":
-            escaped.append(f"\\u{ord(char):04x}")
-        else:
-            escaped.append(char)
-    return '"' + "".join(escaped) + '"'
+    return _YAML_UNSAFE.sub(_unicode_escape, json.dumps(text, ensure_ascii=False))
+
+
+# What JSON leaves as it is but YAML refuses or folds: C1 controls, DEL, line and paragraph
+# separators, the byte order mark and lone surrogates.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]")
+
+
+def _unicode_escape(match: re.Match) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _yaml_prose(text: str) -> str:
@@ -697,7 +708,7 @@ def _normalized(value: object) -> object:
 
 def _check_ssm(runbook: Runbook, text: str) -> list[str]:
     try:
-        document = yaml.safe_load(text)
+        document = _load_yaml(text)
     except yaml.YAMLError as error:
         return [f"the SSM document is not YAML: {error}"]
     if not isinstance(document, dict):

@@ -356,23 +356,45 @@ class _Run:
         bindings: dict[int, Binding] = {}
         inputs: list[int] = []
         violations: list[Violation] = []
+        match = _SHOWN.match
         for symbol in symbols:
-            name, args = symbol.name, symbol.arguments
-            if name == "step":
-                steps.append(args[0].number)
-            elif name == "merged":
-                merged[args[0].number] = args[1].number
-            elif name == "bind":
-                bindings[args[0].number] = _binding(args[1])
-            elif name == "input":
-                inputs.append(args[0].number)
-            elif name == "violation":
-                violations.append(_violation(args[0], args[1]))
+            # Reading clingo's text of an atom is several times faster than walking the symbol,
+            # and a large runbook has a binding for each of its hundred thousand slots.
+            found = match(str(symbol))
+            if found is None:
+                _other_atom(symbol, violations)
+                continue
+            step, value, retry, into, slot, output, runtime, kind = found.groups()
+            if step is not None:
+                steps.append(int(step))
+            elif value is not None:
+                inputs.append(int(value))
+            elif retry is not None:
+                merged[int(retry)] = int(into)
+            elif output is not None:
+                bindings[int(slot)] = Binding("output", output=int(output))
+            elif runtime is not None:
+                bindings[int(slot)] = Binding("runtime", runtime=runtime)
+            else:
+                bindings[int(slot)] = Binding(kind)
         if self.relaxed:
             cost = cost[1:]  # the first level counts the violations
         violations.sort(key=lambda item: (item.rule, item.kind, item.id))
         return Answer(sorted(steps), dict(sorted(merged.items())), dict(sorted(bindings.items())), sorted(inputs),
                       cost, violations)
+
+
+_SHOWN = re.compile(
+    r"(?:step\((-?\d+)\)|input\((-?\d+)\)|merged\((-?\d+),(-?\d+)\)"
+    r"|bind\((-?\d+),(?:output\((-?\d+)\)|runtime\(([a-z_][A-Za-z0-9_']*)\)|(input|literal|secret))\))\Z"
+)
+
+
+def _other_atom(symbol: clingo.Symbol, violations: list[Violation]) -> None:
+    """A shown atom that is not part of the runbook's shape: a violation, or what a user's policy
+    chose to show (ignored)."""
+    if symbol.type is clingo.SymbolType.Function and symbol.name == "violation" and len(symbol.arguments) == 2:
+        violations.append(_violation(*symbol.arguments))
 
 
 # The same backend calls as Backend.add_atom and Backend.add_rule, made straight to clingo's C API
@@ -422,14 +444,6 @@ def _add_facts_fast(backend: clingo.backend.Backend, symbols: _Symbols, facts: S
         if not (create(name, arguments, len(args), True, symbol) and add_atom(rep, symbol, atom)
                 and add_rule(rep, False, atom, 1, null, 0)):
             raise RuntimeError(_FFI.string(_LIB.clingo_error_message()).decode())
-
-
-def _binding(source: clingo.Symbol) -> Binding:
-    if source.name == "output":
-        return Binding("output", output=source.arguments[0].number)
-    if source.name == "runtime":
-        return Binding("runtime", runtime=_text(source.arguments[0]))
-    return Binding(source.name)
 
 
 def _violation(rule: clingo.Symbol, detail: clingo.Symbol) -> Violation:

@@ -34,13 +34,18 @@ REFERENCE_NAME = re.compile(r"(\w+)(?:\.(\w+))?")
 PARAMETER_NOTE = re.compile(r"\((Required|Optional|Required, secret)\) ?")
 SECRET_NOTE = "Required, secret"
 SECRET_INSTRUCTIONS = " Give it when you start the automation; pysynth never writes it."
-USED_BY = re.compile(r" ?Used by (.+)\.\Z", re.S)
+USED_BY = re.compile(r" ?Used by (\w+\.[^,\s]+(?:, \w+\.[^,\s]+)*)\.\Z")
 # A step's description starts with the records it reproduces; its own description follows.
 RECORDS_NOTE = re.compile(r"Reproduces [^\n]*(?:\n\n|\Z)")
+LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class DocumentError(Exception):
     """The document is not a runbook pysynth can read; the message is one line."""
+
+    def __init__(self, message: str):
+        # Names and keys come from the document and may hold line breaks: escape them.
+        super().__init__(LINE_BREAKS.sub(lambda match: json.dumps(match.group())[1:-1], message))
 
 
 def load_runbook(path: str | Path) -> Runbook:
@@ -143,7 +148,9 @@ def _step(spec: object, position: int, name: str) -> Step:
     outputs = spec.get("outputs") or []
     if not isinstance(outputs, list):
         raise DocumentError(f"{name}: step {step_name}: outputs is not a list")
-    description = RECORDS_NOTE.sub("", _text(spec.get("description")), count=1)
+    description = _text(spec.get("description"))
+    records_note = RECORDS_NOTE.match(description)
+    description = description[records_note.end():] if records_note else description
     outputs = [_output(item, f"{name}: step {step_name}") for item in outputs]
     if action != EXECUTE_AWS_API:
         return Step(name=step_name, service="", api="", request=dict(inputs), outputs=outputs, action=action,

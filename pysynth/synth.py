@@ -97,7 +97,7 @@ class _RunbookBuilder:
     # -- inputs -----------------------------------------------------------------------------
 
     def _name_inputs(self) -> None:
-        taken: set[str] = {"AutomationAssumeRole"}
+        taken = _Names(reserved=("AutomationAssumeRole",))
         first_member = {}
         for slot in self.session.slots:
             if slot.span is None:
@@ -110,7 +110,7 @@ class _RunbookBuilder:
             if slot.value_id in self.input_names:
                 self._inputs[self.input_names[slot.value_id]].used_by.append(step_path)
                 continue
-            name = _unique(_identifier(first_member.get(slot.value_id) or slot.member) or "Value", taken)
+            name = taken.unique(_identifier(first_member.get(slot.value_id) or slot.member) or "Value")
             self.input_names[slot.value_id] = name
             if binding.kind == "secret":
                 self._inputs[name] = Input(
@@ -146,7 +146,7 @@ class _RunbookBuilder:
             if output.id in self.used_outputs[output.call] or reported:
                 declared[output.call].append(output.id)
         for call, output_ids in declared.items():
-            taken: set[str] = set()
+            taken = _Names()
             seen_values: set[int] = set()
             for output_id in output_ids:
                 output = self.outputs_by_id[output_id]
@@ -154,8 +154,8 @@ class _RunbookBuilder:
                     continue
                 seen_values.add(output.value_id)
                 last = re.sub(r"\[\d+\]", "", output.path).rsplit(".", 1)[-1]
-                name = last if last not in taken else _identifier(output.path)
-                names[output_id] = (self.step_names[call], _unique(name, taken))
+                name = last if last not in taken.taken else _identifier(output.path)
+                names[output_id] = (self.step_names[call], taken.unique(name))
         return names
 
     def _outputs_of(self, call: int) -> list[Output]:
@@ -238,16 +238,25 @@ class _RunbookBuilder:
 
 
 def _step_names(session: Session, calls: list[int]) -> dict[int, str]:
-    taken: set[str] = set()
-    return {call: _unique(session.call_event(call).call.operation, taken) for call in calls}
+    taken = _Names()
+    return {call: taken.unique(session.call_event(call).call.operation) for call in calls}
 
 
-def _unique(name: str, taken: set[str]) -> str:
-    candidate, number = name, 2
-    while candidate in taken:
-        candidate, number = f"{name}{number}", number + 1
-    taken.add(candidate)
-    return candidate
+class _Names:
+    """Unique names: the second CreateSubnet is CreateSubnet2, the third CreateSubnet3."""
+
+    def __init__(self, reserved: tuple[str, ...] = ()):
+        self.taken: set[str] = set(reserved)
+        self.next_number: dict[str, int] = {}
+
+    def unique(self, name: str) -> str:
+        candidate = name
+        number = self.next_number.get(name, 2)
+        while candidate in self.taken:
+            candidate, number = f"{name}{number}", number + 1
+        self.next_number[name] = number
+        self.taken.add(candidate)
+        return candidate
 
 
 def _identifier(text: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +44,7 @@ RECORDS_DIFFER = "records-differ"  # check_synthesized: a step claims other reco
 READ_ONLY_ACTIONS = {"aws:waitForAwsResourceProperty", "aws:assertAwsResourceProperty", "aws:sleep"}
 GLOBAL_VALUES = {"ACCOUNT_ID": "account_id", "REGION": "region", "AWS_PARTITION": "partition"}
 MESSAGE_VALUE_LENGTH = 120
+LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(slots=True)
@@ -56,6 +58,10 @@ class Problem:
     path: str | None = None
     expected: object = None
     found: object = None
+
+    def __post_init__(self) -> None:
+        # Step names and map keys come from the runbook and may hold line breaks: escape them.
+        self.message = LINE_BREAKS.sub(lambda match: json.dumps(match.group())[1:-1], self.message)
 
 
 @dataclass(slots=True)
@@ -164,8 +170,15 @@ def _text_of(value: object) -> str:
 def _show(value: object) -> str:
     if value is ABSENT:
         return "nothing"
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, (InputRef, OutputRef, GlobalRef, Template)):
+        return _reference_text(value)
+    text = json.dumps(value, ensure_ascii=False, default=_shown_inside)
     return text if len(text) <= MESSAGE_VALUE_LENGTH else text[:MESSAGE_VALUE_LENGTH - 1] + "…"
+
+
+def _shown_inside(value: object) -> str:
+    """References and timestamps inside a list or map shown in a message."""
+    return _reference_text(value) if isinstance(value, (InputRef, OutputRef, GlobalRef, Template)) else str(value)
 
 
 def _show_pair(expected: object, found: object) -> tuple[str, str]:
@@ -188,47 +201,32 @@ def _reference_text(reference) -> str:
                       ensure_ascii=False)
 
 
-def _references(value: object, path: str):
-    """(path, reference) for every reference in a request tree."""
+def _leaves(value: object, keys: tuple = ()):
+    """(keys, leaf) for every leaf of a tree of dicts and lists."""
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from _references(item, f"{path}.{key}" if path else key)
+            yield from _leaves(item, keys + (key,))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _references(item, f"{path}[{index}]")
-    elif isinstance(value, Template):
-        for part in value.parts:
-            if not isinstance(part, str):
-                yield path, part
-    elif isinstance(value, (InputRef, OutputRef, GlobalRef)):
-        yield path, value
-
-
-def _literal_texts(value: object, keys: tuple = ()):
-    """(keys, text) for every literal string of a request tree, template text included."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _literal_texts(item, keys + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _literal_texts(item, keys + (index,))
-    elif isinstance(value, Template):
-        for part in value.parts:
-            if isinstance(part, str):
-                yield keys, part
-    elif isinstance(value, str):
+            yield from _leaves(item, keys + (index,))
+    else:
         yield keys, value
 
 
-def _scalars(value: object):
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _scalars(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _scalars(item)
-    else:
-        yield value
+def _references(request: dict):
+    """(path, reference) for every distinct reference of a request, in templates too."""
+    found = []
+    for keys, leaf in _leaves(request):
+        parts = leaf.parts if isinstance(leaf, Template) else (leaf,)
+        found += [(path_text(keys), part) for part in parts if isinstance(part, (InputRef, OutputRef, GlobalRef))]
+    return list(dict.fromkeys(found))
+
+
+def _literal_texts(request: dict):
+    """(path, text) for every literal string of a request, template text included."""
+    for keys, leaf in _leaves(request):
+        parts = leaf.parts if isinstance(leaf, Template) else (leaf,)
+        yield from ((path_text(keys), part) for part in parts if isinstance(part, str))
 
 
 def _at_path(value: object, path: str) -> object:
@@ -251,10 +249,7 @@ def _at_path(value: object, path: str) -> object:
 def _expected_request(event: Event) -> dict:
     """The call's parameters without the top-level idempotency tokens botocore fills in afresh."""
     request = copy.deepcopy(event.call.params)
-    try:
-        shape = operation_model(event.call.service, event.call.operation).input_shape
-    except Exception:  # noqa: BLE001 - a call botocore does not know keeps all of its parameters
-        return request
+    shape = operation_model(event.call.service, event.call.operation).input_shape
     for member, member_shape in (shape.members.items() if shape is not None else ()):
         if member_shape.metadata.get("idempotencyToken"):
             request.pop(member, None)
@@ -285,8 +280,8 @@ def _created_ids(calls: list[Event], runtime: set[str]) -> dict[str, int]:
     seen: set[str] = set()
     created: dict[str, int] = {}
     for number, event in enumerate(calls):
-        seen.update(value for value in _scalars(event.call.params) if isinstance(value, str))
-        for value in _scalars(event.call.response or {}):
+        seen.update(value for _, value in _leaves(event.call.params) if isinstance(value, str))
+        for _, value in _leaves(event.call.response or {}):
             if not isinstance(value, str) or value in seen:
                 continue
             seen.add(value)
@@ -335,9 +330,9 @@ class _Replay:
             if step.name not in self.matched:
                 self.match(step, exact=False)
         self.cover_retries()
-        unmatched = [step for step in api_steps if step.name not in self.matched]
-        for step in unmatched:
-            self.match_other_operation(step)
+        for step in api_steps:
+            if step.name not in self.matched:
+                self.match_other_operation(step)
         for step in api_steps:
             if step.name in self.matched:
                 self.check_step(step)
@@ -377,7 +372,7 @@ class _Replay:
     def check_references(self, step: Step) -> None:
         if step.action != EXECUTE_AWS_API:
             return
-        for path, reference in dict.fromkeys(_references(step.request, "")):
+        for path, reference in _references(step.request):
             where = f"step {step.name} {path}"
             problem = None
             if isinstance(reference, InputRef) and reference.name not in self.inputs:
@@ -476,7 +471,7 @@ class _Replay:
 
     def producers_before(self, step: Step, number: int) -> bool:
         """Whether every step whose output ``step`` uses made its call before call ``number``."""
-        for _, reference in _references(step.request, ""):
+        for _, reference in _references(step.request):
             if isinstance(reference, OutputRef) and self.matched.get(reference.step, -1) > number:
                 return False
         return True
@@ -512,15 +507,17 @@ class _Replay:
             if number in self.taken or earlier not in step_of:
                 continue
             same_response = not call.response or call.response == self.calls[earlier].call.response
-            values = {_value_key(value) for value in _scalars(call.params)}
-            untouched = not any(
-                values & {_value_key(value) for value in _scalars(self.calls[between].call.params)}
-                for between in range(earlier + 1, number)
-            )
+            values = self.request_values(number)
+            untouched = not any(values & self.request_values(between) for between in range(earlier + 1, number))
             if same_response and untouched:
                 step_of[number] = step_of[earlier]
                 self.retries[step_of[earlier]].append(number)
                 self.taken.add(number)
+
+    def request_values(self, number: int) -> set[str]:
+        """The values a call's request shows (a hidden placeholder shows nothing)."""
+        hidden = self.hidden[number]
+        return {_value_key(leaf) for keys, leaf in _leaves(self.expected[number]) if path_text(keys) not in hidden}
 
     def match_other_operation(self, step: Step) -> None:
         """A step of an operation the log never made: the same service's left-over call that
@@ -560,7 +557,7 @@ class _Replay:
         event = self.calls[number]
         for finding in self.findings(step, number):
             self.problems.append(self.finding_problem(step, number, finding))
-        for path, reference in dict.fromkeys(_references(step.request, "")):
+        for path, reference in _references(step.request):
             if isinstance(reference, OutputRef) and self.matched.get(reference.step, -1) > number:
                 producer = self.calls[self.matched[reference.step]]
                 self.problems.append(Problem(
@@ -576,14 +573,15 @@ class _Replay:
         where = f"step {step.name} {finding.path or '(request)'}"
         record = _record(event)
         if finding.kind == SECRET_LITERAL:
+            # The message never shows the value: it may be the secret itself.
             if finding.source is not None:
-                given = f"{_reference_text(finding.source)} = {_show(finding.found)}"
+                given = f"a value of {_reference_text(finding.source)}"
             elif isinstance(finding.found, InputRef):
-                given = f"input {finding.found.name}, whose default is {_show(self.inputs[finding.found.name].default)}"
+                given = f"input {finding.found.name}, which has a default"
             elif isinstance(finding.found, (OutputRef, GlobalRef)):
                 given = _reference_text(finding.found)
             else:
-                given = "a literal"
+                given = "a template" if isinstance(finding.found, Template) else "a literal"
             return Problem(
                 SECRET_LITERAL,
                 f"{where}: {_record_text(event)} hides this value, so only a secret input may give it, "
@@ -602,15 +600,15 @@ class _Replay:
         return Problem(
             VALUE_DIFFERS,
             f"{where}: {_record_text(event)} has {expected}, the runbook gives {found}",
-            step=step.name, record=record, path=finding.path, expected=finding.expected, found=finding.found,
+            step=step.name, record=record, path=finding.path, expected=finding.expected,
+            found=finding.source if isinstance(finding.found, _Unknown) else finding.found,
         )
 
     def check_literals(self, step: Step, number: int) -> None:
         """Literals that are ids an earlier call created, whole or inside a longer text."""
         hidden = self.hidden[number]
         reported: set[str] = set()
-        for keys, text in _literal_texts(step.request):
-            path = path_text(keys)
+        for path, text in _literal_texts(step.request):
             if path in hidden or path in reported:
                 continue
             candidates = [text] + [token.group() for token in TOKEN.finditer(text)]

@@ -86,14 +86,9 @@ def start_moto_server():
 
 
 @pytest.fixture(scope="module")
-def moto_server(monkeypatch_module):
+def moto_server():
     """The URL of a moto server for this module, with the environment set to talk to it."""
-    for name, value in MOTO_ENVIRONMENT.items():
-        monkeypatch_module.setenv(name, value)
-    yield from start_moto_server()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
     with pytest.MonkeyPatch.context() as patch:
-        yield patch
+        for name, value in MOTO_ENVIRONMENT.items():
+            patch.setenv(name, value)
+        yield from start_moto_server()

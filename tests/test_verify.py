@@ -253,6 +253,19 @@ def test_malformed_documents_give_one_line_errors(iam, tmp_path, edit, message):
     assert message.split()[0] in result.stderr
 
 
+def test_the_json_model_is_checked_like_a_document(iam, tmp_path):
+    calls, runbook, _ = iam
+    path = write(tmp_path, render(runbook, "json"), "runbook.json")
+    assert run_cli("verify", str(path), str(EXAMPLE), "--principal", "alice").code == 0
+    renamed = render(runbook, "json").replace('"name": "CreateUser"', '"name": "NewUser"', 1)
+    with pytest.raises(DocumentError, match="step CreateUser does not exist"):
+        load_runbook(write(tmp_path, renamed, "renamed.json"))
+    with pytest.raises(DocumentError, match="not a pysynth runbook model"):
+        load_runbook(write(tmp_path, '{"schema": 1, "inputs": []}', "partial.json"))
+    with pytest.raises(DocumentError, match="cannot read it"):
+        load_runbook(tmp_path / "absent.yaml")
+
+
 def test_other_actions_are_kept_by_name(iam):
     calls, _, text = iam
     wait = (
@@ -320,4 +333,5 @@ def test_round_trip_of_the_synthesized_runbooks(iam, shared):
         parsed = parse_document(render(runbook, "ssm"), "x")
         assert [(s.name, s.service, s.api, s.request, s.outputs) for s in parsed.steps] == [
             (s.name, s.service, s.api, s.request, s.outputs) for s in runbook.steps]
-        assert parsed.inputs == runbook.inputs
+        assert [(i.name, i.type, i.default, i.secret, i.used_by) for i in parsed.inputs] == [
+            (i.name, i.type, i.default, i.secret, i.used_by) for i in runbook.inputs]
