@@ -46,6 +46,7 @@ EXIT_USAGE = 2
 EXIT_UNSATISFIABLE = 3
 EXIT_FAILED_CHECK = 4
 EXIT_NOT_CERTIFIED = 5  # verify: the runbook does not reproduce the log
+EXIT_RUN_FAILED = 6  # run: a step failed, or the AWS session could not be set up
 
 LogArgument = Annotated[list[str], typer.Argument(help="Log files, directories (searched recursively) or - for stdin.")]
 PrincipalOption = Annotated[
@@ -245,6 +246,60 @@ def verify_runbook(
     stdout.print(matches_table(document, verdict))
     records = sum(len(records) for _, records in verdict.matches)
     stderr.print(Text(f"certified: {len(document.steps)} steps reproduce all {records} kept calls"))
+
+
+@app.command("run")
+def run_runbook(
+    runbook: Annotated[
+        Path, typer.Argument(help="The runbook: an SSM Automation document (YAML or JSON) or pysynth's JSON model.")
+    ],
+    param: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--param", metavar="NAME=VALUE",
+            help="A runbook parameter, converted to its SSM type (StringList: JSON or a comma list; StringMap and "
+                 "MapList: JSON); repeatable. AutomationAssumeRole=ARN runs the steps as that role. A secret may "
+                 "instead come from the environment variable the bash script reads (Password: PASSWORD).",
+        ),
+    ] = None,
+    endpoint_url: Annotated[
+        Optional[str],
+        typer.Option("--endpoint-url", envvar="PYSYNTH_ENDPOINT_URL", help="Send every AWS call to this endpoint."),
+    ] = None,
+    region: Annotated[
+        Optional[str], typer.Option("--region", help="The AWS region; by default AWS_REGION or the session's.")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the resolved calls as JSON without making any AWS call; an output "
+                                       "of an earlier step shows as <Step.Output>, a secret as <secret Name>."),
+    ] = False,
+) -> None:
+    """Run an SSM Automation runbook here, to try it before uploading it: each step's AWS call
+    through boto3, progress on stderr, the outputs as JSON on stdout. Actions other than
+    aws:executeAwsApi are refused before anything runs; the first failing step stops the run."""
+    import json
+
+    from pysynth.runner import (
+        ConsoleReporter, RunFailed, RunOptions, RunRefused, execute, parse_parameters, plan, prepare,
+    )
+
+    try:
+        document = load_runbook(runbook)
+        options = RunOptions(parse_parameters(param or []), endpoint_url, region, dry_run)
+        execution = prepare(document, options)
+        with ConsoleReporter(stderr, planning=dry_run) as reporter:
+            result = plan(document, execution, reporter) if dry_run else execute(document, execution, reporter)
+    except (DocumentError, RunRefused) as error:
+        for line in str(error).splitlines():
+            stderr.print(Text(f"error: {line}", style="red"))
+        stderr.print(Text("nothing was run"))
+        raise typer.Exit(EXIT_USAGE) from None
+    except RunFailed as error:
+        stderr.print(Text(f"error: {error}", style="red"))
+        raise typer.Exit(EXIT_RUN_FAILED) from None
+    sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def _kept_or_exit(ingested: Ingested) -> list:

@@ -244,9 +244,11 @@ class Recorder:
 
     def _attach(self, client, session, arguments: dict) -> None:
         events = client.meta.events
-        events.register_first("before-parameter-build", self._before_build)
-        events.register_last("before-parameter-build", self._after_build)
-        events.register_first("after-call", self._parsed)
+        # Handlers of more specific events run first, whatever their place among their own, so
+        # only a handler of the bare event registered last sees the parameters as finally built.
+        events.register("provide-client-params", self._provided)
+        events.register_last("before-parameter-build", self._built)
+        events.register("response-received", self._parsed)
         events.register_last("after-call", functools.partial(self._after_call, client.meta))
         events.register_last("after-call-error", functools.partial(self._after_call_error, client.meta))
         with self._lock:
@@ -255,8 +257,8 @@ class Recorder:
 
     # -- the hooks ---------------------------------------------------------------------------
 
-    def _before_build(self, params, model, context, **_):
-        """The parameters as the program passed them, before botocore's customizations."""
+    def _provided(self, params, model, context, **_):
+        """The parameters as the program passed them, before any customization rewrote them."""
         input_shape = model.input_shape
         skipped: list[str] = []
         request: dict = {}
@@ -278,7 +280,7 @@ class Recorder:
             self._last_time = now
             context[_CONTEXT_KEY] = _Call(self._sequence, now, model, request, as_passed, skipped)
 
-    def _after_build(self, params, model, context, **_):
+    def _built(self, params, model, context, **_):
         """Members the program passed in a form botocore had to rebuild, and members botocore
         added (idempotency tokens), as botocore will send them."""
         call: _Call | None = context.get(_CONTEXT_KEY)
@@ -300,12 +302,12 @@ class Recorder:
             return _SKIP
         return _encode(value, member, f"requestParameters.{key}", skipped)
 
-    def _parsed(self, parsed, context, **_):
-        """The response as botocore parsed it: later handlers change it in place (boto3's
-        DynamoDB resource turns attribute values into Python values)."""
+    def _parsed(self, parsed_response, context, **_):
+        """The response of each attempt as botocore parsed it, before the after-call handlers
+        change it in place (boto3's DynamoDB resource turns attribute values into Python values)."""
         call: _Call | None = context.get(_CONTEXT_KEY)
-        if call is not None:
-            call.parsed = _copy_containers(parsed)
+        if call is not None and parsed_response is not None:
+            call.parsed = _copy_containers(parsed_response)
 
     def _after_call(self, meta, http_response, parsed, model, context, **_):
         call: _Call | None = context.pop(_CONTEXT_KEY, None)

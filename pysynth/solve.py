@@ -115,6 +115,48 @@ def format_facts(facts: Iterable[Fact]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def parse_facts(text: str) -> list[Fact]:
+    """The facts of program text, as :func:`format_facts` writes it (or a hand-written instance):
+    the inverse of format_facts. ValueError if the text is not made of facts only."""
+    messages: list[str] = []
+
+    def check(statement) -> None:
+        kind = statement.ast_type
+        if kind is clingo.ast.ASTType.Program or kind.name == "Comment":  # comments are statements in clingo 5.8
+            return
+        if (kind is clingo.ast.ASTType.Rule and not statement.body
+                and statement.head.ast_type is clingo.ast.ASTType.Literal
+                and statement.head.sign == clingo.ast.Sign.NoSign
+                and statement.head.atom.ast_type is clingo.ast.ASTType.SymbolicAtom):
+            return
+        raise ValueError(f"{statement.location.begin.line}:{statement.location.begin.column}: not a fact: {statement}")
+
+    try:
+        clingo.ast.parse_string(text, check, logger=lambda code, message: messages.append(message))
+        ctl = clingo.Control(logger=lambda code, message: messages.append(message))
+        ctl.add("base", [], text)
+        ctl.ground([("base", [])])
+    except RuntimeError as error:
+        raise ValueError("; ".join(_one_line(message) for message in messages) or str(error)) from None
+    return [_fact_of(atom.symbol) for atom in ctl.symbolic_atoms]
+
+
+def _fact_of(symbol: clingo.Symbol) -> Fact:
+    if symbol.type is not clingo.SymbolType.Function or not symbol.name or not symbol.positive:
+        raise ValueError(f"not a fact of the schema: {symbol}")
+    return Fact(symbol.name, tuple(_argument_of(argument) for argument in symbol.arguments))
+
+
+def _argument_of(symbol: clingo.Symbol) -> int | str | Term:
+    if symbol.type is clingo.SymbolType.Number:
+        return symbol.number
+    if symbol.type is clingo.SymbolType.String:
+        return symbol.string
+    if symbol.type is clingo.SymbolType.Function and symbol.name and symbol.positive:
+        return Term(symbol.name, tuple(_argument_of(argument) for argument in symbol.arguments))
+    raise ValueError(f"not a fact argument (int, str or term): {symbol}")
+
+
 # --------------------------------------------------------------------------- answers
 
 

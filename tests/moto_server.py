@@ -1,9 +1,9 @@
 """A moto server on a free local port, for tests that run real AWS calls without an AWS account.
 
-Import the fixture into a test module (``from tests.moto_server import moto_server``, or
-``from moto_server import moto_server`` with tests/ on the path): one server per module. It
-yields the endpoint URL; ``MOTO_ENVIRONMENT`` holds the fake credentials and region that
-subprocesses talk to it with. The test is skipped, with the reason, when moto's server cannot start.
+Import the fixture into a test module (``from moto_server import moto_server``, as tests import
+conftest): one server per module. It yields the endpoint URL and sets the environment to fake
+credentials and a region (``MOTO_ENVIRONMENT``) for the module's tests and their subprocesses.
+The tests are skipped, with the reason, when moto's server cannot start.
 """
 
 from __future__ import annotations

@@ -43,10 +43,10 @@ def aws(moto_server):
 def record(moto_server, tmp_path):
     """``pysynth record -o TRACE -- COMMAND...`` in this process; returns the run and the trace."""
 
-    def run(*command: str, output: Path | None = None):
+    def run(*command: str):
         # Scenario scripts use boto3's default session: make it afresh, from this module's environment.
         boto3.DEFAULT_SESSION = None
-        trace = output or tmp_path / "trace.json"
+        trace = tmp_path / "trace.json"
         result = run_cli("record", "-o", str(trace), "--", *command)
         return result, json.loads(trace.read_text())["Records"]
 
@@ -194,8 +194,9 @@ class Scenario:
     renamed: dict[str, str]  # recorded value -> the value the rerun gives the runbook for it
     check: Callable  # (aws, renamed) -> None: the emulator's state after the rerun
     hidden: list[tuple[str, str]] = field(default_factory=list)  # (eventName, member path) CloudTrail would hide
-    secrets: dict[str, str] = field(default_factory=dict)  # recorded secret text -> the rerun's, by input name
+    secrets: dict[str, str] = field(default_factory=dict)  # secret input name -> the rerun's value
     environment: dict[str, str] = field(default_factory=dict)  # for the recording
+    private: tuple[str, ...] = ()  # texts the recording sent that the trace must not show
     bash: str | None = None  # "render", or "run" the bash rendering too
 
     @property
@@ -272,7 +273,7 @@ SCENARIO_LIST = [
         ["PutParameter", "AddTagsToResource", "GetParameter"],
         {"/rec/db/host": "/new/db/host"}, check_ssm,
         hidden=[("PutParameter", "requestParameters.Value"), ("GetParameter", "responseElements.Parameter.Value")],
-        secrets={"Value": "new-db.internal"},
+        secrets={"Value": "new-db.internal"}, private=("rec-db.internal",),
     ),
     Scenario(
         "logs_group_retention", {"--group": "/rec/app", "--stream": "rec-stream"},
@@ -337,7 +338,7 @@ def test_scenario_record_synth_verify_rerun(scenario, moto_server, record, aws, 
     for event_name, path in scenario.hidden:
         (item,) = [item for item in records if item["eventName"] == event_name]
         assert leaf(item, path) == HIDDEN
-    for secret in scenario.environment.values():
+    for secret in (*scenario.environment.values(), *scenario.private):
         assert secret not in trace_text
 
     # Every record maps onto botocore's model; only the reads are left out of the runbook.
@@ -461,7 +462,8 @@ def test_streaming_bodies_are_left_to_the_program(moto_server, record, tmp_path)
 
 def test_parameters_are_recorded_in_the_models_form(moto_server, record, tmp_path):
     """Values the program passed in a form botocore or boto3 rebuilds are recorded as built; values
-    that already fit the model, as passed; members botocore adds (idempotency tokens) are kept."""
+    that already fit the model, as passed (a replay redoes the rewrite); members botocore adds
+    (idempotency tokens) are kept."""
     script = write_script(tmp_path, (
         "from boto3.dynamodb.conditions import Key\n"
         "dynamodb = boto3.client('dynamodb', endpoint_url=URL)\n"
@@ -475,6 +477,11 @@ def test_parameters_are_recorded_in_the_models_form(moto_server, record, tmp_pat
         "s3.create_bucket(Bucket='rec-models')\n"
         "s3.put_object(Bucket='rec-models', Key='a', Body=b'a')\n"
         "s3.copy_object(Bucket='rec-models', Key='b', CopySource={'Bucket': 'rec-models', 'Key': 'a'})\n"
+        "route53 = boto3.client('route53', endpoint_url=URL)\n"
+        "zone = route53.create_hosted_zone(Name='rec.example.com', CallerReference='rec')['HostedZone']['Id']\n"
+        "route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={'Changes': [{'Action': 'CREATE',\n"
+        "    'ResourceRecordSet': {'Name': 'www.rec.example.com', 'Type': 'A', 'TTL': 60,\n"
+        "                          'ResourceRecords': [{'Value': '192.0.2.1'}]}}]})\n"
         "boto3.client('ec2', endpoint_url=URL).run_instances(ImageId='ami-1e749f67', MinCount=1, MaxCount=1)\n"
     ))
     result, records = record("python", str(script), moto_server)
@@ -486,6 +493,9 @@ def test_parameters_are_recorded_in_the_models_form(moto_server, record, tmp_pat
     assert query["ExpressionAttributeNames"] == {"#n0": "id"}
     assert query["ExpressionAttributeValues"] == {":v0": {"S": "a"}}
     assert by_name["CopyObject"]["CopySource"] == "rec-models/a"
+    zone = next(item for item in records if item["eventName"] == "CreateHostedZone")["responseElements"]
+    assert zone["HostedZone"]["Id"].startswith("/hostedzone/")
+    assert by_name["ChangeResourceRecordSets"]["HostedZoneId"] == zone["HostedZone"]["Id"]  # as passed
     assert by_name["RunInstances"]["ClientToken"]  # botocore's idempotency token
     # Responses too are in the model's form, not in the one boto3's DynamoDB resource turns them into.
     assert next(item for item in records if item["eventName"] == "Query")["responseElements"]["Items"] == [

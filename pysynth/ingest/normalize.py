@@ -17,6 +17,7 @@ the common path per record is a few dict lookups and one walk over the logged va
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -28,6 +29,7 @@ import botocore.loaders
 import botocore.model
 import botocore.utils
 import botocore.validate
+import orjson
 
 from pysynth.ingest.calls import CanonicalCall, NotMappable
 
@@ -75,9 +77,9 @@ class _Context:
 
     __slots__ = ("is_request", "notes", "hidden")
 
-    def __init__(self, is_request: bool):
+    def __init__(self, is_request: bool, notes: list[str] | None = None):
         self.is_request = is_request
-        self.notes: list[str] = []
+        self.notes: list[str] = [] if notes is None else notes
         self.hidden: list[str] = []
 
 
@@ -263,6 +265,9 @@ def parse_timestamp(value) -> datetime | None:
     return None
 
 
+# Logs repeat the same times (a creation date in every Describe response, the filter of a polling
+# loop), and strptime takes tens of microseconds.
+@functools.lru_cache(maxsize=4096)
 def _parse_time_text(text: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(_FRACTION_BEYOND_MICROSECONDS.sub(r"\1", text))
@@ -354,7 +359,7 @@ class _ListPlan(_Plan):
         native_type = member_plan.native_type
         converted = []
         for index, item in enumerate(value):
-            if item.__class__ is native_type and not _is_hidden(item):
+            if item.__class__ is native_type and item not in HIDDEN_MARKERS:  # _is_hidden inlined
                 converted.append(item)
             elif item is not None:
                 item = member_plan.convert_value(
@@ -519,7 +524,8 @@ class _StructurePlan(_Plan):
                 replaced = self._key_of(value, member, key)
                 ctx.notes.append(f"dropped duplicate member {log_path}.{replaced}")
             plan = member_plans.get(member) or self.member_plan(member)
-            if item.__class__ is plan.native_type and not _is_hidden(item):
+            # _is_hidden inlined: a native value is a hashable scalar.
+            if item.__class__ is plan.native_type and item not in HIDDEN_MARKERS:
                 converted[member] = item
             else:
                 self._assign(converted, member, plan, key, item, ctx, log_path, path)
@@ -703,6 +709,22 @@ class _Operation:
         )
 
 
+class _ModelFileLoader(botocore.loaders.JSONFileLoader):
+    """botocore's model files, parsed with orjson: botocore's own parsing (the standard library
+    with an OrderedDict hook) is a good part of the start-up of a run, and dicts keep order too."""
+
+    def load_file(self, file_path):
+        for suffix, opener in ((".json", open), (".json.gz", gzip.open)):
+            if os.path.isfile(file_path + suffix):
+                with opener(file_path + suffix, "rb") as model_file:
+                    content = model_file.read()
+                try:
+                    return orjson.loads(content)
+                except orjson.JSONDecodeError:
+                    break  # something orjson does not take (an integer beyond 64 bits): botocore's way
+        return super().load_file(file_path)
+
+
 def _read_service_metadata(loader: botocore.loaders.Loader, service: str) -> dict:
     """A service model's metadata, read from the head of its file: the models put it first, and
     reading all of them whole to find one event source would take seconds."""
@@ -727,7 +749,7 @@ class Normalizer:
     """Maps CloudTrail records onto botocore operations; reuse one instance, it caches."""
 
     def __init__(self, loader: botocore.loaders.Loader | None = None):
-        self._loader = loader or botocore.loaders.create_loader()
+        self._loader = loader or botocore.loaders.Loader(file_loader=_ModelFileLoader())
         self._validator = botocore.validate.ParamValidator()
         self._services_by_host: dict[str, list[str]] | None = None
         self._service_plans: dict[str, _ServicePlans] = {}
@@ -739,7 +761,8 @@ class Normalizer:
         params, request_context = _convert_request(record.get("requestParameters"), operation)
         if operation.input_shape is not None:
             self._validate(params, operation.input_shape)
-        response_context = _Context(is_request=False)
+        # The response's notes follow the request's, in one list.
+        response_context = _Context(is_request=False, notes=request_context.notes)
         response = _convert_response(record.get("responseElements"), operation, response_context)
         return CanonicalCall(
             service=operation.service,
@@ -747,7 +770,7 @@ class Normalizer:
             params=params,
             response=response,
             hidden=request_context.hidden,
-            notes=request_context.notes + response_context.notes,
+            notes=request_context.notes,
         )
 
     def _validate(self, params: dict, input_shape: botocore.model.Shape) -> None:

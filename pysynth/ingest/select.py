@@ -5,15 +5,20 @@ the same second by data-flow evidence, and decide for every record whether it is
 from __future__ import annotations
 
 import gc
+import multiprocessing
+import os
+import signal
+import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 
 from pysynth.ingest.calls import NotMappable
-from pysynth.ingest.events import DROPPED, Event, Principal, parse_time, principal_of
+from pysynth.ingest.events import DROPPED, NO_PRINCIPAL, Event, Principal, parse_time, principal_of
 from pysynth.ingest.normalize import Normalizer
-from pysynth.ingest.readers import RawRecord, ReadProblem, expand_inputs, read_file
+from pysynth.ingest.readers import STDIN, RawRecord, ReadProblem, expand_inputs, read_file
 
 # Event sources that carry no public API call a user made: console sign-in and the SSM agent's
 # control channels.
@@ -101,7 +106,6 @@ def ingest(
 
 
 def _ingest(paths, selection, normalizer, on_file) -> Ingested:
-    events: list[Event] = []
     problems: list[ReadProblem] = []
     files: list[str] = []
     for item in expand_inputs(paths):
@@ -109,16 +113,7 @@ def _ingest(paths, selection, normalizer, on_file) -> Ingested:
             problems.append(item)
         else:
             files.append(item)
-    for position, name in enumerate(files):
-        if on_file:
-            on_file(name, position, len(files))
-        for item in read_file(name):
-            if isinstance(item, RawRecord):
-                events.append(event_of(item, normalizer))
-            elif item.index is None:
-                problems.append(item)
-            else:
-                events.append(unreadable_event(item))
+    events = _Reading(files, EventBuilder(normalizer), problems, on_file).events()
     order_events(events)
     ingested = Ingested(events, problems, files_read=len(files))
     ingested.principal_writes = classify(events, selection)
@@ -127,56 +122,312 @@ def _ingest(paths, selection, normalizer, on_file) -> Ingested:
     return ingested
 
 
-def event_of(raw: RawRecord, normalizer: Normalizer) -> Event:
-    record = raw.data
-    epoch = parse_time(record.get("eventTime"))
-    event = Event(
-        file=raw.file,
-        index=raw.index,
-        event_id=_text(record.get("eventID")),
-        time=_text(record.get("eventTime")),
-        epoch=epoch if epoch is not None else float("inf"),
-        principal=principal_of(record),
-        region=_text(record.get("awsRegion")),
-        event_source=_text(record.get("eventSource")),
-        event_name=_text(record.get("eventName")),
-        event_type=_text(record.get("eventType")),
-        read_only=False,
-        error_code=_text(record.get("errorCode")),
-        invoked_by=_text((record.get("userIdentity") or {}).get("invokedBy"))
-        if isinstance(record.get("userIdentity"), dict)
-        else None,
-        user_agent=_text(record.get("userAgent")),
-    )
-    missing = [name for name in ("eventSource", "eventName", "eventTime") if not isinstance(record.get(name), str)]
-    if missing:
-        event.drop(f"malformed record: no {' or '.join(missing)}")
+class EventBuilder:
+    """Turns raw records into events. Records repeat the same few principals, times and names:
+    they are parsed once and shared, which saves both time and memory."""
+
+    CACHE_LIMIT = 65_536  # entries a cache may hold before it is emptied, so memory stays bounded
+
+    def __init__(self, normalizer: Normalizer):
+        self.normalizer = normalizer
+        self._principals: dict[tuple, Principal] = {}
+        self._epochs: dict[str, float | None] = {}
+
+    def event_of(self, raw: RawRecord) -> Event:
+        record = raw.data
+        get = record.get
+        source, name, event_time = get("eventSource"), get("eventName"), get("eventTime")
+        identity = get("userIdentity")
+        epoch = self._epoch(event_time)
+        event = Event(
+            file=raw.file,
+            index=raw.index,
+            event_id=_text(get("eventID")),
+            time=_text(event_time),
+            epoch=INFINITY if epoch is None else epoch,
+            principal=self._principal(identity),
+            region=_name(get("awsRegion")),
+            event_source=_name(source),
+            event_name=_name(name),
+            event_type=_name(get("eventType")),
+            read_only=False,
+            error_code=_name(get("errorCode")),
+            invoked_by=_name(identity.get("invokedBy")) if isinstance(identity, dict) else None,
+            user_agent=_name(get("userAgent")),
+        )
+        if not (isinstance(source, str) and isinstance(name, str) and isinstance(event_time, str)):
+            missing = [key for key in ("eventSource", "eventName", "eventTime") if not isinstance(get(key), str)]
+            event.drop(f"malformed record: no {' or '.join(missing)}")
+            return event
+        if epoch is None:
+            event.drop(f"malformed record: eventTime {event_time[:40]!r} is not a time")
+            return event
+        normalizer = self.normalizer
+        try:
+            event.call = normalizer.normalize(record)
+        except NotMappable as reason:
+            event.unmapped_reason = str(reason)
+        except Exception as error:  # noqa: BLE001 - one bad record must not stop the others
+            event.unmapped_reason = f"internal error while normalising ({type(error).__name__}: {error})"
+        flag = get("readOnly")
+        if isinstance(flag, bool):
+            event.read_only = flag
+        elif event.call:
+            event.read_only = normalizer.is_read_only(event.call.service, event.call.operation)
         return event
-    if epoch is None:
-        event.drop(f"malformed record: eventTime {record['eventTime'][:40]!r} is not a time")
-        return event
-    try:
-        event.call = normalizer.normalize(record)
-    except NotMappable as reason:
-        event.unmapped_reason = str(reason)
-    except Exception as error:  # noqa: BLE001 - one bad record must not stop the others
-        event.unmapped_reason = f"internal error while normalising ({type(error).__name__}: {error})"
-    flag = record.get("readOnly")
-    if isinstance(flag, bool):
-        event.read_only = flag
-    elif event.call:
-        event.read_only = normalizer.is_read_only(event.call.service, event.call.operation)
-    return event
+
+    def _epoch(self, event_time: object) -> float | None:
+        if not isinstance(event_time, str):
+            return None
+        try:
+            return self._epochs[event_time]
+        except KeyError:
+            epoch = parse_time(event_time)
+        if len(self._epochs) >= self.CACHE_LIMIT:
+            self._epochs.clear()
+        self._epochs[event_time] = epoch
+        return epoch
+
+    def _principal(self, identity: object) -> Principal:
+        if not isinstance(identity, dict):
+            return NO_PRINCIPAL
+        get = identity.get
+        key = (get("type"), get("arn"), get("userName"), get("accessKeyId"))
+        try:
+            return self._principals[key]
+        except KeyError:
+            principal = principal_of(identity)
+        except TypeError:  # a value logged as an object or a list: unhashable, and rare
+            return principal_of(identity)
+        if len(self._principals) >= self.CACHE_LIMIT:
+            self._principals.clear()
+        self._principals[key] = principal
+        return principal
 
 
 def unreadable_event(problem: ReadProblem) -> Event:
     event = Event(
-        file=problem.file, index=problem.index or 0, event_id=None, time=None, epoch=float("inf"),
-        principal=Principal(arn=None, kind=None), region=None, event_source=None, event_name=None,
+        file=problem.file, index=problem.index or 0, event_id=None, time=None, epoch=INFINITY,
+        principal=NO_PRINCIPAL, region=None, event_source=None, event_name=None,
         event_type=None, read_only=False, error_code=None, invoked_by=None,
     )
     event.drop(f"unreadable record: {problem.message}")
     return event
+
+
+def _convert(items: Iterable[RawRecord | ReadProblem], builder: EventBuilder, part: _Part) -> None:
+    """Add the events of read items to ``part``; problems of a whole file go to its problems."""
+    for item in items:
+        if item.__class__ is RawRecord:
+            part.events.append(builder.event_of(item))
+        elif item.index is None:
+            part.problems.append(item)
+        else:
+            part.events.append(unreadable_event(item))
+
+
+# --------------------------------------------------------------------------- reading on every core
+#
+# Normalising is per-record Python work, so a large input is spread over worker processes made by
+# fork: they inherit the normaliser with the models it has loaded, and a file the main process has
+# parsed, for free. Workers read whole files (many-files layouts) or convert index ranges of one
+# parsed file, and send their events back; the main process merges them in input order, so the
+# result is the same as reading in-process, and then orders, classifies and writes as before.
+
+# Records read in-process before any worker starts: enough to load the models most logs use.
+WARM_UP_RECORDS = 2_000
+# The smallest remainder worth workers: below it, forking and pickling cost more than they save.
+PARALLEL_MIN_RECORDS = 20_000
+# Records per task: small enough to keep every worker busy to the end, large enough that the
+# cost of a task (queueing and one pickle) does not matter.
+TASK_RECORDS = 2_000
+# A file at least this large is parsed by the main process and its records are shared out,
+# rather than being read by one worker.
+LARGE_FILE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Part:
+    """The events and file problems of some records, in input order."""
+
+    events: list[Event] = field(default_factory=list)
+    problems: list[ReadProblem] = field(default_factory=list)
+
+    def add(self, other: _Part) -> None:
+        self.events += other.events
+        self.problems += other.problems
+
+
+@dataclass(frozen=True, slots=True)
+class _FilesTask:
+    """Read and convert whole files."""
+
+    names: tuple[str, ...]
+
+    def run(self, builder: EventBuilder, shared: list) -> _Part:
+        part = _Part()
+        for name in self.names:
+            _convert(read_file(name), builder, part)
+        return part
+
+
+@dataclass(frozen=True, slots=True)
+class _RecordsTask:
+    """Convert ``shared[start:stop]``: items of a file the main process parsed before forking."""
+
+    start: int
+    stop: int
+    names = ()  # no files of its own to report progress for
+
+    def run(self, builder: EventBuilder, shared: list) -> _Part:
+        part = _Part()
+        _convert(shared[self.start:self.stop], builder, part)
+        return part
+
+
+class _Reading:
+    """Reads files one at a time into events, in input order, on every core when it pays.
+
+    Consecutive files a worker can read (not stdin, not large) form a run. A run is read
+    in-process until ``WARM_UP_RECORDS`` records are read; if the rest of the run looks large, it
+    goes to workers. A file with many records, however it was read, has them shared out.
+    """
+
+    def __init__(self, files: list[str], builder: EventBuilder, problems: list[ReadProblem], on_file):
+        self.files = files
+        self.builder = builder
+        self.on_file = on_file
+        self.workers = _worker_count()
+        self.read = _Part(problems=problems)
+        self.position = 0  # of the next file to report to on_file
+        self.bytes_read = 0
+
+    def events(self) -> list[Event]:
+        for shareable, names in groupby(self.files, key=_worker_can_read):
+            if shareable:
+                self._read_run(list(names))
+            else:
+                for name in names:
+                    self._read_file(name)
+        return self.read.events
+
+    def _read_run(self, names: list[str]) -> None:
+        sizes = [_size(name) for name in names]
+        first = 0
+        while first < len(names) and len(self.read.events) < WARM_UP_RECORDS:
+            self._read_file(names[first])
+            first += 1
+        rest, rest_sizes = names[first:], sizes[first:]
+        # Records estimated from the bytes per record so far: compressed or not, indented or not.
+        records_per_byte = len(self.read.events) / max(self.bytes_read, 1)
+        if self.workers > 1 and sum(rest_sizes) * records_per_byte >= PARALLEL_MIN_RECORDS:
+            self._by_workers(_file_tasks(rest, rest_sizes, records_per_byte), shared=[])
+            self.bytes_read += sum(rest_sizes)
+        else:
+            for name in rest:
+                self._read_file(name)
+
+    def _read_file(self, name: str) -> None:
+        self._progress(name)
+        items = list(read_file(name))
+        warm_up = max(WARM_UP_RECORDS - len(self.read.events), 0)
+        if self.workers > 1 and len(items) - warm_up >= PARALLEL_MIN_RECORDS:
+            _convert(items[:warm_up], self.builder, self.read)
+            tasks = [
+                _RecordsTask(start, min(start + TASK_RECORDS, len(items)))
+                for start in range(warm_up, len(items), TASK_RECORDS)
+            ]
+            self._by_workers(tasks, shared=items)
+        else:
+            _convert(items, self.builder, self.read)
+        self.bytes_read += _size(name)
+
+    def _by_workers(self, tasks: list, shared: list) -> None:
+        for task, done in zip(tasks, _results(tasks, self.builder, shared, self.workers)):
+            for name in task.names:
+                self._progress(name)
+            self.read.add(done)
+
+    def _progress(self, name: str) -> None:
+        if self.on_file:
+            self.on_file(name, self.position, len(self.files))
+        self.position += 1
+
+
+def _file_tasks(names: list[str], sizes: list[int], records_per_byte: float) -> list[_FilesTask]:
+    """Consecutive files grouped into tasks of about ``TASK_RECORDS`` records."""
+    tasks, batch, batch_bytes = [], [], 0
+    for name, size in zip(names, sizes):
+        batch.append(name)
+        batch_bytes += size
+        if batch_bytes * records_per_byte >= TASK_RECORDS:
+            tasks.append(_FilesTask(tuple(batch)))
+            batch, batch_bytes = [], 0
+    if batch:
+        tasks.append(_FilesTask(tuple(batch)))
+    return tasks
+
+
+def _results(tasks: list, builder: EventBuilder, shared: list, workers: int) -> Iterator[_Part]:
+    """Each task's result, in task order, computed by worker processes. A task no worker
+    finished, for whatever reason (no processes to be had, a worker killed, a result that would
+    not pickle), is run here instead: a failure costs time, never records."""
+    futures = []
+    executor = None
+    try:
+        executor = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_worker, initargs=(builder, shared),
+        )
+        for task in tasks:
+            futures.append(executor.submit(_run_in_worker, task))
+    except Exception:  # noqa: BLE001 - no (more) workers: what was not submitted runs here
+        pass
+    try:
+        for index, task in enumerate(tasks):
+            try:
+                done = futures[index].result()
+            except Exception:  # noqa: BLE001 - a worker's failure, or a task never submitted
+                done = task.run(builder, shared)
+            yield done
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+
+
+_worker_state: tuple[EventBuilder, list] | None = None
+
+
+def _start_worker(builder: EventBuilder, shared: list) -> None:
+    global _worker_state
+    _worker_state = builder, shared
+    # Ctrl-C is the main process's to handle; it shuts the workers down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_in_worker(task: _FilesTask | _RecordsTask) -> _Part:
+    return task.run(*_worker_state)
+
+
+def _worker_count() -> int:
+    """Processes worth starting: one per core this process may use, if it can fork."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _worker_can_read(name: str) -> bool:
+    return name != STDIN and _size(name) < LARGE_FILE_BYTES
+
+
+def _size(name: str) -> int:
+    try:
+        return os.path.getsize(name)
+    except OSError:
+        return 0
 
 
 # --------------------------------------------------------------------------- ordering
@@ -338,5 +589,14 @@ def _reason_kind(reason: str | None) -> str:
     return next((kind for prefix, kind in REASON_KINDS if reason.startswith(prefix)), reason)
 
 
+INFINITY = float("inf")  # the epoch of a record without a time: it goes last
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _name(value: object) -> str | None:
+    """Text that repeats across records (a region, an event name, a user agent), interned: one
+    string in memory however many events share it."""
+    return sys.intern(value) if value.__class__ is str and value else None
