@@ -308,8 +308,14 @@ class _Replay:
         self.expected = [_expected_request(event) for event in calls]
         self.hidden = [set(event.call.hidden) for event in calls]
         self.by_operation: dict[tuple[str, str], list[int]] = defaultdict(list)
+        # Calls by their whole request, so that a step whose replayed request is exactly a call's
+        # finds it at once: scanning every call of the operation per step is quadratic.
+        self.by_request: dict[str, list[int]] = defaultdict(list)
         for number, event in enumerate(calls):
             self.by_operation[(event.call.service, event.call.operation)].append(number)
+            if not self.hidden[number]:
+                key = _value_key([event.call.service, event.call.operation, self.expected[number]])
+                self.by_request[key].append(number)
         self.matched: dict[str, int] = {}  # step name -> the call it makes
         self.retries: dict[str, list[int]] = defaultdict(list)
         self.taken: set[int] = set()
@@ -477,6 +483,11 @@ class _Replay:
         return True
 
     def match(self, step: Step, exact: bool) -> None:
+        if exact:
+            number = self.identical_call(step)
+            if number is not None:
+                self.assign(step, number)
+                return
         best = None
         for number in self.by_operation.get((step.service, step.api), ()):
             if number in self.taken:
@@ -489,6 +500,32 @@ class _Replay:
                 best = score
         if best is not None:
             self.assign(step, best[2])
+
+    def identical_call(self, step: Step) -> int | None:
+        """The first free call whose request is exactly the step's replayed one, made after the
+        calls of the steps it reads from."""
+        request = self.concrete(step, step.request)
+        if isinstance(request, _Unknown):
+            return None
+        key = _value_key([step.service, step.api, request])
+        return next(
+            (number for number in self.by_request.get(key, ())
+             if number not in self.taken and self.producers_before(step, number)),
+            None,
+        )
+
+    def concrete(self, step: Step, node: object) -> object:
+        """``node`` with every reference replaced by its replayed value (an _Unknown if any has none)."""
+        if isinstance(node, (InputRef, OutputRef, GlobalRef, Template)):
+            return self.resolve(step, node)
+        if isinstance(node, dict):
+            items = {key: self.concrete(step, item) for key, item in node.items()}
+            unknown = next((item for item in items.values() if isinstance(item, _Unknown)), None)
+            return unknown or items
+        if isinstance(node, list):
+            items = [self.concrete(step, item) for item in node]
+            return next((item for item in items if isinstance(item, _Unknown)), items)
+        return node
 
     def assign(self, step: Step, number: int) -> None:
         self.matched[step.name] = number
