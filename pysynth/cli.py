@@ -256,8 +256,9 @@ def run_runbook(
         typer.Option(
             "--param", metavar="NAME=VALUE",
             help="A runbook parameter, converted to its SSM type (StringList: JSON or a comma list; StringMap and "
-                 "MapList: JSON); repeatable. AutomationAssumeRole=ARN runs the steps as that role. A secret may "
-                 "instead come from the environment variable the bash script reads (Password: PASSWORD).",
+                 "MapList: JSON); repeatable. AutomationAssumeRole=ARN runs the steps as that role. A secret input "
+                 "may instead come from the environment variable the bash and Python scripts read (Password: "
+                 "PASSWORD, DbPassword: DB_PASSWORD).",
         ),
     ] = None,
     endpoint_url: Annotated[

@@ -192,9 +192,8 @@ class ExecuteAwsApi:
         operation = _operation(step.service, step.api)
         request = execution.resolve(step.request, operation.input_shape)
         _validate(operation, request)
-        client = execution.aws.client(step.service)
         try:
-            response = getattr(client, xform_name(step.api))(**request)
+            response = getattr(execution.aws.client(step.service), xform_name(step.api))(**request)
         except ClientError as error:
             details = error.response.get("Error", {})
             raise StepError(f"{details.get('Code', 'error')}: {details.get('Message', error)}") from None
@@ -258,6 +257,10 @@ def parse_parameters(texts: list[str]) -> dict[str, str]:
 def prepare(runbook: Runbook, options: RunOptions, environment: Mapping[str, str] = os.environ) -> Execution:
     """Check the run and set it up; ``RunRefused`` lists every problem found before anything runs,
     ``RunFailed`` says why the AWS session could not be set up."""
+    try:
+        session = boto3.Session(region_name=options.region or environment.get("AWS_REGION") or None)
+    except BotoCoreError as error:  # AWS_PROFILE names a profile that does not exist
+        raise RunRefused([f"cannot set up the AWS session: {error}"]) from None
     problems = []
     for step in runbook.steps:
         action = ACTIONS.get(step.action)
@@ -272,7 +275,6 @@ def prepare(runbook: Runbook, options: RunOptions, environment: Mapping[str, str
     role = options.parameters.get(ASSUME_ROLE, "")
     if not re.match(ASSUME_ROLE_PATTERN, role):
         problems.append(f"--param {ASSUME_ROLE}: {role!r} is not the ARN of an IAM role")
-    session = boto3.Session(region_name=options.region or environment.get("AWS_REGION") or None)
     if not options.dry_run and not session.region_name:
         problems.append("no AWS region: give --region, or set AWS_REGION or AWS_DEFAULT_REGION")
     if problems:
@@ -467,6 +469,10 @@ def _text(value: object) -> str:
 
 def _validate(operation: OperationModel, request: dict) -> None:
     """botocore's own validation, also when planning: a bad request fails its step, not the call."""
+    if operation.input_shape is None:  # an operation that takes no parameters (iam GetAccountSummary)
+        if request:
+            raise StepError(f"the request is not valid: {operation.name} takes no parameters")
+        return
     report = ParamValidator().validate(request, operation.input_shape)
     if report.has_errors():
         raise StepError("the request is not valid: " + "; ".join(report.generate_report().splitlines()))

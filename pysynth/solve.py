@@ -226,6 +226,8 @@ def solve(
     """
     if models < 1:
         raise ValueError("models must be at least 1")
+    if not isinstance(facts, Sequence):
+        facts = list(facts)  # read twice when the problem is unsatisfiable
     deadline = None if time_limit is None else time.monotonic() + time_limit
     with as_file(asp_root()) as root:
         root = Path(root)
@@ -243,6 +245,7 @@ def solve(
             key: explanation.stats[key] for key in ("atoms", "rules", "ground_seconds", "solve_seconds", "models")
         }
         outcome.stats["relaxed"]["optimal"] = explanation.optimal
+        outcome.stats["relaxed"]["interrupted"] = bool(explanation.stats.get("interrupted"))
         return outcome
 
 
@@ -256,24 +259,37 @@ class _Run:
         files = [root / "main.lp", root / check, objectives, *policies]
 
         started = time.perf_counter()
-        for path in files:
-            self._guard(lambda: self.ctl.load(str(path)), path)
-        self._add_facts(facts, _used_signatures(files))
+        used = _used_signatures(files)
+        loaded = False
+        if used is None:
+            # A file clingo cannot parse: its own load says why (and raises).
+            self._load(files)
+            loaded = True
+        # Facts first: opening the backend after loading makes clingo check the #show
+        # signatures before anything is grounded and warn about every one of them.
+        self._add_facts(facts, used)
+        if not loaded:
+            self._load(files)
         self._guard(lambda: self.ctl.ground([("base", [])]), None)
         self.ground_seconds = time.perf_counter() - started
         self.warnings = [_one_line(message) for code, message in self.messages]
         self.objectives = self._objectives()
+
+    def _load(self, files: list[Path]) -> None:
+        for path in files:
+            self._guard(lambda: self.ctl.load(str(path)), path)
 
     def _log(self, code: clingo.MessageCode, message: str) -> None:
         self.messages.append((code, message))
 
     def _guard(self, action, path: Path | None) -> None:
         """Run a load or ground step; a failure becomes a one-line SolveError in clingo's words."""
-        self.messages.clear()
+        start = len(self.messages)
         try:
             action()
         except RuntimeError as error:
-            errors = [message for code, message in self.messages if "error" in message] or [m for _, m in self.messages]
+            recent = [message for _, message in self.messages[start:]]
+            errors = [message for message in recent if "error" in message] or recent
             text = "; ".join(_one_line(message) for message in errors) or _one_line(str(error))
             if path is not None and not path.exists():
                 text = f"{path}: no such file"
@@ -283,9 +299,19 @@ class _Run:
         """Facts become atoms through the backend. A fact of a predicate no loaded rule mentions
         cannot change any answer (none is shown), so it is left out: most of the time of a large
         session goes into passing facts to clingo."""
-        if used is not None:
-            facts = [fact for fact in facts if (fact.predicate, len(fact.args)) in used]
         symbols = _Symbols()
+        if used is not None:
+            keep: dict[tuple[str, int], bool] = {}
+            kept = []
+            for fact in facts:
+                key = (fact.predicate, len(fact.args))
+                wanted = keep.get(key)
+                if wanted is None:
+                    symbols.name(fact.predicate)  # a bad name is an error even where it is not needed
+                    wanted = keep[key] = key in used
+                if wanted:
+                    kept.append(fact)
+            facts = kept
         with self.ctl.backend() as backend:
             if _fast_backend_usable(backend):
                 _add_facts_fast(backend, symbols, facts)
@@ -323,6 +349,7 @@ class _Run:
         if models > 1:
             config.project = "show"
             config.opt_mode = "optN"
+        optimizing = bool(self.objectives) or self.relaxed
         first = True
         while len(found) < models:
             config.models = str(models - len(found)) if models > 1 else "0"
@@ -333,7 +360,8 @@ class _Run:
                 nonlocal count
                 count += 1
                 entry = (model.symbols(shown=True), list(model.cost))
-                if models > 1 and model.optimality_proven:
+                # Without objectives every answer is optimal, and clingo proves nothing.
+                if models > 1 and (model.optimality_proven or not optimizing):
                     proven.append(entry)
                 else:
                     latest[:] = [entry]
@@ -379,7 +407,7 @@ class _Run:
         )
         if interrupted:
             outcome.stats["interrupted"] = True
-            if not found:
+            if not found and not self.relaxed:  # an unexplained conflict is still a conflict
                 raise SolveError("no runbook was found within the time limit")
         return outcome
 
@@ -450,8 +478,8 @@ try:
         "clingo_symbol_create_function", "clingo_backend_add_atom", "clingo_backend_rule", "clingo_error_message"))
 except ImportError:  # pragma: no cover - depends on clingo's internals
     _FAST_CALLS = False
-FAST_FACTS = True
-_ARGUMENT_TYPES = frozenset((int, str, Term))  # tests switch this off to check that both paths agree
+FAST_FACTS = True  # tests switch this off to check that both paths agree
+_ARGUMENT_TYPES = frozenset((int, str, Term))
 
 
 def _fast_backend_usable(backend: clingo.backend.Backend) -> bool:
@@ -510,7 +538,7 @@ def _one_line(message: str) -> str:
 def _used_signatures(files: list[Path]) -> set[tuple[str, int]] | None:
     """Every name/arity that a rule of the files (and what they include) mentions outside
     ``#defined``: an over-approximation of the predicates the program reads. None if the files
-    cannot be parsed (clingo's own load has already accepted them, so this is a safety net)."""
+    cannot be parsed; the caller then lets clingo's load say why."""
     used: set[tuple[str, int]] = set()
 
     class Visitor(clingo.ast.Transformer):

@@ -13,6 +13,7 @@ import pytest
 from conftest import run_cli, run_process
 from moto_server import MOTO_ENVIRONMENT, REGION, start_moto_server
 from pysynth import runner
+from pysynth.cli import EXIT_RUN_FAILED, EXIT_USAGE
 from pysynth.runner import RunOptions, StepResult, convert_input, convert_output, parse_selector, prepare, select
 from pysynth.ssm import load_runbook
 
@@ -20,7 +21,6 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 ONBOARDING = GOLDEN / "iam-onboarding.ssm.yaml"
 MOTO_ACCOUNT = "123456789012"  # the account moto's caller identity is in
 PASSWORD = "Correct-Horse-9!"
-EXIT_USAGE, EXIT_RUN_FAILED = 2, 6
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +112,9 @@ def test_dry_run_prints_the_resolved_calls_and_makes_none(endpoint):
     assert user_names(endpoint) == []
 
 
-def test_dry_run_resolves_the_region_and_shows_what_only_aws_knows(tmp_path, endpoint):
-    result = run_cli("run", str(GOLDEN / "terraform-vpc.ssm.yaml"), "--dry-run", "--region", "eu-west-3")
+def test_dry_run_resolves_the_region_and_shows_what_only_aws_knows(endpoint):
+    result = run_cli("run", str(GOLDEN / "terraform-vpc.ssm.yaml"), "--dry-run", "--region", "eu-west-3",
+                     "--endpoint-url", endpoint)
     assert result.code == 0, result.stderr
     calls = {call["step"]: call["request"] for call in json.loads(result.stdout)}
     assert '"Principal":{"AWS":"<global:ACCOUNT_ID>"}' in calls["CreateRole"]["AssumeRolePolicyDocument"]

@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -368,31 +368,39 @@ def _file_tasks(names: list[str], sizes: list[int], records_per_byte: float) -> 
     return tasks
 
 
-def _results(tasks: list, builder: EventBuilder, shared: list, workers: int) -> Iterator[_Part]:
-    """Each task's result, in task order, computed by worker processes. A task no worker
-    finished, for whatever reason (no processes to be had, a worker killed, a result that would
-    not pickle), is run here instead: a failure costs time, never records."""
+def _results(tasks: list, builder: EventBuilder, shared: list, workers: int) -> list[_Part]:
+    """Every task's result, in task order. Worker processes take tasks from the front while this
+    process takes them from the back, until they meet. A task no worker finished, for whatever
+    reason (no processes to be had, a worker killed, a result that would not pickle), is run here
+    instead: a failure costs time, never records."""
+    results: list[_Part | None] = [None] * len(tasks)
     futures = []
     executor = None
     try:
-        executor = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork"),
-            initializer=_start_worker, initargs=(builder, shared),
-        )
-        for task in tasks:
-            futures.append(executor.submit(_run_in_worker, task))
-    except Exception:  # noqa: BLE001 - no (more) workers: what was not submitted runs here
-        pass
-    try:
-        for index, task in enumerate(tasks):
-            try:
-                done = futures[index].result()
-            except Exception:  # noqa: BLE001 - a worker's failure, or a task never submitted
-                done = task.run(builder, shared)
-            yield done
+        try:
+            executor = ProcessPoolExecutor(
+                workers - 1, mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_worker, initargs=(builder, shared),
+            )
+            for task in tasks:
+                futures.append(executor.submit(_run_in_worker, task))
+        except Exception:  # noqa: BLE001 - no (more) workers: what was not submitted runs here
+            pass
+        for index in reversed(range(len(tasks))):
+            # Workers start tasks in order: once one has been started, so have all before it.
+            if index < len(futures) and not futures[index].cancel():
+                break
+            results[index] = tasks[index].run(builder, shared)
+        for index, future in enumerate(futures):
+            if results[index] is None:
+                try:
+                    results[index] = future.result()
+                except Exception:  # noqa: BLE001 - whatever went wrong in the worker
+                    results[index] = tasks[index].run(builder, shared)
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
+    return results
 
 
 _worker_state: tuple[EventBuilder, list] | None = None
