@@ -10,7 +10,6 @@ The fact schema is documented in ``asp/README.md``.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections import defaultdict
@@ -18,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import botocore.model
-import botocore.session
 
+from pysynth.botomodels import operation_model
 from pysynth.ingest.events import Event
 from pysynth.solve import Fact, Term
 
@@ -90,15 +89,6 @@ class Session:
         return list(_facts(self))
 
 
-@functools.cache
-def service_model(service: str) -> botocore.model.ServiceModel:
-    return botocore.session.get_session().get_service_model(service)
-
-
-def operation_model(service: str, operation: str) -> botocore.model.OperationModel:
-    return service_model(service).operation_model(operation)
-
-
 def path_text(keys: tuple) -> str:
     """``("Tags", 0, "Value")`` as ``Tags[0].Value``; map keys that are not plain names are quoted."""
     text = ""
@@ -146,7 +136,7 @@ def analyse(calls: list[Event]) -> Session:
 
 class _Analyser:
     def __init__(self, calls: list[Event]):
-        self.session = Session(calls=calls, runtime_values=_runtime_values(calls))
+        self.session = Session(calls=calls, runtime_values=runtime_values(calls))
         self.value_ids: dict[tuple, int] = {}
         # Each value's occurrences in responses, in call order: [(call, output id)].
         self.sources: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -335,7 +325,7 @@ def _without_overlaps(found):
     return kept
 
 
-def _runtime_values(calls: list[Event]) -> dict[str, str]:
+def runtime_values(calls: list[Event]) -> dict[str, str]:
     """The account id, partition and region the session ran in, from the callers' ARNs and the
     records' regions (the most common one)."""
     found: dict[str, str] = {}

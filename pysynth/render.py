@@ -35,7 +35,6 @@ import unicodedata
 from collections import Counter
 from datetime import datetime, timezone
 
-import botocore.session
 import jinja2
 import yaml
 from botocore import xform_name
@@ -43,6 +42,7 @@ from botocore.exceptions import UnknownServiceError
 from botocore.model import OperationNotFoundError, Shape
 from botocore.validate import ParamValidator
 
+from pysynth.botomodels import operation_model
 from pysynth.model import (
     EXECUTE_AWS_API,
     GLOBALS,
@@ -146,20 +146,16 @@ def render_checked(runbook: Runbook, fmt: str) -> str:
 
 
 @functools.cache
-def _botocore_session() -> botocore.session.Session:
-    return botocore.session.get_session()
-
-
 @functools.cache
-def _operation(service: str, api: str):
+def known_operation(service: str, api: str):
     """botocore's operation model, or None when botocore knows no such service or operation."""
     try:
-        return _botocore_session().get_service_model(service).operation_model(api)
+        return operation_model(service, api)
     except (UnknownServiceError, OperationNotFoundError):
         return None
 
 
-def _member_shape(shape: Shape | None, key: str) -> Shape | None:
+def member_shape(shape: Shape | None, key: str) -> Shape | None:
     if shape is None:
         return None
     if shape.type_name == "structure":
@@ -169,7 +165,7 @@ def _member_shape(shape: Shape | None, key: str) -> Shape | None:
     return None
 
 
-def _item_shape(shape: Shape | None) -> Shape | None:
+def item_shape(shape: Shape | None) -> Shape | None:
     return shape.member if shape is not None and shape.type_name == "list" else None
 
 
@@ -177,10 +173,10 @@ def _leaves(value: object, shape: Shape | None, path: str):
     """(path, leaf, shape at the leaf) for every leaf of a request tree; shape None where unknown."""
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from _leaves(item, _member_shape(shape, key), f"{path}.{key}")
+            yield from _leaves(item, member_shape(shape, key), f"{path}.{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _leaves(item, _item_shape(shape), f"{path}[{index}]")
+            yield from _leaves(item, item_shape(shape), f"{path}[{index}]")
     else:
         yield path, value, shape
 
@@ -192,18 +188,18 @@ def _path_keys(path: str) -> list[str | int]:
 
 def _shape_at(shape: Shape | None, keys: list[str | int]) -> Shape | None:
     for key in keys:
-        shape = _item_shape(shape) if isinstance(key, int) else _member_shape(shape, key)
+        shape = item_shape(shape) if isinstance(key, int) else member_shape(shape, key)
     return shape
 
 
-def _placeholder(shape: Shape) -> object:
+def placeholder_value(shape: Shape) -> object:
     """A type-correct stand-in for a value only known at run time, for botocore's validator."""
     minimum = shape.metadata.get("min", 0)
     kind = shape.type_name
     if kind == "structure":
-        return {name: _placeholder(shape.members[name]) for name in shape.required_members}
+        return {name: placeholder_value(shape.members[name]) for name in shape.required_members}
     if kind == "list":
-        return [_placeholder(shape.member) for _ in range(minimum)]
+        return [placeholder_value(shape.member) for _ in range(minimum)]
     if kind == "map":
         return {}
     if kind in ("integer", "long"):
@@ -221,13 +217,13 @@ def _placeholder(shape: Shape) -> object:
 
 def _with_placeholders(value: object, shape: Shape | None) -> object:
     if isinstance(value, dict):
-        return {key: _with_placeholders(item, _member_shape(shape, key)) for key, item in value.items()}
+        return {key: _with_placeholders(item, member_shape(shape, key)) for key, item in value.items()}
     if isinstance(value, list):
-        return [_with_placeholders(item, _item_shape(shape)) for item in value]
+        return [_with_placeholders(item, item_shape(shape)) for item in value]
     if isinstance(value, Template):
         return "".join(part if isinstance(part, str) else "x" for part in value.parts)
     if isinstance(value, (InputRef, OutputRef, GlobalRef)):
-        return _placeholder(shape) if shape is not None else "x"
+        return placeholder_value(shape) if shape is not None else "x"
     return value
 
 
@@ -316,13 +312,13 @@ def _name_problems(runbook: Runbook, fmt: str) -> list[str]:
         problems.append(f"input {ASSUME_ROLE}: the SSM document declares this parameter itself")
     if fmt in ("bash", "python"):
         problems += _duplicates("script variable", [_input_variable(item.name) for item in runbook.inputs])
-        problems += _duplicates("environment variable", [_environment_name(item.name) for item in runbook.inputs])
+        problems += _duplicates("environment variable", [environment_name(item.name) for item in runbook.inputs])
         problems += _duplicates(
             "script variable", [_output_variable(step.name, o.name) for step in runbook.steps for o in step.outputs]
         )
         for item in runbook.inputs:
-            if _option(item.name) in SCRIPT_OPTIONS:
-                problems.append(f"input {item.name}: its option {_option(item.name)} is the script's own")
+            if option_name(item.name) in SCRIPT_OPTIONS:
+                problems.append(f"input {item.name}: its option {option_name(item.name)} is the script's own")
     return problems
 
 
@@ -353,7 +349,7 @@ def _input_problems(item: Input, fmt: str) -> list[str]:
 def _step_problems(step: Step, inputs: dict[str, Input], outputs: dict[tuple[str, str], Output]) -> list[str]:
     if step.action != EXECUTE_AWS_API:
         return [f"step {step.name}: action {step.action} is not supported yet"]
-    operation = _operation(step.service, step.api)
+    operation = known_operation(step.service, step.api)
     if operation is None:
         return [f"step {step.name}: botocore knows no operation {step.service} {step.api}"]
     problems = []
@@ -477,11 +473,11 @@ def _output_variable(step: str, output: str) -> str:
     return f"output_{xform_name(step)}_{xform_name(output)}"
 
 
-def _option(name: str) -> str:
+def option_name(name: str) -> str:
     return f"--{xform_name(name, '-')}"
 
 
-def _environment_name(name: str) -> str:
+def environment_name(name: str) -> str:
     upper = xform_name(name).upper()
     if upper in RESERVED_ENVIRONMENT or upper.startswith(RESERVED_ENVIRONMENT_PREFIXES):
         return f"INPUT_{upper}"
@@ -513,7 +509,7 @@ class _Context:
         return kind
 
     def input_shape(self, step: Step) -> Shape:
-        return _operation(step.service, step.api).input_shape
+        return known_operation(step.service, step.api).input_shape
 
 
 # --------------------------------------------------------------------------- prose
@@ -800,8 +796,8 @@ def _bash_json(context: _Context, value: object, shape: Shape | None) -> str:
             literal("{\n" if isinstance(value, dict) else "[\n")
             for number, (key, item) in enumerate(items, 1):
                 literal(pad + "  " + (json.dumps(key) + ": " if isinstance(value, dict) else ""))
-                item_shape = _member_shape(shape, key) if isinstance(value, dict) else _item_shape(shape)
-                emit(item, item_shape, depth + 1)
+                child_shape = member_shape(shape, key) if isinstance(value, dict) else item_shape(shape)
+                emit(item, child_shape, depth + 1)
                 literal(",\n" if number < len(value) else "\n")
             literal(pad + ("}" if isinstance(value, dict) else "]"))
         elif isinstance(value, Template):
@@ -851,12 +847,12 @@ def _bash_view(context: _Context) -> dict:
     runbook = context.runbook
     inputs = [
         {
-            "name": item.name, "variable": _input_variable(item.name), "environment": _environment_name(item.name),
-            "option": _option(item.name), "secret": item.secret, "kind": _kind(item.type),
+            "name": item.name, "variable": _input_variable(item.name), "environment": environment_name(item.name),
+            "option": option_name(item.name), "secret": item.secret, "kind": _kind(item.type),
             "default": None if item.default is None else _bash_text(item.default, item.type),
             # "${NAME+set}" is non-empty when NAME is set, even to nothing.
             "given": f"${{{_input_variable(item.name)}+set}}",
-            "environment_given": f"${{{_environment_name(item.name)}+set}}",
+            "environment_given": f"${{{environment_name(item.name)}+set}}",
             "help": _printable(_input_help(item)),
         }
         for item in runbook.inputs
@@ -882,9 +878,9 @@ def _bash_view(context: _Context) -> dict:
 
 def _input_help(item: Input) -> str:
     if item.secret:
-        source = f"{_environment_name(item.name)} (secret: from the environment, or asked for; never an option)"
+        source = f"{environment_name(item.name)} (secret: from the environment, or asked for; never an option)"
     else:
-        source = f"{_option(item.name)} VALUE, or the environment variable {_environment_name(item.name)}"
+        source = f"{option_name(item.name)} VALUE, or the environment variable {environment_name(item.name)}"
     form = {"integer": " An integer.", "boolean": " true or false.", "json": " As JSON."}.get(_kind(item.type), "")
     if item.default is not None:
         default = f" Default: {_bash_text(item.default, item.type)}"
@@ -936,13 +932,13 @@ def _python_value(context: _Context, value: object, shape: Shape | None, indent:
     pad = " " * indent
     if isinstance(value, dict) and value:
         items = "".join(
-            f"{pad}    {key!r}: {_python_value(context, item, _member_shape(shape, key), indent + 4)},\n"
+            f"{pad}    {key!r}: {_python_value(context, item, member_shape(shape, key), indent + 4)},\n"
             for key, item in value.items()
         )
         return "{\n" + items + pad + "}"
     if isinstance(value, list) and value:
         items = "".join(
-            f"{pad}    {_python_value(context, item, _item_shape(shape), indent + 4)},\n" for item in value
+            f"{pad}    {_python_value(context, item, item_shape(shape), indent + 4)},\n" for item in value
         )
         return "[\n" + items + pad + "]"
     if isinstance(value, Template):
@@ -973,12 +969,12 @@ def _python_view(context: _Context) -> dict:
     converters = {"integer": "int", "boolean": "parse_boolean", "json": "json.loads"}
     inputs = [
         {
-            "name": item.name, "variable": _input_variable(item.name), "environment": _environment_name(item.name),
-            "option": _option(item.name), "secret": item.secret, "converter": converters.get(_kind(item.type)),
+            "name": item.name, "variable": _input_variable(item.name), "environment": environment_name(item.name),
+            "option": option_name(item.name), "secret": item.secret, "converter": converters.get(_kind(item.type)),
             "default": item.default,
             "help": _argparse_help(_printable(
                 f"{item.name}: {item.description}" + (" (JSON)" if _kind(item.type) == "json" else "")
-                + f" [environment: {_environment_name(item.name)}]"
+                + f" [environment: {environment_name(item.name)}]"
             )),
         }
         for item in runbook.inputs
@@ -1007,7 +1003,7 @@ def _python_output(step: Step, output: Output) -> dict:
     keys = _path_keys(output.path)
     expression = "response" + "".join(f"[{key!r}]" for key in keys)
     # boto3 parses timestamps; SSM and the CLI give them as ISO 8601 text.
-    if _shape_at(_operation(step.service, step.api).output_shape, keys).type_name == "timestamp":
+    if _shape_at(known_operation(step.service, step.api).output_shape, keys).type_name == "timestamp":
         expression += ".isoformat()"
     return {"variable": _output_variable(step.name, output.name), "expression": expression}
 

@@ -40,9 +40,8 @@ from pysynth.model import EXECUTE_AWS_API, GlobalRef, Input, InputRef, OutputRef
 from pysynth.render import ASSUME_ROLE, ASSUME_ROLE_PATTERN, SSM_OUTPUT_TYPES
 # The renderer's helpers, so that the runner reads botocore's shapes, stands in for values only
 # known at run time, and names the environment variables of secrets exactly as the scripts do.
-from pysynth.render import _environment_name as environment_name
-from pysynth.render import _item_shape, _member_shape, _operation
-from pysynth.render import _placeholder as stand_in
+from pysynth.render import environment_name, item_shape, known_operation, member_shape
+from pysynth.render import placeholder_value as stand_in
 
 ROLE_SESSION_NAME = "pysynth-run"
 PARAMETER = re.compile(r"([A-Za-z][A-Za-z0-9_]*)=(.*)\Z", re.S)
@@ -134,9 +133,9 @@ class Execution:
         ``shape`` for it. ``shown``: as printed (unknown values and secrets as their labels);
         otherwise as sent, unknown values standing in as type-correct values for validation."""
         if isinstance(value, dict):
-            return {key: self.resolve(item, _member_shape(shape, key), shown) for key, item in value.items()}
+            return {key: self.resolve(item, member_shape(shape, key), shown) for key, item in value.items()}
         if isinstance(value, list):
-            return [self.resolve(item, _item_shape(shape), shown) for item in value]
+            return [self.resolve(item, item_shape(shape), shown) for item in value]
         if isinstance(value, Template):
             return "".join(part if isinstance(part, str) else _text(self.value(part, shown)) for part in value.parts)
         if isinstance(value, (InputRef, OutputRef, GlobalRef)):
@@ -167,7 +166,7 @@ class ExecuteAwsApi:
     """``aws:executeAwsApi``: one AWS API call through boto3; outputs picked by JSONPath selectors."""
 
     def problems(self, step: Step) -> list[str]:
-        operation = _operation(step.service, step.api)
+        operation = known_operation(step.service, step.api)
         if operation is None:
             return [f"step {step.name}: botocore knows no operation {step.service} {step.api}"]
         problems = []
@@ -183,13 +182,13 @@ class ExecuteAwsApi:
         return f"{step.service} {step.api}"
 
     def plan(self, step: Step, execution: Execution) -> dict:
-        operation = _operation(step.service, step.api)
+        operation = known_operation(step.service, step.api)
         _validate(operation, execution.resolve(step.request, operation.input_shape))
         shown = execution.resolve(step.request, operation.input_shape, shown=True)
         return {"service": step.service, "api": step.api, "request": shown}
 
     def run(self, step: Step, execution: Execution) -> StepResult:
-        operation = _operation(step.service, step.api)
+        operation = known_operation(step.service, step.api)
         request = execution.resolve(step.request, operation.input_shape)
         _validate(operation, request)
         try:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pysynth.facts import RESOURCE_ID, Session, Slot, analyse, operation_model
+from pysynth.botomodels import operation_model
+from pysynth.facts import RESOURCE_ID, Session, Slot, analyse
 from pysynth.ingest.events import Event
 from pysynth.model import (
     GlobalRef, Input, InputRef, Output, OutputRef, RecordRef, Runbook, Solution, Step, Template,

@@ -23,7 +23,8 @@ from datetime import datetime
 
 from rich.table import Table
 
-from pysynth.facts import MIN_EMBEDDED_LENGTH, TOKEN, _runtime_values, operation_model, path_text
+from pysynth.botomodels import operation_model
+from pysynth.facts import MIN_EMBEDDED_LENGTH, TOKEN, path_text, runtime_values
 from pysynth.ingest.events import Event
 from pysynth.model import EXECUTE_AWS_API, GLOBALS, GlobalRef, InputRef, OutputRef, RecordRef, Runbook, Step, Template
 
@@ -303,7 +304,7 @@ class _Replay:
         self.calls = calls
         self.inputs = {item.name: item for item in runbook.inputs}
         self.position = {step.name: number for number, step in enumerate(runbook.steps)}
-        runtime = _runtime_values(calls)
+        runtime = runtime_values(calls)
         self.globals = {name: runtime.get(GLOBAL_VALUES[name]) for name in GLOBALS}
         self.expected = [_expected_request(event) for event in calls]
         self.hidden = [set(event.call.hidden) for event in calls]

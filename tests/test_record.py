@@ -20,7 +20,7 @@ import pytest
 from conftest import run_cli, run_process
 from moto_server import MOTO_ENVIRONMENT, moto_server  # noqa: F401 - the module's moto server
 from pysynth.record import HIDDEN
-from pysynth.render import _environment_name, _option
+from pysynth.render import environment_name, option_name
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 TRACE_KEYS = {
@@ -305,13 +305,13 @@ def rerun_arguments(model: dict, scenario: Scenario, renamed: dict[str, str]) ->
     arguments, used = [], set()
     for item in model["inputs"]:
         if not item["secret"] and item["default"] in renamed:
-            arguments += [_option(item["name"]), renamed[item["default"]]]
+            arguments += [option_name(item["name"]), renamed[item["default"]]]
             used.add(item["default"])
     missing = set(renamed) - used
     assert not missing, f"no runbook input holds {sorted(missing)}; inputs: {model['inputs']}"
     secret_inputs = {item["name"] for item in model["inputs"] if item["secret"]}
     assert secret_inputs == set(scenario.secrets)
-    return arguments, {_environment_name(name): value for name, value in scenario.secrets.items()}
+    return arguments, {environment_name(name): value for name, value in scenario.secrets.items()}
 
 
 @pytest.mark.parametrize("scenario", SCENARIO_LIST, ids=lambda scenario: scenario.id)

@@ -3,10 +3,16 @@ for every record that is not kept."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from pathlib import Path
+
 import pytest
 
 from conftest import ACCOUNT, make_record, write_log
-from pysynth.ingest.select import AmbiguousPrincipal, Selection, ingest
+from pysynth.ingest import select
+from pysynth.ingest.select import AmbiguousPrincipal, Ingested, Selection, ingest
 
 POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
@@ -144,3 +150,121 @@ def test_time_and_region_selection(tmp_path):
     assert [e.call.params["UserName"] for e in ingested.kept] == ["u1", "u2", "u3"]
     assert [e.reason for e in ingested.events if not e.kept] == [
         "outside selection: before --since (2024-03-05T10:00:00Z)", "outside selection: region us-east-1"]
+
+
+# --------------------------------------------------------------------------- reading on every core
+
+
+def varied_records(file_number: int) -> list:
+    """Records that exercise every path of reading: writes and reads, a failure, a hidden value,
+    a record without its event source, one that is not an object, a re-delivered record."""
+    time = f"2024-03-05T10:{file_number:02d}:00Z"
+    return [
+        make_record("CreateUser", request={"userName": f"u{file_number}"}, time=time,
+                    response={"user": {"userName": f"u{file_number}", "userId": f"AIDA{file_number}",
+                                       "arn": f"arn:aws:iam::{ACCOUNT}:user/u{file_number}", "path": "/",
+                                       "createDate": "Mar 5, 2024 10:00:00 AM"}}),
+        make_record("AddUserToGroup", request={"userName": f"u{file_number}", "groupName": "ops"}, time=time),
+        make_record("GetUser", request={"userName": f"u{file_number}"}, time=time),
+        make_record("CreateLoginProfile", request={"userName": f"u{file_number}", "password": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+                    time=time, errorCode="EntityAlreadyExists" if file_number % 3 == 0 else None),
+        {**make_record("DeleteUser", time=time), "eventSource": None},
+        ["not", "an", "object"],
+        make_record("CreateGroup", request={"groupName": "ops"}, time="2024-03-05T10:00:00Z", event_id="same-everywhere"),
+    ]
+
+
+def many_files(tmp_path) -> list:
+    files = [write_log(tmp_path / f"logs/{n:03d}.json.gz", varied_records(n)) for n in range(16)]
+    (tmp_path / "logs/005-empty.json").write_text("")
+    (tmp_path / "logs/009-cut.json").write_text(json.dumps({"Records": varied_records(99)})[:-40])
+    return [tmp_path / "logs"]
+
+
+def one_large_file(tmp_path) -> list:
+    return [write_log(tmp_path / "large.json", [record for n in range(16) for record in varied_records(n)])]
+
+
+def ingested_with(monkeypatch, paths, workers: int, on_file=None) -> Ingested:
+    monkeypatch.setattr(select, "_worker_count", lambda: workers)
+    return ingest([str(path) for path in paths], Selection(all_principals=True), on_file=on_file)
+
+
+def decisions(ingested: Ingested) -> tuple:
+    """Everything ingest decides about every record, in order, to compare two ways of reading."""
+    return (
+        [(e.file, e.index, e.event_id, e.epoch, e.principal, e.read_only, e.call, e.status, e.reason,
+          e.unmapped_reason) for e in ingested.events],
+        [str(problem) for problem in ingested.problems],
+        ingested.principal_writes,
+    )
+
+
+@pytest.fixture
+def small_thresholds(monkeypatch):
+    """Workers for inputs of a few dozen records, so that tests can afford them."""
+    monkeypatch.setattr(select, "WARM_UP_RECORDS", 5)
+    monkeypatch.setattr(select, "PARALLEL_MIN_RECORDS", 20)
+    monkeypatch.setattr(select, "TASK_RECORDS", 8)
+
+
+def record_process_running(monkeypatch, log: Path, task_class, slow_main_process=False):
+    """Append the id of the process running each task of ``task_class`` to ``log``. Slowing the
+    main process leaves the workers time to take tasks, however small the test input."""
+    main_process = os.getpid()
+    real_run = task_class.run
+
+    def run(self, builder, shared):
+        with log.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        if slow_main_process and os.getpid() == main_process:
+            time.sleep(0.2)
+        return real_run(self, builder, shared)
+
+    monkeypatch.setattr(task_class, "run", run)
+
+
+@pytest.mark.parametrize("inputs, task_class", [(many_files, select._FilesTask), (one_large_file, select._RecordsTask)])
+def test_workers_decide_exactly_what_reading_in_process_decides(tmp_path, monkeypatch, small_thresholds, inputs, task_class):
+    paths = inputs(tmp_path)
+    in_process = ingested_with(monkeypatch, paths, workers=1)
+    record_process_running(monkeypatch, tmp_path / "processes", task_class, slow_main_process=True)
+    by_workers = ingested_with(monkeypatch, paths, workers=3)
+    assert decisions(by_workers) == decisions(in_process)
+    assert set((tmp_path / "processes").read_text().split()) - {str(os.getpid())}  # workers took tasks
+    assert len(in_process.events) > select.PARALLEL_MIN_RECORDS
+
+
+def test_progress_is_reported_for_every_file_read_by_workers(tmp_path, monkeypatch, small_thresholds):
+    paths = many_files(tmp_path)
+    reported = []
+    ingested = ingested_with(monkeypatch, paths, workers=2, on_file=lambda name, position, total: reported.append((position, total)))
+    assert reported == [(position, ingested.files_read) for position in range(ingested.files_read)]
+
+
+@pytest.mark.parametrize("failure", ["exit", "raise"])
+@pytest.mark.parametrize("inputs, task_class", [(many_files, select._FilesTask), (one_large_file, select._RecordsTask)])
+def test_a_failing_worker_costs_no_record_and_prints_nothing(tmp_path, monkeypatch, capfd, small_thresholds, inputs, task_class, failure):
+    paths = inputs(tmp_path)
+    in_process = ingested_with(monkeypatch, paths, workers=1)
+    main_process = os.getpid()
+    real_run = task_class.run
+
+    def run(self, builder, shared):
+        if os.getpid() != main_process:
+            if failure == "exit":
+                os._exit(1)  # as if killed: the pool breaks
+            raise RuntimeError("worker failed")
+        time.sleep(0.1)  # leave the workers time to take (and fail) tasks
+        return real_run(self, builder, shared)
+
+    monkeypatch.setattr(task_class, "run", run)
+    capfd.readouterr()
+    assert decisions(ingested_with(monkeypatch, paths, workers=2)) == decisions(in_process)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_without_fork_everything_is_read_in_process(monkeypatch):
+    monkeypatch.setattr(select.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert select._worker_count() == 1

@@ -96,7 +96,9 @@ def read_file(name: str) -> Iterator[RawRecord | ReadProblem]:
     except OSError as error:
         yield ReadProblem(name, None, f"cannot read: {error.strerror or error}")
         return
-    yield from read_bytes(name, data)
+    records = read_bytes(name, data)
+    del data  # read_bytes holds the only reference, and drops it once the bytes are parsed
+    yield from records
 
 
 def read_tar(name: str) -> Iterator[RawRecord | ReadProblem]:
@@ -130,11 +132,12 @@ def read_bytes(name: str, data: bytes) -> Iterator[RawRecord | ReadProblem]:
         return
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM):]
-    if not data.strip():
+    if not data or data.isspace():
         yield ReadProblem(name, None, "empty file")
         return
     try:
         document = orjson.loads(data)
+        del data  # as large as the file: not kept while its records are used
     except orjson.JSONDecodeError:
         # The slow path, for damaged files and JSON Lines: the standard library's decoder says
         # where things went wrong, and text is needed to salvage what is readable.
