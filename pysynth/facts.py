@@ -86,7 +86,7 @@ class Session:
         return self.calls[call - 1]
 
     def facts(self) -> list[Fact]:
-        return list(_facts(self))
+        return [_storable(fact) for fact in _facts(self)]
 
 
 def path_text(keys: tuple) -> str:
@@ -408,6 +408,14 @@ def _retries(session: Session) -> list[tuple[int, int]]:
     return pairs
 
 
+def _storable(fact: Fact) -> Fact:
+    """clingo strings cannot hold NUL: a log value with one shows it as U+FFFD in the facts (the
+    runbook keeps the real value; only policies reading value_text/2 see the stand-in)."""
+    if any(isinstance(arg, str) and "\x00" in arg for arg in fact.args):
+        return Fact(fact.predicate, tuple(arg.replace("\x00", "\ufffd") if isinstance(arg, str) else arg for arg in fact.args))
+    return fact
+
+
 def _facts(session: Session):
     for number, event in enumerate(session.calls, start=1):
         yield Fact("call", (number,))
@@ -436,7 +444,11 @@ def _facts(session: Session):
     for value_id, value in enumerate(session.values, start=1):
         if value_id not in hidden_values:
             yield Fact("value_text", (value_id, value_text(value)))
+    # Only outputs some slot may take: the rest of every response (most of it) could bind nothing.
+    offered = {output_id for _, output_id in session.can_take}
     for output in session.outputs:
+        if output.id not in offered:
+            continue
         yield Fact("output", (output.id, output.call, output.path))
         yield Fact("output_value", (output.id, output.value_id))
         yield Fact("output_type", (output.id, output.type))

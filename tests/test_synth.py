@@ -146,3 +146,22 @@ def test_nothing_kept_is_an_error_not_an_empty_runbook(tmp_path):
     log = write_log(tmp_path / "reads.json", [make_record("GetUser", request={"userName": "bob"})])
     result = run_cli("synth", str(log))
     assert result.code == 1 and "nothing to automate" in result.stderr
+
+
+def test_hostile_values_render_safely_or_are_refused_with_a_reason(tmp_path):
+    hostile = "v\x00 {{ x }} $(rm -rf /) `id` 'q\"\n: # &a *b !c - yes"
+    log = write_log(tmp_path / "hostile.json", [make_record(
+        "CreateUser", request={"userName": "bob", "tags": [{"key": "note", "value": hostile}]})])
+    for fmt in ("python", "json"):
+        result = run_cli("synth", "--format", fmt, "--policy", "tags-as-inputs", str(log))
+        assert result.code == 0, result.stderr
+    document = json.loads(run_cli("synth", "--format", "json", "--policy", "tags-as-inputs", str(log)).stdout)
+    assert [item["default"] for item in document["inputs"]] == ["bob", hostile]
+    ssm = run_cli("synth", "--format", "ssm", str(log))
+    assert ssm.code == 4 and "'{{'" in ssm.stderr and "render this runbook as bash or python" in ssm.stderr
+    # In a request the NUL is JSON-escaped; as an input's default a bash variable cannot hold it.
+    assert run_cli("synth", "--format", "bash", str(log)).code == 0
+    bash = run_cli("synth", "--format", "bash", "--policy", "tags-as-inputs", str(log))
+    assert bash.code == 4 and "NUL" in bash.stderr
+    facts = run_cli("facts", str(log))
+    assert facts.code == 0 and "\ufffd" in facts.stdout
