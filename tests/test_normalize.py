@@ -383,13 +383,10 @@ def test_ec2_request_logged_inside_its_request_shape(normalizer):
 def test_scalars_are_coerced_and_unknown_members_noted(normalizer):
     call = normalizer.normalize(fixture_record("ec2_create_volume_coercion.json"))
     assert (call.service, call.operation) == ("ec2", "CreateVolume")
-    assert call.params == {"Size": 8, "Encrypted": True, "VolumeType": "gp3"}
+    # CloudTrail logs AvailabilityZone as "zone": CLOUDTRAIL_MEMBER_NAMES knows it.
+    assert call.params == {"Size": 8, "Encrypted": True, "VolumeType": "gp3", "AvailabilityZone": "us-east-1a"}
     assert call.hidden == []
-    # CloudTrail logs AvailabilityZone as "zone", a name the model does not know.
-    assert call.notes == [
-        "dropped unknown member requestParameters.zone",
-        "dropped unknown member responseElements.zone",
-    ]
+    assert call.notes == []
     assert call.response["Size"] == 8
     assert call.response["CreateTime"] == utc(2023, 7, 10, 12, 10, 25)
 
@@ -625,3 +622,14 @@ def test_is_read_only_by_operation_name(normalizer):
     assert normalizer.is_read_only("iam", "GetUser")
     assert not normalizer.is_read_only("ec2", "RunInstances")
     assert not normalizer.is_read_only("iam", "CreateUser")
+
+
+def test_member_names_cloudtrail_spells_its_own_way(normalizer):
+    record = fixture_record("iam_create_login_profile_omitted.json")
+    record.update(eventSource="ec2.amazonaws.com", eventName="CreateVolume",
+                  requestParameters={"size": 1, "zone": "eu-west-1a"},
+                  responseElements={"volumeId": "vol-0123456789abcdef0", "zone": "eu-west-1a", "size": 1})
+    call = normalizer.normalize(record)
+    assert call.params == {"Size": 1, "AvailabilityZone": "eu-west-1a"}
+    assert call.response["AvailabilityZone"] == "eu-west-1a"
+    assert call.notes == []

@@ -47,6 +47,15 @@ CLOUDTRAIL_EVENT_NAMES = {
     ("s3control", "DeleteAccountPublicAccessBlock"): "DeletePublicAccessBlock",
 }
 
+# Request members CloudTrail spells in a way botocore's model has no trace of (not the member
+# name, its locationName or queryName): (service, operation) -> {logged key: member}.
+CLOUDTRAIL_MEMBER_NAMES = {
+    ("ec2", "CreateVolume"): {"zone": "AvailabilityZone"},
+    ("ec2", "ModifySnapshotAttribute"): {"attributeType": "Attribute"},
+    ("ec2", "ModifyImageAttribute"): {"attributeType": "Attribute"},
+    ("ec2", "CreateNetworkAclEntry"): {"aclProtocol": "Protocol"},
+}
+
 READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Search", "Lookup")
 
 # Keys that carry no request or response data when the model has no member for them: the HTTP
@@ -928,12 +937,21 @@ def _convert_request(logged, operation: _Operation) -> tuple[dict, _Context]:
             key: value for key, value in logged.items()
             if not (key.lower() in operation.subresource_markers and value in ("", [""]))
         }
+    logged = _renamed_members(logged, operation)
     if plan is None:
         for key in logged:
             if key.lower() not in _TRANSPORT_KEYS:
                 context.notes.append(f"dropped unknown member requestParameters.{key}")
         return {}, context
     return plan.convert(logged, context, "requestParameters", ""), context
+
+
+def _renamed_members(logged: dict, operation: _Operation) -> dict:
+    """Top-level members under the names the model knows (CLOUDTRAIL_MEMBER_NAMES)."""
+    renamed = CLOUDTRAIL_MEMBER_NAMES.get((operation.service, operation.name))
+    if not renamed:
+        return logged
+    return {renamed.get(key, key): value for key, value in logged.items()}
 
 
 def _convert_response(logged, operation: _Operation, context: _Context) -> dict | None:
@@ -952,6 +970,7 @@ def _convert_response(logged, operation: _Operation, context: _Context) -> dict 
         (wrapper,) = logged
         if wrapper in operation.response_wrappers and logged[wrapper].__class__ is dict:
             logged = logged[wrapper]
+    logged = _renamed_members(logged, operation)
     plan = operation.output_plan
     if plan is None:
         for key in logged:

@@ -48,6 +48,9 @@ def main() -> None:
     # AWS_REGION too, as the AWS CLI v2 reads it.
     session = boto3.Session(region_name=os.environ.get("AWS_REGION") or None)
     ec2_client = session.client('ec2', endpoint_url=args.endpoint_url)
+    region = session.region_name
+    if not region:
+        raise SystemExit("no AWS region: set AWS_REGION or configure one with aws configure")
 
     # CreateSecurityGroup: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 1913 (event 7475937c-a863-44ce-9878-81e8a268e966, 2023-07-10T12:10:01Z).
     # ec2 CreateSecurityGroup as bert-jan did at 2023-07-10T12:10:01Z.
@@ -148,6 +151,7 @@ def main() -> None:
     # ec2 CreateVolume as bert-jan did at 2023-07-10T12:10:25Z.
     response = ec2_client.create_volume(**{
         'Size': 1,
+        'AvailabilityZone': region + 'a',
         'TagSpecifications': [
             {
                 'ResourceType': 'volume',

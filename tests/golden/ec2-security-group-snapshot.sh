@@ -94,6 +94,7 @@ if [[ -n $region ]]; then aws_options+=(--region "$region"); fi
 if [[ -n $endpoint_url ]]; then aws_options+=(--endpoint-url "$endpoint_url"); fi
 workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
+[[ -n $region ]] || die "no AWS region: set AWS_REGION or configure one with aws configure"
 
 # CreateSecurityGroup: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 1913 (event 7475937c-a863-44ce-9878-81e8a268e966, 2023-07-10T12:10:01Z).
 # ec2 CreateSecurityGroup as bert-jan did at 2023-07-10T12:10:01Z.
@@ -195,6 +196,7 @@ output_authorize_security_group_ingress2_security_group_rule_id=$(aws_call ec2 a
 # ec2 CreateVolume as bert-jan did at 2023-07-10T12:10:25Z.
 request='{
   "Size": 1,
+  "AvailabilityZone": "'"$(json_escape "$region")"'a",
   "TagSpecifications": [
     {
       "ResourceType": "volume",
