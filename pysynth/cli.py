@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -354,6 +355,8 @@ def _ingest(logs: list[str], selection: Selection) -> Ingested:
     progress = _LazyProgress()
     try:
         ingested = ingest(logs, selection, on_file=progress.update)
+        # Every event lives until the command ends: spare the collector from walking them again.
+        gc.freeze()
     except AmbiguousPrincipal as ambiguous:
         progress.stop()
         stderr.print(principals_table(ambiguous.writes))

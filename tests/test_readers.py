@@ -139,3 +139,20 @@ def test_gzip_detected_by_content_not_name(tmp_path):
     path.write_bytes(gzip.compress(json.dumps({"Records": RECORDS}).encode()))
     records, _ = read(path)
     assert len(records) == 2
+
+
+def test_a_gzip_file_of_several_members_is_read_whole(tmp_path):
+    # `cat a.json.gz b.json.gz` makes one valid gzip file of two members: JSON Lines survive it.
+    path = tmp_path / "joined.jsonl.gz"
+    path.write_bytes(b"".join(gzip.compress((json.dumps(record) + "\n").encode()) for record in RECORDS))
+    records, problems = read(path)
+    assert [r.data for r in records] == RECORDS and problems == []
+
+
+def test_a_gzip_file_cut_short_says_so(tmp_path):
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(gzip.compress(json.dumps({"Records": RECORDS}).encode())[:-12])
+    _, [problem] = read(path)
+    assert problem.message == (
+        "corrupt or truncated gzip (Compressed file ended before the end-of-stream marker was reached)"
+    )

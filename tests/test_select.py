@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -185,8 +184,8 @@ def one_large_file(tmp_path) -> list:
     return [write_log(tmp_path / "large.json", [record for n in range(16) for record in varied_records(n)])]
 
 
-def ingested_with(monkeypatch, paths, workers: int, on_file=None) -> Ingested:
-    monkeypatch.setattr(select, "_worker_count", lambda: workers)
+def ingested_with(monkeypatch, paths, cores: int, on_file=None) -> Ingested:
+    monkeypatch.setattr(select, "_usable_cores", lambda: cores)
     return ingest([str(path) for path in paths], Selection(all_principals=True), on_file=on_file)
 
 
@@ -208,17 +207,13 @@ def small_thresholds(monkeypatch):
     monkeypatch.setattr(select, "TASK_RECORDS", 8)
 
 
-def record_process_running(monkeypatch, log: Path, task_class, slow_main_process=False):
-    """Append the id of the process running each task of ``task_class`` to ``log``. Slowing the
-    main process leaves the workers time to take tasks, however small the test input."""
-    main_process = os.getpid()
+def record_process_running(monkeypatch, log: Path, task_class):
+    """Append the id of the process running each task of ``task_class`` to ``log``."""
     real_run = task_class.run
 
     def run(self, builder, shared):
         with log.open("a") as out:
             out.write(f"{os.getpid()}\n")
-        if slow_main_process and os.getpid() == main_process:
-            time.sleep(0.2)
         return real_run(self, builder, shared)
 
     monkeypatch.setattr(task_class, "run", run)
@@ -227,9 +222,9 @@ def record_process_running(monkeypatch, log: Path, task_class, slow_main_process
 @pytest.mark.parametrize("inputs, task_class", [(many_files, select._FilesTask), (one_large_file, select._RecordsTask)])
 def test_workers_decide_exactly_what_reading_in_process_decides(tmp_path, monkeypatch, small_thresholds, inputs, task_class):
     paths = inputs(tmp_path)
-    in_process = ingested_with(monkeypatch, paths, workers=1)
-    record_process_running(monkeypatch, tmp_path / "processes", task_class, slow_main_process=True)
-    by_workers = ingested_with(monkeypatch, paths, workers=3)
+    in_process = ingested_with(monkeypatch, paths, cores=1)
+    record_process_running(monkeypatch, tmp_path / "processes", task_class)
+    by_workers = ingested_with(monkeypatch, paths, cores=3)
     assert decisions(by_workers) == decisions(in_process)
     assert set((tmp_path / "processes").read_text().split()) - {str(os.getpid())}  # workers took tasks
     assert len(in_process.events) > select.PARALLEL_MIN_RECORDS
@@ -238,7 +233,7 @@ def test_workers_decide_exactly_what_reading_in_process_decides(tmp_path, monkey
 def test_progress_is_reported_for_every_file_read_by_workers(tmp_path, monkeypatch, small_thresholds):
     paths = many_files(tmp_path)
     reported = []
-    ingested = ingested_with(monkeypatch, paths, workers=2, on_file=lambda name, position, total: reported.append((position, total)))
+    ingested = ingested_with(monkeypatch, paths, cores=2, on_file=lambda name, position, total: reported.append((position, total)))
     assert reported == [(position, ingested.files_read) for position in range(ingested.files_read)]
 
 
@@ -246,7 +241,7 @@ def test_progress_is_reported_for_every_file_read_by_workers(tmp_path, monkeypat
 @pytest.mark.parametrize("inputs, task_class", [(many_files, select._FilesTask), (one_large_file, select._RecordsTask)])
 def test_a_failing_worker_costs_no_record_and_prints_nothing(tmp_path, monkeypatch, capfd, small_thresholds, inputs, task_class, failure):
     paths = inputs(tmp_path)
-    in_process = ingested_with(monkeypatch, paths, workers=1)
+    in_process = ingested_with(monkeypatch, paths, cores=1)
     main_process = os.getpid()
     real_run = task_class.run
 
@@ -255,16 +250,25 @@ def test_a_failing_worker_costs_no_record_and_prints_nothing(tmp_path, monkeypat
             if failure == "exit":
                 os._exit(1)  # as if killed: the pool breaks
             raise RuntimeError("worker failed")
-        time.sleep(0.1)  # leave the workers time to take (and fail) tasks
         return real_run(self, builder, shared)
 
     monkeypatch.setattr(task_class, "run", run)
     capfd.readouterr()
-    assert decisions(ingested_with(monkeypatch, paths, workers=2)) == decisions(in_process)
+    assert decisions(ingested_with(monkeypatch, paths, cores=2)) == decisions(in_process)
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
 
 
-def test_without_fork_everything_is_read_in_process(monkeypatch):
-    monkeypatch.setattr(select.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    assert select._worker_count() == 1
+@pytest.mark.parametrize("platform, start_methods", [("linux", ["spawn"]), ("darwin", ["fork", "spawn"]), ("win32", ["spawn"])])
+def test_without_a_safe_fork_everything_is_read_in_process(monkeypatch, platform, start_methods):
+    monkeypatch.setattr(select.sys, "platform", platform)
+    monkeypatch.setattr(select.multiprocessing, "get_all_start_methods", lambda: start_methods)
+    assert select._usable_cores() == 1
+
+
+def test_insights_events_are_not_api_calls_and_not_malformed(tmp_path):
+    insight = {"eventVersion": "1.07", "eventTime": "2024-03-05T10:00:00Z", "awsRegion": "eu-west-1",
+               "eventID": "insight-1", "eventType": "AwsCloudTrailInsight", "eventCategory": "Insight",
+               "insightDetails": {"eventSource": "ssm.amazonaws.com", "eventName": "UpdateInstanceInformation"}}
+    [event] = run(tmp_path, [insight]).events
+    assert event.reason == "not an API call (AwsCloudTrailInsight)"

@@ -1,5 +1,6 @@
 """Ordering and selection: merge records across files by time, remove duplicates, break ties in
 the same second by data-flow evidence, and decide for every record whether it is kept and why not.
+A large input is normalised on every core (see "reading on every core").
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -90,7 +91,9 @@ def ingest(
 ) -> Ingested:
     """Read, normalise, order and classify every record of ``paths``.
 
-    ``on_file(name, position, total)`` is called before each file is read (for progress).
+    ``on_file(name, position, total)`` reports progress: it is called once per file, ``position``
+    counting up from 0 (a file read by a worker is reported when it is done, so not always in
+    name order).
     Raises ``AmbiguousPrincipal`` when the selection is ambiguous.
     """
     normalizer = normalizer or Normalizer()
@@ -156,6 +159,10 @@ class EventBuilder:
             user_agent=_name(get("userAgent")),
         )
         if not (isinstance(source, str) and isinstance(name, str) and isinstance(event_time, str)):
+            if event.event_type and event.event_type != "AwsApiCall" and epoch is not None:
+                # An Insights or service event names no call of its own: nothing is missing.
+                event.drop(f"not an API call ({event.event_type})")
+                return event
             missing = [key for key in ("eventSource", "eventName", "eventTime") if not isinstance(get(key), str)]
             event.drop(f"malformed record: no {' or '.join(missing)}")
             return event
@@ -228,11 +235,12 @@ def _convert(items: Iterable[RawRecord | ReadProblem], builder: EventBuilder, pa
 
 # --------------------------------------------------------------------------- reading on every core
 #
-# Normalising is per-record Python work, so a large input is spread over worker processes made by
-# fork: they inherit the normaliser with the models it has loaded, and a file the main process has
-# parsed, for free. Workers read whole files (many-files layouts) or convert index ranges of one
-# parsed file, and send their events back; the main process merges them in input order, so the
-# result is the same as reading in-process, and then orders, classifies and writes as before.
+# Normalising is per-record Python work, so a large input is shared out between this process and
+# worker processes made by fork, which inherit for free the normaliser with the models it has
+# loaded and any file this process has parsed. A task is a few files to read, or a range of the
+# records of a parsed file. Workers send their events back pickled; every task's events are put
+# in input order, so the result is exactly that of reading in-process. Ordering, classifying and
+# writing stay in this process.
 
 # Records read in-process before any worker starts: enough to load the models most logs use.
 WARM_UP_RECORDS = 2_000
@@ -241,9 +249,15 @@ PARALLEL_MIN_RECORDS = 20_000
 # Records per task: small enough to keep every worker busy to the end, large enough that the
 # cost of a task (queueing and one pickle) does not matter.
 TASK_RECORDS = 2_000
+# Tasks given to each worker ahead of time: one to run and one waiting, so that no worker idles
+# while this process is busy with a task of its own.
+TASKS_AHEAD = 2
 # A file at least this large is parsed by the main process and its records are shared out,
 # rather than being read by one worker.
 LARGE_FILE_BYTES = 16 * 1024 * 1024
+# Cores used at most: beyond a few, this process, which unpickles every worker's events, is the
+# bottleneck.
+MAX_CORES = 8
 
 
 @dataclass(slots=True)
@@ -295,15 +309,16 @@ class _Reading:
 
     def __init__(self, files: list[str], builder: EventBuilder, problems: list[ReadProblem], on_file):
         self.files = files
+        self.sizes = {name: _size(name) for name in files}
         self.builder = builder
         self.on_file = on_file
-        self.workers = _worker_count()
+        self.cores = _usable_cores()
         self.read = _Part(problems=problems)
         self.position = 0  # of the next file to report to on_file
         self.bytes_read = 0
 
     def events(self) -> list[Event]:
-        for shareable, names in groupby(self.files, key=_worker_can_read):
+        for shareable, names in groupby(self.files, key=self._worker_can_read):
             if shareable:
                 self._read_run(list(names))
             else:
@@ -311,18 +326,21 @@ class _Reading:
                     self._read_file(name)
         return self.read.events
 
+    def _worker_can_read(self, name: str) -> bool:
+        return name != STDIN and self.sizes[name] < LARGE_FILE_BYTES
+
     def _read_run(self, names: list[str]) -> None:
-        sizes = [_size(name) for name in names]
         first = 0
         while first < len(names) and len(self.read.events) < WARM_UP_RECORDS:
             self._read_file(names[first])
             first += 1
-        rest, rest_sizes = names[first:], sizes[first:]
+        rest = names[first:]
+        rest_bytes = sum(self.sizes[name] for name in rest)
         # Records estimated from the bytes per record so far: compressed or not, indented or not.
         records_per_byte = len(self.read.events) / max(self.bytes_read, 1)
-        if self.workers > 1 and sum(rest_sizes) * records_per_byte >= PARALLEL_MIN_RECORDS:
-            self._by_workers(_file_tasks(rest, rest_sizes, records_per_byte), shared=[])
-            self.bytes_read += sum(rest_sizes)
+        if self.cores > 1 and rest_bytes * records_per_byte >= PARALLEL_MIN_RECORDS:
+            self._share_out(self._file_tasks(rest, records_per_byte), shared=[])
+            self.bytes_read += rest_bytes
         else:
             for name in rest:
                 self._read_file(name)
@@ -331,22 +349,37 @@ class _Reading:
         self._progress(name)
         items = list(read_file(name))
         warm_up = max(WARM_UP_RECORDS - len(self.read.events), 0)
-        if self.workers > 1 and len(items) - warm_up >= PARALLEL_MIN_RECORDS:
+        if self.cores > 1 and len(items) - warm_up >= PARALLEL_MIN_RECORDS:
             _convert(items[:warm_up], self.builder, self.read)
             tasks = [
                 _RecordsTask(start, min(start + TASK_RECORDS, len(items)))
                 for start in range(warm_up, len(items), TASK_RECORDS)
             ]
-            self._by_workers(tasks, shared=items)
+            self._share_out(tasks, shared=items)
         else:
             _convert(items, self.builder, self.read)
-        self.bytes_read += _size(name)
+        self.bytes_read += self.sizes[name]
 
-    def _by_workers(self, tasks: list, shared: list) -> None:
-        for task, done in zip(tasks, _results(tasks, self.builder, shared, self.workers)):
+    def _file_tasks(self, names: list[str], records_per_byte: float) -> list[_FilesTask]:
+        """Consecutive files grouped into tasks of about ``TASK_RECORDS`` records."""
+        tasks, batch, batch_bytes = [], [], 0
+        for name in names:
+            batch.append(name)
+            batch_bytes += self.sizes[name]
+            if batch_bytes * records_per_byte >= TASK_RECORDS:
+                tasks.append(_FilesTask(tuple(batch)))
+                batch, batch_bytes = [], 0
+        if batch:
+            tasks.append(_FilesTask(tuple(batch)))
+        return tasks
+
+    def _share_out(self, tasks: list, shared: list) -> None:
+        def done(task) -> None:
             for name in task.names:
                 self._progress(name)
-            self.read.add(done)
+
+        for result in _results(tasks, self.builder, shared, self.cores, done):
+            self.read.add(result)
 
     def _progress(self, name: str) -> None:
         if self.on_file:
@@ -354,52 +387,53 @@ class _Reading:
         self.position += 1
 
 
-def _file_tasks(names: list[str], sizes: list[int], records_per_byte: float) -> list[_FilesTask]:
-    """Consecutive files grouped into tasks of about ``TASK_RECORDS`` records."""
-    tasks, batch, batch_bytes = [], [], 0
-    for name, size in zip(names, sizes):
-        batch.append(name)
-        batch_bytes += size
-        if batch_bytes * records_per_byte >= TASK_RECORDS:
-            tasks.append(_FilesTask(tuple(batch)))
-            batch, batch_bytes = [], 0
-    if batch:
-        tasks.append(_FilesTask(tuple(batch)))
-    return tasks
+def _results(tasks: list, builder: EventBuilder, shared: list, cores: int, done: Callable) -> list[_Part]:
+    """Every task's result, in task order, with ``done(task)`` called as each task is done.
 
-
-def _results(tasks: list, builder: EventBuilder, shared: list, workers: int) -> list[_Part]:
-    """Every task's result, in task order. Worker processes take tasks from the front while this
-    process takes them from the back, until they meet. A task no worker finished, for whatever
-    reason (no processes to be had, a worker killed, a result that would not pickle), is run here
-    instead: a failure costs time, never records."""
+    ``cores - 1`` worker processes take tasks from the front, each kept ``TASKS_AHEAD`` tasks
+    ahead, while this process takes them from the back, until they meet. A task no worker
+    finished, for whatever reason (no processes to be had, a worker killed, a result that would
+    not pickle), is run here instead: a failure costs time, never records. (No task is ever
+    cancelled: on Python 3.11 a pool that breaks with a cancelled task pending prints a traceback.)
+    """
     results: list[_Part | None] = [None] * len(tasks)
-    futures = []
+    submitted: list[Future] = []  # the futures of tasks[:len(submitted)]
+    in_flight: deque[int] = deque()  # indexes of submitted tasks not known to be done, in order
     executor = None
     try:
-        try:
-            executor = ProcessPoolExecutor(
-                workers - 1, mp_context=multiprocessing.get_context("fork"),
-                initializer=_start_worker, initargs=(builder, shared),
-            )
-            for task in tasks:
-                futures.append(executor.submit(_run_in_worker, task))
-        except Exception:  # noqa: BLE001 - no (more) workers: what was not submitted runs here
-            pass
-        for index in reversed(range(len(tasks))):
-            # Workers start tasks in order: once one has been started, so have all before it.
-            if index < len(futures) and not futures[index].cancel():
-                break
-            results[index] = tasks[index].run(builder, shared)
-        for index, future in enumerate(futures):
-            if results[index] is None:
+        executor = ProcessPoolExecutor(
+            cores - 1, mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_worker, initargs=(builder, shared),
+        )
+    except Exception:  # noqa: BLE001 - no workers to be had: every task runs here
+        pass
+    try:
+        back = len(tasks)  # tasks[back:] are run here
+        while len(submitted) < back:
+            while in_flight and submitted[in_flight[0]].done():
+                done(tasks[in_flight.popleft()])
+            while executor is not None and len(in_flight) < TASKS_AHEAD * (cores - 1) and len(submitted) < back:
                 try:
-                    results[index] = future.result()
-                except Exception:  # noqa: BLE001 - whatever went wrong in the worker
-                    results[index] = tasks[index].run(builder, shared)
+                    submitted.append(executor.submit(_run_in_worker, tasks[len(submitted)]))
+                except Exception:  # noqa: BLE001 - the pool is broken: the rest runs here
+                    executor.shutdown()
+                    executor = None
+                    break
+                in_flight.append(len(submitted) - 1)
+            if len(submitted) < back:
+                back -= 1
+                results[back] = tasks[back].run(builder, shared)
+                done(tasks[back])
+        for index, future in enumerate(submitted):
+            try:
+                results[index] = future.result()
+            except Exception:  # noqa: BLE001 - whatever went wrong in the worker
+                results[index] = tasks[index].run(builder, shared)
+            if in_flight and in_flight[0] == index:
+                done(tasks[in_flight.popleft()])
     finally:
         if executor is not None:
-            executor.shutdown(cancel_futures=True)
+            executor.shutdown()
     return results
 
 
@@ -417,18 +451,12 @@ def _run_in_worker(task: _FilesTask | _RecordsTask) -> _Part:
     return task.run(*_worker_state)
 
 
-def _worker_count() -> int:
-    """Processes worth starting: one per core this process may use, if it can fork."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+def _usable_cores() -> int:
+    """Cores worth using, counting this process. Only on Linux: elsewhere fork is either missing
+    (Windows) or unsafe once system libraries are loaded (macOS), and reading stays in-process."""
+    if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def _worker_can_read(name: str) -> bool:
-    return name != STDIN and _size(name) < LARGE_FILE_BYTES
+    return min(len(os.sched_getaffinity(0)), MAX_CORES)
 
 
 def _size(name: str) -> int:
