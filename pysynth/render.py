@@ -59,6 +59,7 @@ from pysynth.model import (
     runbook_to_json,
 )
 from pysynth.resources import templates_root
+from pysynth.ssm import DocumentError, request_value
 
 FORMATS = ("ssm", "bash", "python", "json")
 TEMPLATES = {"ssm": "ssm.yaml.j2", "bash": "bash.sh.j2", "python": "python.py.j2"}
@@ -660,29 +661,6 @@ def _ssm_view(context: _Context) -> dict:
     }
 
 
-def _ssm_read(value: object) -> object:
-    """A value of the SSM document read back into the model: ``{{ ... }}`` become references."""
-    if isinstance(value, dict):
-        return {key: _ssm_read(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_ssm_read(item) for item in value]
-    if not isinstance(value, str) or "{{" not in value:
-        return value
-    parts: list = []
-    position = 0
-    for match in re.finditer(r"\{\{(.*?)\}\}", value, re.S):
-        parts += [value[position:match.start()], _ssm_reference_read(match.group(1).strip())]
-        position = match.end()
-    return _normalized(Template(tuple(parts + [value[position:]])))
-
-
-def _ssm_reference_read(text: str):
-    if text.startswith("global:"):
-        return GlobalRef(text[len("global:"):])
-    step, dot, output = text.partition(".")
-    return OutputRef(step, output) if dot else InputRef(text)
-
-
 def _normalized(value: object) -> object:
     """Templates without empty or adjacent literal parts; a lone reference or text as itself."""
     if isinstance(value, dict):
@@ -730,7 +708,12 @@ def _check_ssm(runbook: Runbook, text: str) -> list[str]:
         expect(f"step {step.name} action", written.get("action"), step.action)
         expect(f"step {step.name} Service", inputs.pop("Service", None), step.service)
         expect(f"step {step.name} Api", inputs.pop("Api", None), step.api)
-        expect(f"step {step.name} request", _ssm_read(inputs), _normalized(step.request))
+        try:
+            written_request = request_value(inputs, f"step {step.name}")
+        except DocumentError as error:
+            problems.append(f"SSM {error}")
+            continue
+        expect(f"step {step.name} request", written_request, _normalized(step.request))
         outputs = [_mapping(output) for output in _sequence(written.get("outputs"))]
         expect(
             f"step {step.name} outputs", [(o.get("Name"), o.get("Selector"), o.get("Type")) for o in outputs],

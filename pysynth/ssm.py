@@ -159,7 +159,7 @@ def _step(spec: object, position: int, name: str) -> Step:
     service, api = request.pop("Service", None), request.pop("Api", None)
     if not isinstance(service, str) or not isinstance(api, str):
         raise DocumentError(f"{name}: step {step_name}: {EXECUTE_AWS_API} needs Service and Api")
-    return Step(name=step_name, service=service, api=api, request=_value(request, f"{name}: {step_name}"),
+    return Step(name=step_name, service=service, api=api, request=request_value(request, f"{name}: {step_name}"),
                 outputs=outputs, action=action, description=description)
 
 
@@ -172,17 +172,18 @@ def _output(spec: object, where: str) -> Output:
                   path=selector.removeprefix("$").removeprefix("."))
 
 
-def _value(value: object, where: str) -> object:
-    """A request value: ``{{ ... }}`` in strings become references; YAML dates become ISO text."""
+def request_value(value: object, where: str) -> object:
+    """A request value: ``{{ ... }}`` in strings become references; YAML dates become ISO text.
+    Raises DocumentError (naming ``where``) for a reference that is not one."""
     if isinstance(value, dict):
         converted = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise DocumentError(f"{where}: the key {key!r} is not text")
-            converted[key] = _value(item, f"{where}.{key}")
+            converted[key] = request_value(item, f"{where}.{key}")
         return converted
     if isinstance(value, list):
-        return [_value(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return [request_value(item, f"{where}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, str):
         return _string(value, where)
     return _literal(value)

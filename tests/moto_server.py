@@ -92,3 +92,14 @@ def moto_server():
         for name, value in MOTO_ENVIRONMENT.items():
             patch.setenv(name, value)
         yield from start_moto_server()
+
+
+def start_moto_server_with_managed_policies():
+    """``start_moto_server`` with AWS-managed policies (ReadOnlyAccess…) loaded, for runbooks that
+    attach them, and the test environment set (no profile, no endpoint) until it is closed."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**MOTO_ENVIRONMENT, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        patch.delenv("PYSYNTH_ENDPOINT_URL", raising=False)
+        yield from start_moto_server()

@@ -21,7 +21,7 @@ import boto3
 import pytest
 from botocore import xform_name
 
-from moto_server import MOTO_ENVIRONMENT, REGION, start_moto_server
+from moto_server import MOTO_ENVIRONMENT, REGION, start_moto_server_with_managed_policies
 from pysynth.ssm import load_runbook
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -33,11 +33,7 @@ RUN_SECONDS = 300
 @pytest.fixture(scope="module")
 def moto():
     """A moto server for this module, with AWS-managed policies (ReadOnlyAccess…) loaded."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in MOTO_ENVIRONMENT.items():
-            patch.setenv(name, value)
-        patch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        yield from start_moto_server()
+    yield from start_moto_server_with_managed_policies()
 
 
 class Aws:

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from conftest import run_cli, run_process
-from moto_server import MOTO_ENVIRONMENT, REGION, start_moto_server
+from moto_server import REGION, start_moto_server_with_managed_policies
 from pysynth import runner
 from pysynth.cli import EXIT_RUN_FAILED, EXIT_USAGE
 from pysynth.runner import RunOptions, StepResult, convert_input, convert_output, parse_selector, prepare, select
@@ -26,13 +26,7 @@ PASSWORD = "Correct-Horse-9!"
 @pytest.fixture(scope="module")
 def moto():
     """A moto server for this module, with AWS-managed policies (ReadOnlyAccess…) loaded."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in MOTO_ENVIRONMENT.items():
-            patch.setenv(name, value)
-        patch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        patch.delenv("AWS_PROFILE", raising=False)
-        patch.delenv("PYSYNTH_ENDPOINT_URL", raising=False)
-        yield from start_moto_server()
+    yield from start_moto_server_with_managed_policies()
 
 
 @pytest.fixture

@@ -174,7 +174,8 @@ def varied_records(file_number: int) -> list:
 
 
 def many_files(tmp_path) -> list:
-    files = [write_log(tmp_path / f"logs/{n:03d}.json.gz", varied_records(n)) for n in range(16)]
+    for n in range(16):
+        write_log(tmp_path / f"logs/{n:03d}.json.gz", varied_records(n))
     (tmp_path / "logs/005-empty.json").write_text("")
     (tmp_path / "logs/009-cut.json").write_text(json.dumps({"Records": varied_records(99)})[:-40])
     return [tmp_path / "logs"]

@@ -137,7 +137,6 @@ def read_bytes(name: str, data: bytes) -> Iterator[RawRecord | ReadProblem]:
         return
     try:
         document = orjson.loads(data)
-        del data  # as large as the file: not kept while its records are used
     except orjson.JSONDecodeError:
         # The slow path, for damaged files and JSON Lines: the standard library's decoder says
         # where things went wrong, and text is needed to salvage what is readable.
@@ -154,6 +153,8 @@ def read_bytes(name: str, data: bytes) -> Iterator[RawRecord | ReadProblem]:
         except RecursionError:
             yield ReadProblem(name, None, "JSON nested too deeply")
             return
+    else:
+        del data  # as large as the file: not kept while its records are used
     yield from _records_of_document(name, document)
 
 
