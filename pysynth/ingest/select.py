@@ -40,6 +40,7 @@ SIGN_IN_NOISE = {"ConsoleLogin", "CheckMfa", "ExternalIdPDirectoryLogin", "GetSi
 
 # Read-only calls are dropped from the runbook but stay available as evidence of waiting and polling.
 READ_ONLY = "read-only call"
+FAILED_CALL = "failed call ("
 
 
 @dataclass(slots=True)
@@ -70,6 +71,12 @@ class Ingested:
     def reads(self) -> list[Event]:
         """Successful read-only calls: the evidence of waiting and polling for later layers."""
         return [event for event in self.events if event.reason == READ_ONLY and event.call]
+
+    @property
+    def failed(self) -> list[Event]:
+        """Failed calls of the selection that map onto an operation: the evidence of retries (a
+        call that failed, then succeeded with the same request) for later layers."""
+        return [event for event in self.events if event.call and (event.reason or "").startswith(FAILED_CALL)]
 
     def drop_counts(self) -> Counter:
         return Counter(_reason_kind(event.reason) for event in self.events if not event.kept)
@@ -555,7 +562,7 @@ def classify(events: list[Event], selection: Selection) -> Counter:
 
 def _not_a_change(event: Event) -> str | None:
     if event.error_code:
-        return f"failed call ({event.error_code})"
+        return f"{FAILED_CALL}{event.error_code})"
     if event.read_only:
         return READ_ONLY
     if event.call is None:
