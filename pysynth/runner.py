@@ -37,6 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.text import Text
 
 from pysynth.model import EXECUTE_AWS_API, GlobalRef, Input, InputRef, OutputRef, Runbook, Step, Template
+from pysynth.paths import parse_selector, value_at
 from pysynth.render import ASSUME_ROLE, ASSUME_ROLE_PATTERN, SSM_OUTPUT_TYPES
 # The renderer's helpers, so that the runner reads botocore's shapes, stands in for values only
 # known at run time, and names the environment variables of secrets exactly as the scripts do.
@@ -45,8 +46,6 @@ from pysynth.render import placeholder_value as stand_in
 
 ROLE_SESSION_NAME = "pysynth-run"
 PARAMETER = re.compile(r"([A-Za-z][A-Za-z0-9_]*)=(.*)\Z", re.S)
-# The JSONPath subset SSM selectors use: $ then .Member and [index] steps.
-SELECTOR_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 
 
 class RunRefused(Exception):
@@ -200,7 +199,7 @@ class ExecuteAwsApi:
             raise StepError(str(error)) from None
         outputs = {}
         for output in step.outputs:
-            found = select(response, parse_selector(output.selector))
+            found = value_at(response, parse_selector(output.selector))
             if found is None:
                 outputs[output.name] = Missing(f"the response of step {step.name} has no {output.selector}")
                 continue
@@ -475,37 +474,6 @@ def _validate(operation: OperationModel, request: dict) -> None:
     report = ParamValidator().validate(request, operation.input_shape)
     if report.has_errors():
         raise StepError("the request is not valid: " + "; ".join(report.generate_report().splitlines()))
-
-
-def parse_selector(selector: str) -> list[str | int] | None:
-    """``$.Instances[0].InstanceId`` -> ``["Instances", 0, "InstanceId"]``; None if it is not in the
-    JSONPath subset SSM selectors use."""
-    if not selector.startswith("$"):
-        return None
-    keys: list[str | int] = []
-    position = 1
-    while position < len(selector):
-        match = SELECTOR_STEP.match(selector, position)
-        if match is None:
-            return None
-        member, index = match.groups()
-        keys.append(member if member is not None else int(index))
-        position = match.end()
-    return keys
-
-
-def select(response: object, keys: list[str | int]) -> object:
-    """The value at ``keys`` in a response, or None where there is none (botocore leaves absent
-    members out, never None)."""
-    value = response
-    for key in keys:
-        if isinstance(key, int) and isinstance(value, list) and key < len(value):
-            value = value[key]
-        elif isinstance(key, str) and isinstance(value, dict) and key in value:
-            value = value[key]
-        else:
-            return None
-    return value
 
 
 def convert_output(value: object, ssm_type: str) -> object:

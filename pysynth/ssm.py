@@ -29,7 +29,7 @@ SCHEMA_VERSION = "0.3"
 ASSUME_ROLE = "AutomationAssumeRole"
 REFERENCE = re.compile(r"\{\{(.*?)\}\}", re.S)
 REFERENCE_NAME = re.compile(r"(\w+)(?:\.(\w+))?")
-# What pysynth's SSM rendering adds to a parameter's description (see render._ssm_view): read
+# What pysynth's SSM rendering adds to a parameter's description (see pysynth.render.ssm.view): read
 # back, they give the input's secret flag, its own description and where it is used.
 PARAMETER_NOTE = re.compile(r"\((Required|Optional|Required, secret)\) ?")
 SECRET_NOTE = "Required, secret"

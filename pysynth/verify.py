@@ -27,6 +27,7 @@ from pysynth.botomodels import operation_model
 from pysynth.facts import MIN_EMBEDDED_LENGTH, TOKEN, path_text, runtime_values
 from pysynth.ingest.events import Event
 from pysynth.model import EXECUTE_AWS_API, GLOBALS, GlobalRef, InputRef, OutputRef, RecordRef, Runbook, Step, Template
+from pysynth.paths import parse_path, value_at
 
 # Problem kinds.
 MISSING_CALL = "missing-call"  # a kept call that no step makes
@@ -232,19 +233,8 @@ def _literal_texts(request: dict):
 
 def _at_path(value: object, path: str) -> object:
     """The value at an output path (``Instances[0].InstanceId``), or ABSENT."""
-    for part in path.replace("[", ".[").split("."):
-        if not part:
-            continue
-        if part.startswith("["):
-            index = part[1:-1]
-            if not (isinstance(value, list) and index.isdigit() and int(index) < len(value)):
-                return ABSENT
-            value = value[int(index)]
-        elif isinstance(value, dict) and part in value:
-            value = value[part]
-        else:
-            return ABSENT
-    return value
+    keys = parse_path(path)
+    return ABSENT if keys is None else value_at(value, keys, ABSENT)
 
 
 def _expected_request(event: Event) -> dict:

