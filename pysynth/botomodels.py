@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import functools
 
+import botocore.exceptions
 import botocore.loaders
 import botocore.model
+import botocore.waiter
 
 
 @functools.cache
@@ -21,3 +23,42 @@ def service_model(service: str) -> botocore.model.ServiceModel:
 
 def operation_model(service: str, operation: str) -> botocore.model.OperationModel:
     return service_model(service).operation_model(operation)
+
+
+@functools.cache
+def _boto3_loader() -> botocore.loaders.Loader:
+    """botocore's loader that also searches boto3's data: the resource models live there."""
+    import os
+
+    import boto3
+
+    found = botocore.loaders.create_loader()
+    found.search_paths.append(os.path.join(os.path.dirname(boto3.__file__), "data"))
+    return found
+
+
+@functools.cache
+def waiter_model(service: str) -> botocore.waiter.WaiterModel | None:
+    """The service's waiters (``waiters-2.json``), or None when it has none."""
+    try:
+        return botocore.waiter.WaiterModel(loader().load_service_model(service, "waiters-2"))
+    except botocore.exceptions.DataNotFoundError:
+        return None
+
+
+@functools.cache
+def waiters_of_operation(service: str, operation: str) -> tuple[str, ...]:
+    """The names of the waiters that poll ``operation``, in the model's order."""
+    model = waiter_model(service)
+    if model is None:
+        return ()
+    return tuple(name for name in model.waiter_names if model.get_waiter(name).operation == operation)
+
+
+@functools.cache
+def resource_model(service: str) -> dict | None:
+    """boto3's resource model of the service (``resources-1.json``), or None when it has none."""
+    try:
+        return _boto3_loader().load_service_model(service, "resources-1")
+    except botocore.exceptions.DataNotFoundError:
+        return None

@@ -133,7 +133,11 @@ def synth(
         raise typer.Exit(EXIT_FAILED_CHECK) from None
     # The same check as `pysynth verify`. The rendering's own check has read the text back to this
     # very model, so certifying the model certifies what is printed.
-    verdict = check_synthesized(runbook, synthesis.session.calls)
+    objectives = synthesis.outcome.objectives
+    verdict = check_synthesized(
+        runbook, ingested.kept, ingested.reads, ingested.failed,
+        require_waits="unwaited_polls" in objectives, require_retries="unhandled_failures" in objectives,
+    )
     if not verdict.certified:
         stderr.print(Text("error: the synthesized runbook does not reproduce the log; not printing it:", style="red"))
         for problem in verdict.problems:
@@ -178,7 +182,7 @@ def facts(
     """Print the ASP facts of the selected calls, to write policies against (schema: asp/README.md)."""
     ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
     kept = _kept_or_exit(ingested)
-    session = analyse(kept)
+    session = analyse(kept, ingested.reads, ingested.failed)
     sys.stdout.write(f"% pysynth facts: {len(kept)} calls, {len(session.slots)} slots, {len(session.outputs)} outputs\n")
     sys.stdout.write("% schema: asp/README.md in the pysynth package\n")
     sys.stdout.write(format_facts(session.facts()))
@@ -236,7 +240,7 @@ def verify_runbook(
         stderr.print(Text(f"error: {error}", style="red"))
         raise typer.Exit(EXIT_USAGE) from None
     ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    verdict = verify(document, _kept_or_exit(ingested))
+    verdict = verify(document, _kept_or_exit(ingested), ingested.reads, ingested.failed)
     if not verdict.certified:
         for problem in verdict.problems:
             stderr.print(Text(f"{problem.kind}: {problem.message}"))
@@ -315,7 +319,7 @@ def _synthesize(ingested: Ingested, policy, objectives, time_limit, models: int)
     kept = _kept_or_exit(ingested)
     try:
         synthesis = synthesize(
-            kept, policies=[_policy_path(name) for name in policy or []], objectives=objectives,
+            kept, reads=ingested.reads, failed=ingested.failed, policies=[_policy_path(name) for name in policy or []], objectives=objectives,
             models=models, time_limit=time_limit,
         )
     except SolveError as error:

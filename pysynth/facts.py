@@ -10,6 +10,7 @@ The fact schema is documented in ``asp/README.md``.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from collections import defaultdict
@@ -19,7 +20,9 @@ from datetime import datetime
 import botocore.model
 
 from pysynth.botomodels import operation_model
+from pysynth.evidence import Failures, PollSeries, failures_before, poll_series, strings_of
 from pysynth.ingest.events import Event
+from pysynth.lifecycle import effects
 from pysynth.solve import Fact, Term
 
 IDENTIFIER_SUFFIXES = ("Name", "Names", "Id", "Ids", "Arn", "Arns", "Bucket", "Identifier", "Alias", "Key")
@@ -70,7 +73,9 @@ class OutputSlot:
 
 @dataclass
 class Session:
-    """The analysed session: calls, slots, outputs and the joins between them."""
+    """The analysed session: calls (the kept write calls and the read calls that may become read
+    or wait steps), slots, outputs, the joins between them, and the evidence of polling and
+    failed attempts around them."""
 
     calls: list[Event]
     slots: list[Slot] = field(default_factory=list)
@@ -81,9 +86,18 @@ class Session:
     can_take: list[tuple[int, int]] = field(default_factory=list)
     same_request: list[tuple[int, int]] = field(default_factory=list)
     runtime_values: dict[str, str] = field(default_factory=dict)
+    # Call -> its moment: the second it was logged in, numbered from 1 (CloudTrail's order within
+    # one second is arbitrary, so the runbook may reorder the calls of a moment).
+    moments: list[int] = field(default_factory=list)
+    effects: list[tuple[str, int, int]] = field(default_factory=list)  # (creates|deletes, call, value)
+    polls: list[Poll] = field(default_factory=list)
+    failures: dict[int, Failures] = field(default_factory=dict)  # write call -> failed attempts before it
 
     def call_event(self, call: int) -> Event:
         return self.calls[call - 1]
+
+    def is_read(self, call: int) -> bool:
+        return self.calls[call - 1].read_only
 
     def facts(self) -> list[Fact]:
         return [_storable(fact) for fact in _facts(self)]
@@ -129,35 +143,127 @@ def value_text(value: object) -> str:
     return str(value)
 
 
-def analyse(calls: list[Event]) -> Session:
-    """Slots, outputs, values and candidate bindings for kept calls in log order."""
-    return _Analyser(calls).run()
+@dataclass(slots=True)
+class Poll:
+    """A series of identical reads that polled a value: ``call`` is the last read (a read call of
+    the session), ``consumer`` the first write call after it that uses the value."""
+
+    call: int
+    reads: int
+    waiters: list[str]
+    accepted: list[str]
+    consumer: int | None
+
+
+def analyse(writes: list[Event], reads: list[Event] = (), failed: list[Event] = ()) -> Session:
+    """Slots, outputs, values, candidate bindings and evidence for the kept write calls in log
+    order, with the read calls that polled a resource or whose recorded responses carry a value a
+    later write uses, and the failed attempts before a write succeeded."""
+    merged = list(heapq.merge(writes, reads, key=_epoch))
+    calls, polls = _candidate_calls(merged, poll_series(merged))
+    session = _Analyser(calls).run()
+    session.polls = polls
+    positions = {id(event): number for number, event in enumerate(calls, start=1)}
+    session.failures = {positions[id(writes[index])]: found for index, found in failures_before(writes, failed).items()}
+    return session
+
+
+def _epoch(event: Event) -> float:
+    return event.epoch
+
+
+def _candidate_calls(merged: list[Event], series: list[PollSeries]):
+    """The session's calls: the writes and, of the reads (all in time order), the last read of each
+    poll series and the recorded reads whose response shows a value a later write's request
+    holds; with the polls, numbered as calls."""
+    later_requests: set[str] = set()
+    useful: set[int] = set()
+    for index in range(len(merged) - 1, -1, -1):
+        event = merged[index]
+        if not event.read_only:
+            later_requests |= strings_of(event.call.params)
+        elif event.call.response and (strings_of(event.call.response) - strings_of(event.call.params)) & later_requests:
+            useful.add(index)
+    useful.update(item.last for item in series)
+    kept = [index for index, event in enumerate(merged) if not event.read_only or index in useful]
+    number = {index: position for position, index in enumerate(kept, start=1)}
+    polls = [
+        Poll(number[item.last], len(item.reads), item.waiters, item.accepted, number.get(item.consumer))
+        for item in series if item.waiters
+    ]
+    return [merged[index] for index in kept], polls
 
 
 class _Analyser:
     def __init__(self, calls: list[Event]):
         self.session = Session(calls=calls, runtime_values=runtime_values(calls))
+        self.session.moments = _moments(calls)
         self.value_ids: dict[tuple, int] = {}
         # Each value's occurrences in responses, in call order: [(call, output id)].
         self.sources: dict[int, list[tuple[int, int]]] = defaultdict(list)
         # Texts of whole identifier slots seen so far: an id, or a name inside a longer string.
         self.identifier_texts: dict[str, int] = {}
-        self.seen_in_request: set[int] = set()
+        self.request_values: dict[int, set[int]] = defaultdict(set)
+        self.first_request_moment: dict[int, int] = {}
 
     def run(self) -> Session:
-        for number, event in enumerate(self.session.calls, start=1):
+        session = self.session
+        # Responses first: a value a call of the same moment showed may be what a request uses,
+        # whichever of the two CloudTrail logged first.
+        for number, event in enumerate(session.calls, start=1):
             call = event.call
             operation = operation_model(call.service, call.operation)
-            hidden = set(call.hidden)
-            leaves = list(self.request_leaves(call.params, operation.input_shape, hidden))
-            for keys, member, containers, value, shape in leaves:
-                self.add_leaf(number, hidden, keys, member, containers, value, shape)
             if call.response and operation.output_shape is not None:
                 for path, value, shape in _response_leaves(call.response, operation.output_shape):
                     self.add_output(number, path, value, shape)
-        _join_candidates(self.session, self.sources)
-        self.session.same_request = _retries(self.session)
-        return self.session
+        for number, event in enumerate(session.calls, start=1):
+            call = event.call
+            operation = operation_model(call.service, call.operation)
+            hidden = set(call.hidden)
+            for keys, member, containers, value, shape in self.request_leaves(number, call.params, operation.input_shape, hidden):
+                self.add_leaf(number, hidden, keys, member, containers, value, shape)
+            if not event.read_only:
+                for kind, name in effects(call.service, call.operation, call.params):
+                    session.effects.append((kind, number, self.intern(name)))
+        self.find_producers()
+        _join_candidates(session, self.sources)
+        session.same_request = _retries(session)
+        return session
+
+    def shown_to(self, value_id: int | None, call: int) -> bool:
+        """Whether a response of another call of the same or an earlier moment shows the value."""
+        moments = self.session.moments
+        for source, _ in self.sources.get(value_id, ()):
+            if moments[source - 1] > moments[call - 1]:
+                return False
+            if source != call:
+                return True
+        return False
+
+    def shown_before(self, value: object, call: int) -> bool:
+        return self.shown_to(self.value_ids.get(value_key(value)), call)
+
+    def find_producers(self) -> None:
+        """A value first shown by a write call's response, in no request of that call or of an
+        earlier moment, and by no read of an earlier moment, was created by that call."""
+        session = self.session
+        moments = session.moments
+        runtime = set(session.runtime_values.values())
+        for value_id, occurrences in self.sources.items():
+            session.first_source[value_id] = occurrences[0][0]
+            writer = next((call for call, _ in occurrences if not session.is_read(call)), None)
+            if writer is None or value_id in self.request_values[writer]:
+                continue
+            moment = moments[writer - 1]
+            if any(moments[call - 1] < moment for call, _ in occurrences if session.is_read(call)):
+                continue
+            if self.first_request_moment.get(value_id, moment) < moment:
+                continue
+            # The account id and region show up in responses (OwnerId, NetworkBorderGroup) long
+            # before any request uses them, but no call created them.
+            if self.session.values[value_id - 1] in runtime:
+                continue
+            session.produced[value_id] = writer
 
     def intern(self, value: object) -> int:
         key = value_key(value)
@@ -166,10 +272,6 @@ class _Analyser:
             found = self.value_ids[key] = len(self.session.values) + 1
             self.session.values.append(value)
         return found
-
-    def shown_before(self, value: object) -> bool:
-        found = self.value_ids.get(value_key(value))
-        return found is not None and found in self.sources
 
     def add_leaf(self, call, hidden, keys, member, containers, value, shape) -> None:
         path = path_text(keys)
@@ -182,26 +284,30 @@ class _Analyser:
         if zone and zone.group(1) == self.session.runtime_values.get("region"):
             fragments = [(0, zone.end(1), self.intern(zone.group(1)), "region")]
         else:
-            fragments = [] if self.is_whole(value, value_id) else list(self.fragments(value, call))
+            fragments = [] if self.is_whole(value, value_id, call) else list(self.fragments(value, call))
         if fragments:
             for start, end, fragment_id, runtime in fragments:
                 self.new_slot(call, keys, member, containers, self.session.values[fragment_id - 1], fragment_id,
                               shape, span=(start, end), runtime=runtime)
-                self.seen_in_request.add(fragment_id)
+                self.seen_in_request_of(call, fragment_id)
             return
         slot = self.new_slot(call, keys, member, containers, value, value_id, shape)
         if slot.identifier and isinstance(value, str):
             self.identifier_texts.setdefault(value, value_id)
-        self.seen_in_request.add(value_id)
+        self.seen_in_request_of(call, value_id)
 
-    def is_whole(self, value: object, value_id: int) -> bool:
+    def seen_in_request_of(self, call: int, value_id: int) -> None:
+        self.request_values[call].add(value_id)
+        self.first_request_moment.setdefault(value_id, self.session.moments[call - 1])
+
+    def is_whole(self, value: object, value_id: int, call: int) -> bool:
         """A value that is one thing as a whole: not a string, an AWS-managed policy ARN (a
         constant), a string a response showed, an identifier used before, or the account id or
         region itself."""
         return (
             not isinstance(value, str)
             or AWS_MANAGED_ARN.match(value) is not None
-            or value_id in self.sources
+            or self.shown_to(value_id, call)
             or value in self.identifier_texts
             or value in self.session.runtime_values.values()
         )
@@ -226,7 +332,7 @@ class _Analyser:
             if word == region or (zone and zone.group(1) == region):
                 start = token.start() + (zone.start(1) if word != region else 0)
                 found.append((start, start + len(region), self.intern(region), "region"))
-            elif len(word) >= MIN_EMBEDDED_LENGTH and (self.shown_before(word) or word in self.identifier_texts):
+            elif len(word) >= MIN_EMBEDDED_LENGTH and (self.shown_before(word, call) or word in self.identifier_texts):
                 found.append((token.start(), token.end(), self.intern(word), None))
         return _without_overlaps(found)
 
@@ -255,14 +361,8 @@ class _Analyser:
         if occurrences and occurrences[-1][0] == call:
             return  # one output per call and value is enough: the first path that showed it
         occurrences.append((call, output.id))
-        if len(occurrences) == 1:
-            session.first_source[value_id] = call
-            # The account id and region show up in responses (OwnerId, NetworkBorderGroup) long
-            # before any request uses them, but no call created them.
-            if value_id not in self.seen_in_request and value not in session.runtime_values.values():
-                session.produced[value_id] = call
 
-    def request_leaves(self, params, shape, hidden, keys=(), member="", containers=()):
+    def request_leaves(self, call, params, shape, hidden, keys=(), member="", containers=()):
         """(keys, member, containers, value, shape) for every scalar and every hidden value, and
         for each list of scalars that no response showed, as one tuple value."""
         if shape is None or params is None:
@@ -277,23 +377,23 @@ class _Analyser:
                 member_shape = shape.members.get(name)
                 if member_shape is None or member_shape.metadata.get("idempotencyToken"):
                     continue  # a fresh token per run: botocore generates one when it is left out
-                yield from self.request_leaves(value, member_shape, hidden, keys + (name,), name, inner_containers)
+                yield from self.request_leaves(call, value, member_shape, hidden, keys + (name,), name, inner_containers)
         elif kind == "list":
             item_shape = shape.member
             whole = (
                 item_shape.type_name in SCALAR_TYPES
                 and params
-                and not any(self.shown_before(item) or item in self.identifier_texts for item in params)
+                and not any(self.shown_before(item, call) or item in self.identifier_texts for item in params)
                 and not any(path_text(keys + (index,)) in hidden for index in range(len(params)))
             )
             if whole:
                 yield keys, member, containers, tuple(params), item_shape
                 return
             for index, item in enumerate(params):
-                yield from self.request_leaves(item, item_shape, hidden, keys + (index,), member, containers)
+                yield from self.request_leaves(call, item, item_shape, hidden, keys + (index,), member, containers)
         elif kind == "map":
             for key, item in params.items():
-                yield from self.request_leaves(item, shape.value, hidden, keys + (key,), key, containers + (member,))
+                yield from self.request_leaves(call, item, shape.value, hidden, keys + (key,), key, containers + (member,))
         elif kind in SCALAR_TYPES:
             yield keys, member, containers, params, shape
 
@@ -372,39 +472,70 @@ def _is_identifier(slot: Slot) -> bool:
     return all(RESOURCE_ID.match(text) or text.startswith("arn:") for text in texts)
 
 
+def _moments(calls: list[Event]) -> list[int]:
+    """Each call's moment, numbered from 1: calls logged at the same time share one. CloudTrail
+    logs whole seconds, so the calls of one second share a moment; a recorded trace's times are
+    finer, and its order is the order the calls were made."""
+    moments, moment, last = [], 0, None
+    for event in calls:
+        if event.epoch != last or event.epoch == float("inf"):
+            moment, last = moment + 1, event.epoch
+        moments.append(moment)
+    return moments
+
+
+# Outputs of the same moment offered to one slot at most: enough to undo CloudTrail's arbitrary
+# order within a second, and bounded however busy the second.
+SAME_MOMENT_SOURCES = 3
+
+
 def _join_candidates(session: Session, sources: dict[int, list[tuple[int, int]]]) -> None:
-    """For each identifier or created value: the first output that showed it and the latest
-    earlier one. Plain data (a tag value "true", a path "/") is never read from a response that
-    merely echoes it: that would tie unrelated steps together."""
+    """For each identifier or created value: the first output that showed it, the latest one of an
+    earlier moment, and the ones of the same moment (whose order the runbook decides). Plain data
+    (a tag value "true", a path "/") is never read from a response that merely echoes it: that
+    would tie unrelated steps together."""
+    moments = session.moments
     for slot in session.slots:
         if slot.hidden or slot.runtime or not (slot.identifier or slot.value_id in session.produced):
             continue
-        earlier = [occurrence for occurrence in sources.get(slot.value_id, ()) if occurrence[0] < slot.call]
-        if not earlier:
-            continue
-        chosen = {earlier[0][1], earlier[-1][1]}
+        moment = moments[slot.call - 1]
+        earlier = [output for call, output in sources.get(slot.value_id, ()) if moments[call - 1] < moment]
+        # A read's response shows the state after the writes logged before it: only a call logged
+        # after the read may take its values.
+        same = [output for call, output in sources.get(slot.value_id, ())
+                if moments[call - 1] == moment and call != slot.call
+                and not (session.is_read(call) and call > slot.call)][:SAME_MOMENT_SOURCES]
+        chosen = set(same)
+        if earlier:
+            chosen |= {earlier[0], earlier[-1]}
         session.can_take.extend((slot.id, output) for output in sorted(chosen))
 
 
 def _retries(session: Session) -> list[tuple[int, int]]:
-    """Pairs (C, C0): C repeats C0's request and response, and no call in between uses one of
-    their request values, so C may be a retry of C0."""
+    """Pairs (C, C0): write C repeats write C0's request and response, and no call in between uses
+    one of their request values, so C may be a retry of C0. C0 is the first call of an unbroken
+    run of repeats, so that every retry of a run can merge into the same step."""
     slot_values: dict[int, set[int]] = defaultdict(set)
     for slot in session.slots:
         slot_values[slot.call].add(slot.value_id)
-    last_by_request: dict[str, int] = {}
+    first_of_run: dict[str, int] = {}
+    latest: dict[str, int] = {}
     pairs = []
     for number, event in enumerate(session.calls, start=1):
+        if event.read_only:
+            continue
         call = event.call
         key = json.dumps([call.service, call.operation, call.params], sort_keys=True, default=str)
-        earlier = last_by_request.get(key)
-        last_by_request[key] = number
+        earlier, head = latest.get(key), first_of_run.get(key)
+        latest[key] = number
+        first_of_run[key] = number
         if earlier is None:
             continue
-        same_response = not call.response or call.response == session.call_event(earlier).call.response
+        same_response = not call.response or call.response == session.call_event(head).call.response
         untouched = not any(slot_values[number] & slot_values[between] for between in range(earlier + 1, number))
         if same_response and untouched:
-            pairs.append((number, earlier))
+            pairs.append((number, head))
+            first_of_run[key] = head
     return pairs
 
 
@@ -417,11 +548,30 @@ def _storable(fact: Fact) -> Fact:
 
 
 def _facts(session: Session):
+    sizes: dict[int, int] = defaultdict(int)
     for number, event in enumerate(session.calls, start=1):
-        yield Fact("call", (number,))
+        yield Fact("read" if event.read_only else "call", (number,))
         yield Fact("call_operation", (number, event.call.service, event.call.operation))
+        moment = session.moments[number - 1]
+        sizes[moment] += 1
+        yield Fact("moment", (number, moment, sizes[moment]))
+    for moment, size in sizes.items():
+        if size > 1:
+            yield Fact("moment_size", (moment, size))
     for call, earlier in session.same_request:
         yield Fact("same_request", (call, earlier))
+    for kind, call, value_id in session.effects:
+        yield Fact(kind, (call, value_id))
+    for poll in session.polls:
+        yield Fact("poll", (poll.call, poll.reads))
+        for rank, name in enumerate(poll.waiters):
+            yield Fact("waiter", (poll.call, name, rank))
+        for name in poll.accepted:
+            yield Fact("waiter_accepts", (poll.call, name))
+        if poll.consumer is not None:
+            yield Fact("polled_before", (poll.call, poll.consumer))
+    for call, found in session.failures.items():
+        yield Fact("failed_attempts", (call, found.count))
     for slot in session.slots:
         yield Fact("slot", (slot.id, slot.call, slot.path))
         yield Fact("slot_member", (slot.id, slot.member))

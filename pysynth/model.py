@@ -10,17 +10,18 @@ tree of dicts and lists whose leaves are literal values (str, int, float, bool) 
 - ``Template(parts)``: a string made of literal text and references, e.g. an ARN with the
   account id in it.
 
-Steps carry an ``action`` so that waits (``aws:waitForAwsResourceProperty``), branches
-(``aws:branch``) and loops (``aws:loop``) can join ``aws:executeAwsApi`` without changing what
-is already here. ``to_json``/``from_json`` give the documented JSON form (``--format json``).
+Steps carry an ``action``: ``aws:executeAwsApi``, or ``aws:waitForAwsResourceProperty`` for a
+wait (``Step.wait``); a step that failed in the log before it succeeded carries a ``Step.retry``.
+Branches (``aws:branch``) and loops (``aws:loop``) can join them without changing what is here. ``to_json``/``from_json`` give the documented JSON form (``--format json``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Union
 
 EXECUTE_AWS_API = "aws:executeAwsApi"
+WAIT_FOR_PROPERTY = "aws:waitForAwsResourceProperty"
 GLOBALS = ("ACCOUNT_ID", "REGION", "AWS_PARTITION")
 SCHEMA_VERSION = 1
 
@@ -88,7 +89,32 @@ class RecordRef:
 
 
 @dataclass(slots=True)
+class Wait:
+    """What a wait step waits for: botocore's ``waiter`` (``NatGatewayAvailable``), called with the
+    step's request; for SSM, the response property (``$.NatGateways[0].State``, a JSONPath) that
+    must take one of ``desired_values``, or None when the waiter accepts on the call succeeding
+    (an ``...Exists`` waiter: the read is retried until it succeeds)."""
+
+    waiter: str
+    property_selector: str | None
+    desired_values: list[str]
+    delay_seconds: int
+    max_attempts: int
+
+
+@dataclass(slots=True)
+class Retry:
+    """A step retried on the errors the log shows it failed with before it succeeded."""
+
+    max_attempts: int
+    errors: list[str]  # botocore error codes ("InvalidParameterValue")
+
+
+@dataclass(slots=True)
 class Step:
+    """One runbook step: an API call (``aws:executeAwsApi``) or, with ``wait``, a wait that repeats
+    the call until a waiter accepts it (``aws:waitForAwsResourceProperty`` in SSM)."""
+
     name: str
     service: str  # botocore service name: "iam", "ec2"
     api: str  # botocore operation name: "CreateUser"
@@ -97,6 +123,8 @@ class Step:
     records: list[RecordRef] = field(default_factory=list)
     action: str = EXECUTE_AWS_API
     description: str = ""
+    wait: Wait | None = None
+    retry: Retry | None = None
 
 
 @dataclass(slots=True)
@@ -183,6 +211,8 @@ def runbook_to_json(runbook: Runbook) -> dict:
                 "request": value_to_json(s.request),
                 "outputs": [{"name": o.name, "selector": o.selector, "type": o.type, "path": o.path} for o in s.outputs],
                 "records": [{"file": r.file, "index": r.index, "event_id": r.event_id, "time": r.time} for r in s.records],
+                **({"wait": asdict(s.wait)} if s.wait else {}),
+                **({"retry": asdict(s.retry)} if s.retry else {}),
             }
             for s in runbook.steps
         ],
@@ -204,6 +234,8 @@ def runbook_from_json(data: dict) -> Runbook:
                 description=s.get("description", ""), request=value_from_json(s["request"]),
                 outputs=[Output(**o) for o in s.get("outputs", [])],
                 records=[RecordRef(**r) for r in s.get("records", [])],
+                wait=Wait(**s["wait"]) if s.get("wait") else None,
+                retry=Retry(**s["retry"]) if s.get("retry") else None,
             )
             for s in data["steps"]
         ],

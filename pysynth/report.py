@@ -124,9 +124,15 @@ def synth_summary(synthesis: Synthesis, runbook: Runbook) -> Table:
     table.add_column("what")
     table.add_column("value")
     table.add_row("steps", str(len(runbook.steps)))
-    merged = len(synthesis.session.calls) - len(runbook.steps)
-    if merged:
-        table.add_row("retries merged", str(merged))
+    answer = synthesis.outcome.answers[synthesis.runbooks.index(runbook)] if runbook in synthesis.runbooks else None
+    if answer is not None and answer.merged:
+        table.add_row("retries merged", str(len(answer.merged)))
+    waits = [step.name for step in runbook.steps if step.wait]
+    if waits:
+        table.add_row("waits", f"{len(waits)}: {', '.join(waits)}")
+    retried = [step.name for step in runbook.steps if step.retry]
+    if retried:
+        table.add_row("retried", ", ".join(retried))
     inputs = runbook.inputs
     secrets = sum(item.secret for item in inputs)
     table.add_row("inputs", f"{len(inputs)}" + (f" ({secrets} secret)" if secrets else ""))

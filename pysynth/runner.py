@@ -36,7 +36,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from pysynth.model import EXECUTE_AWS_API, GlobalRef, Input, InputRef, OutputRef, Runbook, Step, Template
+from pysynth.ssm import request_value
+from pysynth.model import EXECUTE_AWS_API, WAIT_FOR_PROPERTY, GlobalRef, Input, InputRef, OutputRef, Runbook, Step, Template
 from pysynth.paths import parse_selector, value_at
 from pysynth.render import ASSUME_ROLE, ASSUME_ROLE_PATTERN, SSM_OUTPUT_TYPES
 # The renderer's helpers, so that the runner reads botocore's shapes, stands in for values only
@@ -187,16 +188,7 @@ class ExecuteAwsApi:
         return {"service": step.service, "api": step.api, "request": shown}
 
     def run(self, step: Step, execution: Execution) -> StepResult:
-        operation = known_operation(step.service, step.api)
-        request = execution.resolve(step.request, operation.input_shape)
-        _validate(operation, request)
-        try:
-            response = getattr(execution.aws.client(step.service), xform_name(step.api))(**request)
-        except ClientError as error:
-            details = error.response.get("Error", {})
-            raise StepError(f"{details.get('Code', 'error')}: {details.get('Message', error)}") from None
-        except BotoCoreError as error:
-            raise StepError(str(error)) from None
+        response = _call_with_attempts(step, execution)
         outputs = {}
         for output in step.outputs:
             found = value_at(response, parse_selector(output.selector))
@@ -210,9 +202,59 @@ class ExecuteAwsApi:
         return StepResult(outputs)
 
 
-# The actions the runner runs. Others (aws:waitForAwsResourceProperty, aws:branch, aws:loop…) are
-# named before anything runs.
-ACTIONS: dict[str, Action] = {EXECUTE_AWS_API: ExecuteAwsApi()}
+class WaitForAwsResourceProperty(ExecuteAwsApi):
+    """``aws:waitForAwsResourceProperty``: the call repeated until the property its selector picks
+    takes one of the desired values, as long as the wait's attempts allow."""
+
+    def problems(self, step: Step) -> list[str]:
+        problems = super().problems(step)
+        if step.wait is None or parse_selector(step.wait.property_selector or "") is None:
+            problems.append(f"step {step.name}: PropertySelector is not $ followed by .Member and [index] steps")
+        return problems
+
+    def run(self, step: Step, execution: Execution) -> StepResult:
+        wait = step.wait
+        selector = parse_selector(wait.property_selector)
+        # Desired values may name inputs and outputs ("{{ UserName }}"), as SSM allows.
+        desired = [_text(execution.resolve(request_value(value, f"step {step.name} DesiredValues"), None))
+                   for value in wait.desired_values]
+        found = None
+        for attempt in range(1, wait.max_attempts + 1):
+            found = value_at(_call_with_attempts(step, execution), selector)
+            if found is not None and _text(found) in desired:
+                return StepResult()
+            if attempt < wait.max_attempts:
+                time.sleep(wait.delay_seconds)
+        raise StepError(f"{wait.property_selector} is {_text(found) if found is not None else 'absent'} after "
+                        f"{wait.max_attempts} attempts, not one of {', '.join(desired)}")
+
+
+def _call_with_attempts(step: Step, execution: Execution) -> dict:
+    """The step's call, made again after a failure as often as its retry (or, for a wait for
+    success, its wait) allows: SSM's maxAttempts."""
+    operation = known_operation(step.service, step.api)
+    request = execution.resolve(step.request, operation.input_shape)
+    _validate(operation, request)
+    attempts, delay = 1, 0
+    if step.retry is not None:
+        attempts = step.retry.max_attempts
+    elif step.wait is not None and step.wait.property_selector is None:
+        attempts, delay = step.wait.max_attempts, step.wait.delay_seconds
+    for attempt in range(1, attempts + 1):
+        try:
+            return getattr(execution.aws.client(step.service), xform_name(step.api))(**request)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            if attempt == attempts:
+                raise StepError(f"{details.get('Code', 'error')}: {details.get('Message', error)}") from None
+        except BotoCoreError as error:
+            raise StepError(str(error)) from None
+        time.sleep(delay or min(2 * attempt, 20))
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+# The actions the runner runs. Others (aws:branch, aws:loop…) are named before anything runs.
+ACTIONS: dict[str, Action] = {EXECUTE_AWS_API: ExecuteAwsApi(), WAIT_FOR_PROPERTY: WaitForAwsResourceProperty()}
 
 
 class Reporter(Protocol):

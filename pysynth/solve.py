@@ -21,7 +21,10 @@ import clingo.ast
 from pysynth.resources import as_file, asp_root
 
 # The objectives objectives.lp knows, each optimized only when an objectives file gives it a level.
-OBJECTIVES = ("inputs", "steps", "input_references", "later_sources")
+OBJECTIVES = (
+    "unhandled_failures", "unwaited_polls", "inputs", "steps", "input_references", "later_sources",
+    "stale_literals", "waiter_choice", "log_order",
+)
 BINDING_KINDS = ("output", "input", "literal", "secret", "runtime")
 
 _NAME = re.compile(r"_*[a-z][A-Za-z0-9_']*\Z")
@@ -182,12 +185,16 @@ class Violation:
 
 @dataclass
 class Answer:
-    steps: list[int]
+    steps: list[int]  # calls that are steps (write calls, read steps and waits), by call number
     merged: dict[int, int]  # retry -> the step it is merged into
     bindings: dict[int, Binding]  # slot -> source, for every slot of a step
     inputs: list[int]  # value ids; secret inputs included (their slots are bound to "secret")
     cost: list[int]  # aligned with Outcome.objectives
     violations: list[Violation]
+    ranks: dict[int, int] = field(default_factory=dict)  # step -> its rank within its moment
+    waits: dict[int, str] = field(default_factory=dict)  # read call -> the waiter it becomes
+    read_steps: list[int] = field(default_factory=list)
+    retries: list[int] = field(default_factory=list)  # steps retried after the failures the log shows
 
 
 @dataclass
@@ -426,21 +433,31 @@ class _Run:
         bindings: dict[int, Binding] = {}
         inputs: list[int] = []
         violations: list[Violation] = []
+        ranks: dict[int, int] = {}
+        read_steps: list[int] = []
+        retries: list[int] = []
+        waits: dict[int, str] = {}
         match = _SHOWN.match
         for symbol in symbols:
             # Reading clingo's text of an atom is several times faster than walking the symbol,
             # and a large runbook has a binding for each of its hundred thousand slots.
             found = match(str(symbol))
             if found is None:
-                _other_atom(symbol, violations)
+                _other_atom(symbol, violations, waits)
                 continue
-            step, value, retry, into, slot, output, runtime, kind = found.groups()
+            step, value, retry, into, slot, output, runtime, kind, ranked, rank, read, retried = found.groups()
             if step is not None:
                 steps.append(int(step))
             elif value is not None:
                 inputs.append(int(value))
             elif retry is not None:
                 merged[int(retry)] = int(into)
+            elif ranked is not None:
+                ranks[int(ranked)] = int(rank)
+            elif read is not None:
+                read_steps.append(int(read))
+            elif retried is not None:
+                retries.append(int(retried))
             elif output is not None:
                 bindings[int(slot)] = Binding("output", output=int(output))
             elif runtime is not None:
@@ -451,20 +468,28 @@ class _Run:
             cost = cost[1:]  # the first level counts the violations
         violations.sort(key=lambda item: (item.rule, item.kind, item.id))
         return Answer(sorted(steps), dict(sorted(merged.items())), dict(sorted(bindings.items())), sorted(inputs),
-                      cost, violations)
+                      cost, violations, dict(sorted(ranks.items())), dict(sorted(waits.items())), sorted(read_steps),
+                      sorted(retries))
 
 
 _SHOWN = re.compile(
     r"(?:step\((-?\d+)\)|input\((-?\d+)\)|merged\((-?\d+),(-?\d+)\)"
-    r"|bind\((-?\d+),(?:output\((-?\d+)\)|runtime\(([a-z_][A-Za-z0-9_']*)\)|(input|literal|secret))\))\Z"
+    r"|bind\((-?\d+),(?:output\((-?\d+)\)|runtime\(([a-z_][A-Za-z0-9_']*)\)|(input|literal|secret))\)"
+    r"|rank\((-?\d+),(-?\d+)\)|read_step\((-?\d+)\)|retry\((-?\d+)\))\Z"
 )
 
 
-def _other_atom(symbol: clingo.Symbol, violations: list[Violation]) -> None:
-    """A shown atom that is not part of the runbook's shape: a violation, or what a user's policy
-    chose to show (ignored)."""
-    if symbol.type is clingo.SymbolType.Function and symbol.name == "violation" and len(symbol.arguments) == 2:
-        violations.append(_violation(*symbol.arguments))
+def _other_atom(symbol: clingo.Symbol, violations: list[Violation], waits: dict[int, str]) -> None:
+    """A shown atom with a string in it (a wait and its waiter), a violation, or what a user's
+    policy chose to show (ignored)."""
+    if symbol.type is not clingo.SymbolType.Function or len(symbol.arguments) != 2:
+        return
+    first, second = symbol.arguments
+    if symbol.name == "violation":
+        violations.append(_violation(first, second))
+    elif (symbol.name == "wait" and first.type is clingo.SymbolType.Number
+          and second.type is clingo.SymbolType.String):
+        waits[first.number] = second.string
 
 
 # The same backend calls as Backend.add_atom and Backend.add_rule, made straight to clingo's C API

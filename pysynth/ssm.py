@@ -5,8 +5,10 @@ Shared by ``pysynth verify`` and the local runner, whose whole interface is ``pa
 name and an action, and every ``{{ ... }}`` is a reference the model knows, to a declared input or
 to an earlier step. Whether it reproduces a log is ``pysynth.verify``'s question.
 
-``aws:executeAwsApi`` steps become service, API, request and outputs; any other action
-(``aws:waitForAwsResourceProperty``, ``aws:branch``, ``aws:loop``…) is kept with its raw inputs so
+``aws:executeAwsApi`` steps become service, API, request and outputs (a ``maxAttempts`` a retry,
+or, on a read with no outputs that a botocore waiter polls, a wait for success);
+``aws:waitForAwsResourceProperty`` steps a wait, named after the botocore waiter that checks the
+same property; any other action (``aws:branch``, ``aws:loop``…) is kept with its raw inputs so
 that the tools can refuse or skip it by name. The parameter the document assumes as its role
 (``AutomationAssumeRole``) is where Automation runs, not an input of the task: it is left out.
 """
@@ -20,8 +22,10 @@ from pathlib import Path
 
 import yaml
 
+from pysynth.evidence import property_wait, success_wait
 from pysynth.model import (
-    EXECUTE_AWS_API, GLOBALS, GlobalRef, Input, InputRef, Output, OutputRef, Runbook, Step, Template,
+    EXECUTE_AWS_API, GLOBALS, WAIT_FOR_PROPERTY, GlobalRef, Input, InputRef, Output, OutputRef, Retry, Runbook, Step,
+    Template,
     runbook_from_json,
 )
 
@@ -152,15 +156,28 @@ def _step(spec: object, position: int, name: str) -> Step:
     records_note = RECORDS_NOTE.match(description)
     description = description[records_note.end():] if records_note else description
     outputs = [_output(item, f"{name}: step {step_name}") for item in outputs]
-    if action != EXECUTE_AWS_API:
+    if action not in (EXECUTE_AWS_API, WAIT_FOR_PROPERTY):
         return Step(name=step_name, service="", api="", request=dict(inputs), outputs=outputs, action=action,
                     description=description)
     request = dict(inputs)
     service, api = request.pop("Service", None), request.pop("Api", None)
     if not isinstance(service, str) or not isinstance(api, str):
-        raise DocumentError(f"{name}: step {step_name}: {EXECUTE_AWS_API} needs Service and Api")
-    return Step(name=step_name, service=service, api=api, request=request_value(request, f"{name}: {step_name}"),
-                outputs=outputs, action=action, description=description)
+        raise DocumentError(f"{name}: step {step_name}: {action} needs Service and Api")
+    step = Step(name=step_name, service=service, api=api, request={}, outputs=outputs, action=action,
+                description=description)
+    attempts = spec.get("maxAttempts")
+    if action == WAIT_FOR_PROPERTY:
+        selector, desired = request.pop("PropertySelector", None), request.pop("DesiredValues", None)
+        if not isinstance(selector, str) or not isinstance(desired, list) or not desired:
+            raise DocumentError(f"{name}: step {step_name}: {action} needs PropertySelector and DesiredValues")
+        step.wait = property_wait(service, api, selector, [_text(value) for value in desired],
+                                  spec.get("timeoutSeconds"))
+    elif isinstance(attempts, int) and attempts > 1:
+        step.wait = success_wait(service, api, attempts) if not outputs else None
+        if step.wait is None:
+            step.retry = Retry(max_attempts=attempts, errors=[])
+    step.request = request_value(request, f"{name}: {step_name}")
+    return step
 
 
 def _output(spec: object, where: str) -> Output:

@@ -16,8 +16,10 @@ from pathlib import Path
 from pysynth.botomodels import operation_model
 from pysynth.facts import RESOURCE_ID, Session, Slot, analyse
 from pysynth.ingest.events import Event
+from pysynth.evidence import wait_of
 from pysynth.model import (
-    GlobalRef, Input, InputRef, Output, OutputRef, RecordRef, Runbook, Solution, Step, Template,
+    EXECUTE_AWS_API, WAIT_FOR_PROPERTY, GlobalRef, Input, InputRef, Output, OutputRef, RecordRef, Retry, Runbook,
+    Solution, Step, Template,
 )
 from pysynth.solve import Answer, Outcome, solve
 
@@ -26,6 +28,12 @@ SSM_OUTPUT_TYPES = {"string": "String", "integer": "Integer", "long": "Integer",
 # Created ids and ARNs a step reports even when no later step reads them (the first of a list
 # only): what a user looks for after a run.
 REPORTED_OUTPUT = re.compile(r"(Id|Arn)$")
+# Attempts of a step the log shows failing before it succeeded: at least this many, and always one
+# more than the log needed.
+RETRY_ATTEMPTS = 3
+# An error code as AWS spells it (CloudTrail prefixes EC2's with Client. or Server.); anything else
+# in a log's errorCode is not retried on.
+ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]*\Z")
 
 
 class NothingToSynthesize(Exception):
@@ -42,6 +50,8 @@ class Synthesis:
 def synthesize(
     calls: list[Event],
     *,
+    reads: list[Event] = (),
+    failed: list[Event] = (),
     policies: list[Path] = (),
     objectives: Path | None = None,
     models: int = 1,
@@ -49,7 +59,7 @@ def synthesize(
 ) -> Synthesis:
     if not calls:
         raise NothingToSynthesize("no write call was kept, so there is nothing to automate")
-    session = analyse(calls)
+    session = analyse(calls, reads, failed)
     outcome = solve(session.facts(), policies=policies, objectives=objectives, models=models, time_limit=time_limit)
     synthesis = Synthesis(session, outcome)
     if outcome.satisfiable:
@@ -76,8 +86,9 @@ class _RunbookBuilder:
     def __init__(self, session: Session, answer: Answer):
         self.session = session
         self.answer = answer
-        self.steps_taken = sorted(answer.steps)
-        self.step_names = _step_names(session, self.steps_taken)
+        # The planned order: moments as logged, the steps of a moment by the ranks the solver chose.
+        self.steps_taken = sorted(answer.steps, key=lambda call: (session.moments[call - 1], answer.ranks.get(call, 0), call))
+        self.step_names = _step_names(session, self.steps_taken, answer.waits)
         self.slots_by_call: dict[int, list[Slot]] = defaultdict(list)
         for slot in session.slots:
             self.slots_by_call[slot.call].append(slot)
@@ -178,18 +189,33 @@ class _RunbookBuilder:
         merged_into: dict[int, list[int]] = defaultdict(list)
         for call, earlier in self.answer.merged.items():
             merged_into[earlier].append(call)
+        polls = {poll.call: poll for poll in self.session.polls}
         for call in self.steps_taken:
             event = self.session.call_event(call)
             records = [_record(self.session.call_event(number)) for number in [call, *sorted(merged_into[call])]]
-            steps.append(Step(
+            waiter = self.answer.waits.get(call)
+            step = Step(
                 name=self.step_names[call],
                 service=event.call.service,
                 api=event.call.operation,
                 request=self._request(call),
-                outputs=self._outputs_of(call),
+                outputs=[] if waiter else self._outputs_of(call),
                 records=records,
                 description=_step_description(event, len(records)),
-            ))
+            )
+            if waiter:
+                step.wait = wait_of(event.call.service, waiter)
+                step.action = WAIT_FOR_PROPERTY if step.wait.property_selector else EXECUTE_AWS_API
+                step.description = _wait_description(self.session, polls[call], waiter)
+            if call in self.answer.retries:
+                failures = self.session.failures[call]
+                step.retry = Retry(
+                    max_attempts=max(RETRY_ATTEMPTS, failures.count + 2),
+                    errors=sorted({code.split(".", 1)[-1] for code in failures.codes if ERROR_CODE.match(code)}),
+                )
+                step.description += (f" The log shows it failed {_times(failures.count)} "
+                                     f"({', '.join(failures.codes)}) before it succeeded, so it is retried.")
+            steps.append(step)
         return steps
 
     def _request(self, call: int) -> dict:
@@ -238,9 +264,24 @@ class _RunbookBuilder:
         return merged[0] if len(merged) == 1 and isinstance(merged[0], str) else Template(tuple(merged))
 
 
-def _step_names(session: Session, calls: list[int]) -> dict[int, str]:
+def _step_names(session: Session, calls: list[int], waits: dict[int, str]) -> dict[int, str]:
     taken = _Names()
-    return {call: taken.unique(session.call_event(call).call.operation) for call in calls}
+    return {
+        call: taken.unique(f"WaitFor{waits[call]}" if call in waits else session.call_event(call).call.operation)
+        for call in calls
+    }
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _wait_description(session: Session, poll, waiter: str) -> str:
+    event = session.call_event(poll.call)
+    consumer = (f" before {session.call_event(poll.consumer).call.operation}"
+                if poll.consumer is not None else "")
+    return (f"Waits until {event.call.service} waiter {waiter} accepts {event.call.operation}: the log shows "
+            f"{_who(event)} polling it {_times(poll.reads)}{consumer}, last at {event.time}.")
 
 
 class _Names:
@@ -344,10 +385,11 @@ def _who(event: Event) -> str:
 
 
 def _description(session: Session) -> str:
-    first, last = session.calls[0], session.calls[-1]
-    principals = sorted({_who(event) for event in session.calls})
+    writes = [event for event in session.calls if not event.read_only]
+    first, last = writes[0], writes[-1]
+    principals = sorted({_who(event) for event in writes})
     return (
-        f"Reproduces {len(session.calls)} write calls made by {', '.join(principals)} "
+        f"Reproduces {len(writes)} write calls made by {', '.join(principals)} "
         f"between {first.time} and {last.time}, synthesized by pysynth from CloudTrail."
     )
 

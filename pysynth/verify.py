@@ -15,6 +15,7 @@ is a retry: the same step covers it (``pysynth.facts`` merges retries by the sam
 from __future__ import annotations
 
 import copy
+import heapq
 import json
 import re
 from collections import defaultdict
@@ -26,7 +27,9 @@ from rich.table import Table
 from pysynth.botomodels import operation_model
 from pysynth.facts import MIN_EMBEDDED_LENGTH, TOKEN, path_text, runtime_values
 from pysynth.ingest.events import Event
-from pysynth.model import EXECUTE_AWS_API, GLOBALS, GlobalRef, InputRef, OutputRef, RecordRef, Runbook, Step, Template
+from pysynth.ingest.normalize import Normalizer
+from pysynth.verify_plan import moment_of, plan_problems
+from pysynth.model import EXECUTE_AWS_API, GLOBALS, WAIT_FOR_PROPERTY, GlobalRef, InputRef, OutputRef, RecordRef, Runbook, Step, Template
 from pysynth.paths import parse_path, value_at
 
 # Problem kinds.
@@ -42,8 +45,10 @@ UNKNOWN_INPUT = "unknown-input"  # an input the runbook does not declare, or an 
 UNSUPPORTED_ACTION = "unsupported-action"  # a step action a log cannot vouch for (branches, loops…)
 RECORDS_DIFFER = "records-differ"  # check_synthesized: a step claims other records than it reproduces
 
-# Actions that only read: they make no write call, so no kept record stands for them.
-READ_ONLY_ACTIONS = {"aws:waitForAwsResourceProperty", "aws:assertAwsResourceProperty", "aws:sleep"}
+# Actions that make an API call a log record can vouch for (a wait repeats a read the log shows).
+API_ACTIONS = (EXECUTE_AWS_API, WAIT_FOR_PROPERTY)
+# Actions that only read and that no log record stands for.
+READ_ONLY_ACTIONS = {"aws:assertAwsResourceProperty", "aws:sleep"}
 GLOBAL_VALUES = {"ACCOUNT_ID": "account_id", "REGION": "region", "AWS_PARTITION": "partition"}
 MESSAGE_VALUE_LENGTH = 120
 LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -78,15 +83,25 @@ class Verdict:
         return not self.problems
 
 
-def verify(runbook: Runbook, calls: list[Event]) -> Verdict:
-    """Check ``runbook`` against the kept calls of a log, in log order."""
-    return _Replay(runbook, calls).run()
+def verify(runbook: Runbook, calls: list[Event], reads: list[Event] = (), failed: list[Event] = (),
+           *, require_waits: bool = True, require_retries: bool = True) -> Verdict:
+    """Check ``runbook`` against the kept calls of a log, in log order. ``reads`` (successful read
+    calls) are what read and wait steps may make and the evidence of polling; ``failed`` (failed
+    calls) the evidence of retries. ``require_waits``/``require_retries``: a missing wait or retry
+    where the log shows polling or failures is a problem."""
+    replay = _Replay(runbook, list(heapq.merge(calls, reads, key=lambda event: event.epoch)))
+    verdict = replay.run()
+    verdict.problems += plan_problems(
+        runbook, replay.calls, replay.matched, failed, require_waits=require_waits, require_retries=require_retries,
+    )
+    return verdict
 
 
-def check_synthesized(runbook: Runbook, calls: list[Event]) -> Verdict:
+def check_synthesized(runbook: Runbook, calls: list[Event], reads: list[Event] = (), failed: list[Event] = (),
+                      *, require_waits: bool = True, require_retries: bool = True) -> Verdict:
     """``verify``, and also that every step reproduces exactly the records it claims to (the
     records its description names)."""
-    verdict = verify(runbook, calls)
+    verdict = verify(runbook, calls, reads, failed, require_waits=require_waits, require_retries=require_retries)
     matched = dict(verdict.matches)
     for step in runbook.steps:
         claimed = [(record.file, record.index) for record in step.records]
@@ -271,6 +286,8 @@ def _created_ids(calls: list[Event], runtime: set[str]) -> dict[str, int]:
     seen: set[str] = set()
     created: dict[str, int] = {}
     for number, event in enumerate(calls):
+        if event.read_only:
+            continue  # a read shows what existed; it creates nothing
         seen.update(value for _, value in _leaves(event.call.params) if isinstance(value, str))
         for _, value in _leaves(event.call.response or {}):
             if not isinstance(value, str) or value in seen:
@@ -315,7 +332,7 @@ class _Replay:
         self.created = _created_ids(calls, {value for value in self.globals.values() if value})
 
     def run(self) -> Verdict:
-        api_steps = [step for step in self.runbook.steps if step.action == EXECUTE_AWS_API]
+        api_steps = [step for step in self.runbook.steps if step.action in API_ACTIONS]
         self.check_inputs()
         for step in self.runbook.steps:
             self.check_action(step)
@@ -328,13 +345,14 @@ class _Replay:
                 self.match(step, exact=False)
         self.cover_retries()
         for step in api_steps:
-            if step.name not in self.matched:
+            # A read or wait the log does not show changes nothing: only what it feeds is checked.
+            if step.name not in self.matched and not Normalizer.is_read_only(step.service, step.api):
                 self.match_other_operation(step)
         for step in api_steps:
             if step.name in self.matched:
                 self.check_step(step)
         for number, event in enumerate(self.calls):
-            if number not in self.taken:
+            if number not in self.taken and not event.read_only:
                 self.problems.append(Problem(
                     MISSING_CALL,
                     f"{_record_text(event)}: {event.call.service} {event.call.operation}"
@@ -359,7 +377,7 @@ class _Replay:
                 ))
 
     def check_action(self, step: Step) -> None:
-        if step.action != EXECUTE_AWS_API and step.action not in READ_ONLY_ACTIONS:
+        if step.action not in API_ACTIONS and step.action not in READ_ONLY_ACTIONS:
             self.problems.append(Problem(
                 UNSUPPORTED_ACTION,
                 f"step {step.name}: action {step.action} cannot be checked against a log",
@@ -367,7 +385,7 @@ class _Replay:
             ))
 
     def check_references(self, step: Step) -> None:
-        if step.action != EXECUTE_AWS_API:
+        if step.action not in API_ACTIONS:
             return
         for path, reference in _references(step.request):
             where = f"step {step.name} {path}"
@@ -467,9 +485,11 @@ class _Replay:
     # -- matching steps to calls ----------------------------------------------------------------
 
     def producers_before(self, step: Step, number: int) -> bool:
-        """Whether every step whose output ``step`` uses made its call before call ``number``."""
+        """Whether every step whose output ``step`` uses made its call no later than the second of
+        call ``number`` (CloudTrail's order within one second is arbitrary)."""
         for _, reference in _references(step.request):
-            if isinstance(reference, OutputRef) and self.matched.get(reference.step, -1) > number:
+            producer = self.matched.get(reference.step) if isinstance(reference, OutputRef) else None
+            if producer is not None and moment_of(self.calls[producer]) > moment_of(self.calls[number]):
                 return False
         return True
 
@@ -499,11 +519,15 @@ class _Replay:
         if isinstance(request, _Unknown):
             return None
         key = _value_key([step.service, step.api, request])
-        return next(
-            (number for number in self.by_request.get(key, ())
-             if number not in self.taken and self.producers_before(step, number)),
-            None,
-        )
+        free = [number for number in self.by_request.get(key, ())
+                if number not in self.taken and self.producers_before(step, number)]
+        if free and self.calls[free[0]].read_only:
+            # Identical reads (a poll series) are one and the same to a read or wait step: the one it
+            # names, else the last.
+            claimed = {(record.file, record.index) for record in step.records}
+            return next((number for number in free if (self.calls[number].file, self.calls[number].index) in claimed),
+                        free[-1])
+        return free[0] if free else None
 
     def concrete(self, step: Step, node: object) -> object:
         """``node`` with every reference replaced by its replayed value (an _Unknown if any has none)."""
@@ -528,6 +552,8 @@ class _Replay:
         step_of = {number: name for name, number in self.matched.items()}
         last_of_request: dict[str, int] = {}
         for number, event in enumerate(self.calls):
+            if event.read_only:
+                continue
             call = event.call
             key = _value_key([call.service, call.operation, call.params])
             earlier = last_of_request.get(key)
@@ -586,8 +612,9 @@ class _Replay:
         for finding in self.findings(step, number):
             self.problems.append(self.finding_problem(step, number, finding))
         for path, reference in _references(step.request):
-            if isinstance(reference, OutputRef) and self.matched.get(reference.step, -1) > number:
-                producer = self.calls[self.matched[reference.step]]
+            producer_number = self.matched.get(reference.step) if isinstance(reference, OutputRef) else None
+            if producer_number is not None and moment_of(self.calls[producer_number]) > moment_of(event):
+                producer = self.calls[producer_number]
                 self.problems.append(Problem(
                     OUTPUT_BEFORE_PRODUCER,
                     f"step {step.name} {path} uses {_reference_text(reference)}, but the log made "

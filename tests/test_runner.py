@@ -10,6 +10,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+import pysynth.runner as runner_module
+
 from conftest import run_cli, run_process
 from moto_server import REGION, start_moto_server_with_managed_policies
 from pysynth import runner
@@ -165,12 +167,45 @@ def test_an_unsupported_action_is_refused_before_any_call(tmp_path, endpoint):
 """)
     result = run_cli("run", str(write(tmp_path, text)), "--endpoint-url", endpoint)
     assert result.code == EXIT_USAGE
-    assert ("error: step WaitForUser: action aws:waitForAwsResourceProperty is not supported by pysynth run yet "
-            "(it runs aws:executeAwsApi)") in result.stderr
-    assert "error: step ChooseGroup: action aws:branch is not supported" in result.stderr
+    assert "WaitForUser" not in result.stderr  # waits run
+    assert ("error: step ChooseGroup: action aws:branch is not supported by pysynth run yet "
+            "(it runs aws:executeAwsApi, aws:waitForAwsResourceProperty)") in result.stderr
     assert "nothing was run" in result.stderr
     assert result.stdout == ""
     assert user_names(endpoint) == []
+
+
+WAIT_FOR_USER = """\
+  - name: WaitForUser
+    action: "aws:waitForAwsResourceProperty"
+    timeoutSeconds: 10
+    inputs:
+      Service: iam
+      Api: GetUser
+      UserName: "{{ CreateUser.UserName }}"
+      PropertySelector: "$.User.Path"
+      DesiredValues: ["PATH"]
+  - name: AttachUserPolicy
+"""
+
+
+@pytest.mark.parametrize(("desired", "succeeds"), [('"/"', True), ('"{{ UserName }}"', False)])
+def test_a_wait_polls_until_the_property_has_a_desired_value(tmp_path, endpoint, monkeypatch, desired, succeeds):
+    sleeps = []
+    monkeypatch.setattr(runner_module.time, "sleep", sleeps.append)
+    client(endpoint, "iam").create_group(GroupName="developers")
+    text = ONBOARDING.read_text().replace("  - name: AttachUserPolicy\n", WAIT_FOR_USER.replace('"PATH"', desired))
+    result = run_cli("run", str(write(tmp_path, text)), "--endpoint-url", endpoint, "--param", "UserName=ida")
+    if succeeds:
+        assert result.code == 0, result.stderr
+        assert sleeps == []  # accepted at the first look
+    else:
+        # The path is never the user's name: the wait gives up after its attempts, and stops the run.
+        assert result.code == EXIT_RUN_FAILED
+        # No botocore waiter checks the path: SSM's pace, a look every 5 seconds until the timeout.
+        assert "step WaitForUser failed: iam GetUser: $.User.Path is / after 2 attempts, not one of ida" in result.stderr
+        assert sleeps == [5]
+    assert user_names(endpoint) == ["ida"]
 
 
 def test_a_missing_secret_is_refused_and_named_with_its_environment_variable(endpoint, monkeypatch):

@@ -175,8 +175,9 @@ def test_an_output_used_before_its_step(iam):
     runbook = parse_document(text, "x")
     runbook.steps.insert(0, runbook.steps.pop(1))
     verdict = verify(runbook, calls)
-    assert kinds(verdict) == ["output-before-producer"]
-    assert verdict.problems[0].step == "AttachUserPolicy"
+    assert kinds(verdict) == ["output-before-producer", "lifecycle-order"]
+    assert [problem.step for problem in verdict.problems] == ["AttachUserPolicy", "AttachUserPolicy"]
+    assert "names 'bob' before step CreateUser creates it" in verdict.problems[1].message
 
 
 def test_a_created_id_written_as_a_literal(vpc_log):
@@ -277,7 +278,9 @@ def test_other_actions_are_kept_by_name(iam):
     runbook = parse_document(text.replace("  - name: AttachUserPolicy\n", wait + "  - name: AttachUserPolicy\n"), "x")
     assert [(step.name, step.action) for step in runbook.steps[1:3]] == [
         ("WaitForUser", "aws:waitForAwsResourceProperty"), ("Decide", "aws:branch")]
-    assert runbook.step("WaitForUser").request["PropertySelector"] == "$.User.UserName"
+    wait = runbook.step("WaitForUser").wait
+    assert (wait.property_selector, wait.desired_values) == ("$.User.UserName", ["bob"])
+    assert runbook.step("WaitForUser").request == {"UserName": OutputRef("CreateUser", "UserName")}
     # A wait changes nothing, so it needs no record; a branch cannot be checked against a log.
     assert kinds(verify(runbook, calls)) == ["unsupported-action"]
 

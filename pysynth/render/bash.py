@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ from pysynth.model import (
     Output,
     OutputRef,
     Runbook,
+    Step,
     Template,
 )
 from pysynth.paths import parse_path
@@ -164,6 +166,9 @@ def view(context: Context) -> dict:
             "request": _bash_json(context, step.request, context.input_shape(step)),
             "variables": [output_variable(step.name, output.name) for output in step.outputs],
             "query": _bash_query(step.outputs),
+            "waiter": xform_name(step.wait.waiter, "-") if step.wait else None,
+            "retry": step.retry is not None,
+            "call": _bash_call(step),
         }
         for step in runbook.steps
     ]
@@ -173,6 +178,14 @@ def view(context: Context) -> dict:
         "globals": context.globals, "outputs": _bash_json(context, summary, None),
         "endpoint_variable": ENDPOINT_VARIABLE,
     }
+
+
+def _bash_call(step: Step) -> str:
+    """How the script makes a step's call: retried on the error codes the log shows, or once."""
+    if step.retry is None:
+        return "aws_call"
+    codes = "|".join(re.escape(code) for code in step.retry.errors) or "[A-Za-z.]+"
+    return f"aws_call_retried {step.retry.max_attempts} {shell_quote(codes)}"
 
 
 def _input_help(item: Input) -> str:

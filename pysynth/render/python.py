@@ -103,8 +103,12 @@ def view(context: Context) -> dict:
         {
             "name": step.name, "records": records_text(step), "description": step.description.splitlines(),
             "client": client_variable(step.service), "method": xform_name(step.api),
-            "request": _python_value(context, step.request, context.input_shape(step), 4),
+            # A wait's or a retry's request stands one level deeper, inside the call that repeats it.
+            "request": _python_value(context, step.request, context.input_shape(step), 8 if step.wait or step.retry else 4),
             "outputs": [_python_output(step, output) for output in step.outputs],
+            "waiter": xform_name(step.wait.waiter) if step.wait else None,
+            "waiter_config": {"Delay": step.wait.delay_seconds, "MaxAttempts": step.wait.max_attempts} if step.wait else None,
+            "retry": (step.retry.max_attempts, tuple(step.retry.errors)) if step.retry else None,
         }
         for step in runbook.steps
     ]

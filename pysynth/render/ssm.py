@@ -13,7 +13,7 @@ import re
 
 import yaml
 
-from pysynth.model import InputRef, OutputRef, Runbook, Template
+from pysynth.model import WAIT_FOR_PROPERTY, InputRef, OutputRef, Runbook, Step, Template
 from pysynth.render.names import NAME
 from pysynth.render.prose import records_text
 from pysynth.render.shapes import Context
@@ -21,6 +21,7 @@ from pysynth.ssm import DocumentError, request_value
 
 SSM_OUTPUT_TYPES = ("String", "Integer", "Boolean", "StringList", "StringMap", "MapList")
 SSM_STEP_INPUTS = frozenset(("Service", "Api"))  # aws:executeAwsApi's own inputs, beside the request
+SSM_WAIT_INPUTS = frozenset(("PropertySelector", "DesiredValues"))  # and aws:waitForAwsResourceProperty's
 ASSUME_ROLE = "AutomationAssumeRole"
 ASSUME_ROLE_DESCRIPTION = (
     "(Optional) The ARN of the IAM role that allows Automation to perform the actions on your behalf. "
@@ -119,6 +120,23 @@ def yaml_value(value: object, indent: int) -> str:
     return " " + yaml_scalar(value)
 
 
+def ssm_step_inputs(step: Step) -> frozenset[str]:
+    """The step's own inputs in SSM, beside the request's members."""
+    return SSM_STEP_INPUTS | SSM_WAIT_INPUTS if step.action == WAIT_FOR_PROPERTY else SSM_STEP_INPUTS
+
+
+def step_attempts(step: Step) -> tuple[int | None, int | None]:
+    """(maxAttempts, timeoutSeconds) of a step in SSM: a property wait polls for as long as
+    botocore's waiter would; a wait for success retries its read as often as the waiter would; a
+    retried step makes its attempts."""
+    if step.wait is not None:
+        timeout = step.wait.delay_seconds * step.wait.max_attempts
+        if step.wait.property_selector is not None:
+            return None, timeout
+        return step.wait.max_attempts, None
+    return (step.retry.max_attempts if step.retry else None), None
+
+
 def view(context: Context) -> dict:
     runbook = context.runbook
     parameters = []
@@ -139,6 +157,9 @@ def view(context: Context) -> dict:
             "name": step.name, "action": step.action, "service": step.service, "api": step.api,
             "description": records_text(step) + (f"\n\n{step.description}" if step.description else ""),
             "request": step.request, "outputs": step.outputs,
+            "max_attempts": step_attempts(step)[0], "timeout_seconds": step_attempts(step)[1],
+            "property_selector": step.wait.property_selector if step.wait else None,
+            "desired_values": step.wait.desired_values if step.wait else None,
         }
         for step in runbook.steps
     ]
@@ -199,6 +220,12 @@ def check_text(runbook: Runbook, text: str) -> list[str]:
         expect(f"step {step.name} action", written.get("action"), step.action)
         expect(f"step {step.name} Service", inputs.pop("Service", None), step.service)
         expect(f"step {step.name} Api", inputs.pop("Api", None), step.api)
+        expect(f"step {step.name} attempts", (written.get("maxAttempts"), written.get("timeoutSeconds")),
+               step_attempts(step))
+        if step.action == WAIT_FOR_PROPERTY:
+            expect(f"step {step.name} PropertySelector", inputs.pop("PropertySelector", None),
+                   step.wait.property_selector)
+            expect(f"step {step.name} DesiredValues", inputs.pop("DesiredValues", None), step.wait.desired_values)
         try:
             written_request = request_value(inputs, f"step {step.name}")
         except DocumentError as error:

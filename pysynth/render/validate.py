@@ -11,8 +11,10 @@ from collections import Counter
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
+from pysynth.botomodels import waiter_model
 from pysynth.model import (
     EXECUTE_AWS_API,
+    WAIT_FOR_PROPERTY,
     Input,
     InputRef,
     Output,
@@ -43,8 +45,11 @@ from pysynth.render.shapes import (
     value_kind,
     with_placeholders,
 )
-from pysynth.render.ssm import ASSUME_ROLE, SSM_OUTPUT_TYPES, SSM_STEP_INPUTS, ssm_text
+from pysynth.render.ssm import ASSUME_ROLE, SSM_OUTPUT_TYPES, ssm_step_inputs, ssm_text
 
+# A retried step gives up after this many attempts: a call that keeps failing is no longer waiting
+# for consistency.
+MAX_RETRY_ATTEMPTS = 10
 # Output paths are plain: member names and list indexes ("Instances[0].InstanceId").
 OUTPUT_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*\Z")
 
@@ -116,12 +121,12 @@ def _input_problems(item: Input, fmt: str) -> list[str]:
 
 
 def _step_problems(step: Step, inputs: dict[str, Input], outputs: dict[tuple[str, str], Output]) -> list[str]:
-    if step.action != EXECUTE_AWS_API:
+    if step.action not in (EXECUTE_AWS_API, WAIT_FOR_PROPERTY):
         return [f"step {step.name}: action {step.action} is not supported yet"]
     operation = known_operation(step.service, step.api)
     if operation is None:
         return [f"step {step.name}: botocore knows no operation {step.service} {step.api}"]
-    problems = []
+    problems = _wait_problems(step) + _retry_problems(step)
     for path, leaf, shape in leaves(step.request, operation.input_shape, step.name):
         if shape is not None and shape.type_name == "blob":
             problems.append(f"{path}: binary (blob) members are not supported yet")
@@ -140,6 +145,38 @@ def _step_problems(step: Step, inputs: dict[str, Input], outputs: dict[tuple[str
     for output in step.outputs:
         problems += _output_problems(step, output, operation.output_shape)
     return problems
+
+
+def _wait_problems(step: Step) -> list[str]:
+    wait = step.wait
+    if wait is None:
+        return [f"step {step.name}: a {WAIT_FOR_PROPERTY} step needs a wait"] if step.action == WAIT_FOR_PROPERTY else []
+    where = f"step {step.name}"
+    model = waiter_model(step.service)
+    if model is None or wait.waiter not in model.waiter_names:
+        return [f"{where}: botocore knows no {step.service} waiter {wait.waiter}"]
+    problems = []
+    if model.get_waiter(wait.waiter).operation != step.api:
+        problems.append(f"{where}: waiter {wait.waiter} polls {model.get_waiter(wait.waiter).operation}, not {step.api}")
+    if step.outputs:
+        problems.append(f"{where}: a wait has no outputs")
+    if (wait.property_selector is None) != (step.action == EXECUTE_AWS_API):
+        problems.append(f"{where}: a property wait is {WAIT_FOR_PROPERTY}, a wait for success is {EXECUTE_AWS_API}")
+    if wait.property_selector is not None and not wait.desired_values:
+        problems.append(f"{where}: a property wait needs desired values")
+    if wait.delay_seconds < 1 or wait.max_attempts < 1:
+        problems.append(f"{where}: a wait needs a delay and attempts of at least 1")
+    return problems
+
+
+def _retry_problems(step: Step) -> list[str]:
+    if step.retry is None:
+        return []
+    if step.wait is not None:
+        return [f"step {step.name}: a wait already repeats its call; it takes no retry"]
+    if not 2 <= step.retry.max_attempts <= MAX_RETRY_ATTEMPTS:
+        return [f"step {step.name}: a retry makes 2 to {MAX_RETRY_ATTEMPTS} attempts"]
+    return []
 
 
 def _output_problems(step: Step, output: Output, response: Shape | None) -> list[str]:
@@ -171,7 +208,7 @@ def _describe(reference) -> str:
 def _ssm_problems(runbook: Runbook) -> list[str]:
     problems = [] if runbook.steps else ["an SSM document needs at least one step"]
     for step in runbook.steps:
-        for member in SSM_STEP_INPUTS.intersection(step.request):
+        for member in ssm_step_inputs(step).intersection(step.request):
             problems.append(f"{step.name}.{member}: the SSM step's own {member} input has this name")
     return problems + _ssm_brace_problems(runbook)
 

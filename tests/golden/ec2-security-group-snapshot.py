@@ -76,6 +76,17 @@ def main() -> None:
     })
     output_create_security_group_group_id = response['GroupId']
 
+    # WaitForSecurityGroupExists: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 1915 (event 5fd64ea7-f0cb-4de0-bd98-aaad3937e0fc, 2023-07-10T12:10:02Z).
+    # Waits until ec2 waiter SecurityGroupExists accepts DescribeSecurityGroups: the log shows bert-jan polling it 3 times before RevokeSecurityGroupEgress, last at 2023-07-10T12:10:02Z.
+    ec2_client.get_waiter('security_group_exists').wait(
+        **{
+            'GroupIds': [
+                output_create_security_group_group_id,
+            ],
+        },
+        WaiterConfig={'Delay': 5, 'MaxAttempts': 6},
+    )
+
     # RevokeSecurityGroupEgress: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 1916 (event d2dedbf2-62a8-4362-bcad-aa1670e80c0f, 2023-07-10T12:10:03Z).
     # ec2 RevokeSecurityGroupEgress as bert-jan did at 2023-07-10T12:10:03Z.
     ec2_client.revoke_security_group_egress(**{

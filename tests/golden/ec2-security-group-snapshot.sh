@@ -62,6 +62,16 @@ aws_call() {
     --cli-input-json "file://$workdir/request.json" "$@"
 }
 
+# Waits with the AWS CLI's waiter (botocore's) until the resource reaches the state the log shows
+# someone waiting for.
+aws_wait() {
+  local service=$1 waiter=$2 request=$3
+  printf '%s' "$request" >"$workdir/request.json"
+  printf '%s: aws %s wait %s\n' "${0##*/}" "$service" "$waiter" >&2
+  aws ${aws_options[@]+"${aws_options[@]}"} "$service" wait "$waiter" \
+    --cli-input-json "file://$workdir/request.json"
+}
+
 # Inputs: the environment first, then the command line.
 input_group_name='stratus-red-team-open-sg-sg'
 if [[ -n ${GROUP_NAME+set} ]]; then input_group_name=$GROUP_NAME; fi
@@ -119,6 +129,15 @@ request='{
   ]
 }'
 output_create_security_group_group_id=$(aws_call ec2 create-security-group "$request" --query 'GroupId' --output text)
+
+# WaitForSecurityGroupExists: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 1915 (event 5fd64ea7-f0cb-4de0-bd98-aaad3937e0fc, 2023-07-10T12:10:02Z).
+# Waits until ec2 waiter SecurityGroupExists accepts DescribeSecurityGroups: the log shows bert-jan polling it 3 times before RevokeSecurityGroupEgress, last at 2023-07-10T12:10:02Z.
+request='{
+  "GroupIds": [
+    "'"$(json_escape "$output_create_security_group_group_id")"'"
+  ]
+}'
+aws_wait ec2 security-group-exists "$request"
 
 # RevokeSecurityGroupEgress: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 1916 (event d2dedbf2-62a8-4362-bcad-aa1670e80c0f, 2023-07-10T12:10:03Z).
 # ec2 RevokeSecurityGroupEgress as bert-jan did at 2023-07-10T12:10:03Z.

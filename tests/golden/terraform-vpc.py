@@ -10,11 +10,25 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import boto3
 import botocore.exceptions
 
 DESCRIPTION = 'Reproduces 23 write calls made by bert-jan between 2023-07-10T11:54:39Z and 2023-07-10T11:56:45Z, synthesized by pysynth from CloudTrail.'
+
+
+def with_retries(call, attempts: int, errors: tuple[str, ...]):
+    """Makes the call again while it fails with one of the error codes the log shows it failing
+    with before it succeeded (real AWS is eventually consistent), with a growing pause."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except botocore.exceptions.ClientError as error:
+            if attempt == attempts or error.response.get("Error", {}).get("Code") not in errors:
+                raise
+            print(f"attempt {attempt} of {attempts} failed ({error}); retrying", file=sys.stderr)
+            time.sleep(min(2 * attempt, 20))
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -414,48 +428,63 @@ def main() -> None:
     output_associate_route_table2_association_id = response['AssociationId']
 
     # RunInstances: Reproduces ../shared/cloudtrail/invictus_terraform_vpc_iam_ec2_deploy_session.json record 74 (event 86eac0ac-8521-4126-aa32-a22f2b74d02e, 2023-07-10T11:55:21Z).
-    # ec2 RunInstances as bert-jan did at 2023-07-10T11:55:21Z.
-    response = ec2_client.run_instances(**{
-        'InstanceType': 't3.micro',
-        'Monitoring': {
-            'Enabled': False,
-        },
-        'DisableApiTermination': False,
-        'DisableApiStop': False,
-        'NetworkInterfaces': [
-            {
-                'NetworkInterfaceId': output_create_network_interface_network_interface_id,
-                'DeviceIndex': 0,
-                'DeleteOnTermination': False,
+    # ec2 RunInstances as bert-jan did at 2023-07-10T11:55:21Z. The log shows it failed twice (Client.InvalidParameterValue) before it succeeded, so it is retried.
+    response = with_retries(
+        lambda: ec2_client.run_instances(**{
+            'InstanceType': 't3.micro',
+            'Monitoring': {
+                'Enabled': False,
             },
-        ],
-        'IamInstanceProfile': {
-            'Name': output_create_instance_profile_instance_profile_name,
-        },
-        'EbsOptimized': False,
-        'TagSpecifications': [
-            {
-                'ResourceType': 'instance',
-                'Tags': [
-                    {
-                        'Key': 'StratusRedTeam',
-                        'Value': 'true',
-                    },
-                ],
+            'DisableApiTermination': False,
+            'DisableApiStop': False,
+            'NetworkInterfaces': [
+                {
+                    'NetworkInterfaceId': output_create_network_interface_network_interface_id,
+                    'DeviceIndex': 0,
+                    'DeleteOnTermination': False,
+                },
+            ],
+            'IamInstanceProfile': {
+                'Name': output_create_instance_profile_instance_profile_name,
             },
-        ],
-        'CreditSpecification': {
-            'CpuCredits': 'unlimited',
-        },
-        'HibernationOptions': {
-            'Configured': False,
-        },
-        'ImageId': args.input_image_id,
-        'MinCount': 1,
-        'MaxCount': 1,
-    })
+            'EbsOptimized': False,
+            'TagSpecifications': [
+                {
+                    'ResourceType': 'instance',
+                    'Tags': [
+                        {
+                            'Key': 'StratusRedTeam',
+                            'Value': 'true',
+                        },
+                    ],
+                },
+            ],
+            'CreditSpecification': {
+                'CpuCredits': 'unlimited',
+            },
+            'HibernationOptions': {
+                'Configured': False,
+            },
+            'ImageId': args.input_image_id,
+            'MinCount': 1,
+            'MaxCount': 1,
+        }),
+        attempts=4,
+        errors=('InvalidParameterValue',),
+    )
     output_run_instances_reservation_id = response['ReservationId']
     output_run_instances_instance_id = response['Instances'][0]['InstanceId']
+
+    # WaitForNatGatewayAvailable: Reproduces ../shared/cloudtrail/invictus_terraform_vpc_iam_ec2_deploy_session.json record 93 (event 2b34589f-088c-4de9-9977-6d54f17545a8, 2023-07-10T11:56:44Z).
+    # Waits until ec2 waiter NatGatewayAvailable accepts DescribeNatGateways: the log shows bert-jan polling it 15 times before CreateRoute, last at 2023-07-10T11:56:44Z.
+    ec2_client.get_waiter('nat_gateway_available').wait(
+        **{
+            'NatGatewayIds': [
+                output_create_nat_gateway_nat_gateway_id,
+            ],
+        },
+        WaiterConfig={'Delay': 15, 'MaxAttempts': 40},
+    )
 
     # CreateRoute2: Reproduces ../shared/cloudtrail/invictus_terraform_vpc_iam_ec2_deploy_session.json record 95 (event 946cef78-6825-4fe5-bae9-17d27b61dd21, 2023-07-10T11:56:45Z).
     # ec2 CreateRoute as bert-jan did at 2023-07-10T11:56:45Z.

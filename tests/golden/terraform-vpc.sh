@@ -70,6 +70,33 @@ aws_call() {
     --cli-input-json "file://$workdir/request.json" "$@"
 }
 
+# Calls aws_call again while it fails with one of the error codes the log shows the call failing
+# with before it succeeded (real AWS is eventually consistent), at most $1 attempts in all.
+aws_call_retried() {
+  local attempts=$1 codes=$2 attempt=1
+  shift 2
+  until aws_call "$@" 2>"$workdir/error"; do
+    if ((attempt >= attempts)) || ! grep -q -E "\(($codes)\)" "$workdir/error"; then
+      cat "$workdir/error" >&2
+      return 1
+    fi
+    printf '%s: attempt %d of %d failed; retrying\n' "${0##*/}" "$attempt" "$attempts" >&2
+    sleep $((attempt * 2))
+    attempt=$((attempt + 1))
+  done
+  cat "$workdir/error" >&2
+}
+
+# Waits with the AWS CLI's waiter (botocore's) until the resource reaches the state the log shows
+# someone waiting for.
+aws_wait() {
+  local service=$1 waiter=$2 request=$3
+  printf '%s' "$request" >"$workdir/request.json"
+  printf '%s: aws %s wait %s\n' "${0##*/}" "$service" "$waiter" >&2
+  aws ${aws_options[@]+"${aws_options[@]}"} "$service" wait "$waiter" \
+    --cli-input-json "file://$workdir/request.json"
+}
+
 # Inputs: the environment first, then the command line.
 input_role_name='stratus-red-team-ec2-get-password-data-role'
 if [[ -n ${ROLE_NAME+set} ]]; then input_role_name=$ROLE_NAME; fi
@@ -486,7 +513,7 @@ request='{
 output_associate_route_table2_association_id=$(aws_call ec2 associate-route-table "$request" --query 'AssociationId' --output text)
 
 # RunInstances: Reproduces ../shared/cloudtrail/invictus_terraform_vpc_iam_ec2_deploy_session.json record 74 (event 86eac0ac-8521-4126-aa32-a22f2b74d02e, 2023-07-10T11:55:21Z).
-# ec2 RunInstances as bert-jan did at 2023-07-10T11:55:21Z.
+# ec2 RunInstances as bert-jan did at 2023-07-10T11:55:21Z. The log shows it failed twice (Client.InvalidParameterValue) before it succeeded, so it is retried.
 request='{
   "InstanceType": "t3.micro",
   "Monitoring": {
@@ -527,10 +554,19 @@ request='{
   "MaxCount": 1
 }'
 # The outputs come joined by the unit separator (\037), which no AWS identifier contains.
-outputs=$(aws_call ec2 run-instances "$request" --query 'join(`"\u001f"`, [ReservationId, Instances[0].InstanceId])' --output text)
+outputs=$(aws_call_retried 4 'InvalidParameterValue' ec2 run-instances "$request" --query 'join(`"\u001f"`, [ReservationId, Instances[0].InstanceId])' --output text)
 output_run_instances_reservation_id=${outputs%%$'\037'*}
 outputs=${outputs#*$'\037'}
 output_run_instances_instance_id=$outputs
+
+# WaitForNatGatewayAvailable: Reproduces ../shared/cloudtrail/invictus_terraform_vpc_iam_ec2_deploy_session.json record 93 (event 2b34589f-088c-4de9-9977-6d54f17545a8, 2023-07-10T11:56:44Z).
+# Waits until ec2 waiter NatGatewayAvailable accepts DescribeNatGateways: the log shows bert-jan polling it 15 times before CreateRoute, last at 2023-07-10T11:56:44Z.
+request='{
+  "NatGatewayIds": [
+    "'"$(json_escape "$output_create_nat_gateway_nat_gateway_id")"'"
+  ]
+}'
+aws_wait ec2 nat-gateway-available "$request"
 
 # CreateRoute2: Reproduces ../shared/cloudtrail/invictus_terraform_vpc_iam_ec2_deploy_session.json record 95 (event 946cef78-6825-4fe5-bae9-17d27b61dd21, 2023-07-10T11:56:45Z).
 # ec2 CreateRoute as bert-jan did at 2023-07-10T11:56:45Z.
