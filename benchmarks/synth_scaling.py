@@ -33,13 +33,16 @@ def replicate(records: list[dict], copies: int, write_calls: int) -> list[dict]:
     ``write_calls`` successful write calls (reads and failures in between are kept)."""
     text = json.dumps(records)
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    first = min(_time(record["eventTime"]) for record in records)
     out: list[dict] = []
     writes = 0
     for copy in range(copies):
         fresh = RESOURCE_ID.sub(lambda m: f"{m.group(1)}-{_fresh_hex(m.group(2), copy)}", text)
         fresh = CHOSEN_NAME.sub(lambda m: f"{m.group(0)}-c{copy}", fresh)
-        for offset, record in enumerate(json.loads(fresh)):
+        for record in json.loads(fresh):
             record["eventID"] = str(uuid.uuid4())
+            # The slice's own seconds, so that calls CloudTrail logged in one second still share it.
+            offset = (_time(record["eventTime"]) - first).total_seconds()
             record["eventTime"] = (start + timedelta(seconds=copy * 300 + offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
             if not record.get("readOnly") and not record.get("errorCode") and record["eventSource"] != "sts.amazonaws.com":
                 writes += 1
@@ -47,6 +50,10 @@ def replicate(records: list[dict], copies: int, write_calls: int) -> list[dict]:
                     return out
             out.append(record)
     return out
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _fresh_hex(old: str, copy: int) -> str:
@@ -61,9 +68,10 @@ def measure_in_process(path: Path) -> dict:
     from pysynth.synth import synthesize
 
     started = time.perf_counter()
-    kept = ingest([str(path)], Selection(all_principals=True)).kept
+    ingested = ingest([str(path)], Selection(all_principals=True))
+    kept = ingested.kept
     read = time.perf_counter()
-    synthesis = synthesize(kept)
+    synthesis = synthesize(kept, reads=ingested.reads, failed=ingested.failed)
     solved = time.perf_counter()
     render_checked(synthesis.runbooks[0], "ssm")
     rendered = time.perf_counter()

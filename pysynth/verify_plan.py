@@ -45,7 +45,10 @@ def plan_problems(runbook: Runbook, calls: list[Event], matched: dict[str, int],
                                                                calls[other_number].call.params) if value == name}:
                     continue
                 wrong = position[other] < position[creator] if kind == CREATES else position[other] > position[creator]
-                if wrong:
+                # Where the log itself shows that order across seconds, the resource outlived what the
+                # lifecycle says (it existed before, or came back): the log is the evidence.
+                logged = moment_of(calls[other_number]) - moment_of(event)
+                if wrong and not (logged < 0 if kind == CREATES else logged > 0):
                     when = "before" if kind == CREATES else "after"
                     problems.append(Problem(
                         LIFECYCLE_ORDER,
