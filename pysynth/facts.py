@@ -22,7 +22,7 @@ import botocore.model
 from pysynth.botomodels import operation_model
 from pysynth.evidence import Failures, PollSeries, failures_before, poll_series, strings_of
 from pysynth.ingest.events import Event
-from pysynth.lifecycle import effects
+from pysynth.lifecycle import CREATES, effects
 from pysynth.solve import Fact, Term
 
 IDENTIFIER_SUFFIXES = ("Name", "Names", "Id", "Ids", "Arn", "Arns", "Bucket", "Identifier", "Alias", "Key")
@@ -249,8 +249,13 @@ class _Analyser:
         session = self.session
         moments = session.moments
         runtime = set(session.runtime_values.values())
+        creators = {value_id: call for kind, call, value_id in session.effects if kind == CREATES}
         for value_id, occurrences in self.sources.items():
-            session.first_source[value_id] = occurrences[0][0]
+            # The call that created a named resource is its first source, whatever order CloudTrail
+            # logged the calls of that second in.
+            creator = creators.get(value_id)
+            shown_by_creator = any(call == creator for call, _ in occurrences)
+            session.first_source[value_id] = creator if shown_by_creator else occurrences[0][0]
             writer = next((call for call, _ in occurrences if not session.is_read(call)), None)
             if writer is None or value_id in self.request_values[writer]:
                 continue

@@ -175,10 +175,14 @@ def comparison_table(synthesis: Synthesis, runbooks: list[Runbook]) -> Table:
         table.add_column(f"#{number}{optimal}")
     for position, objective in enumerate(synthesis.outcome.objectives):
         table.add_row(Text(f"cost: {objective}", style="bold"), *(str(answer.cost[position]) for answer in answers))
-    step_names = [{call: runbook.steps[i].name for i, call in enumerate(sorted(answer.steps))}
-                  for runbook, answer in zip(runbooks, answers)]
+    call_of = {(event.file, event.index): number for number, event in enumerate(session.calls, start=1)}
+    step_names = [{call_of[(step.records[0].file, step.records[0].index)]: step.name for step in runbook.steps}
+                  for runbook in runbooks]
+    orders = [" → ".join(step.name for step in runbook.steps) for runbook in runbooks]
+    if len(set(orders)) > 1:
+        table.add_row(Text("order"), *orders)
     for call in range(1, len(session.calls) + 1):
-        placements = [("step" if call in answer.steps else f"merged into call {answer.merged.get(call)}") for answer in answers]
+        placements = [_placement(call, answer, names) for answer, names in zip(answers, step_names)]
         if len(set(placements)) > 1:
             table.add_row(Text(f"call {call} {session.call_event(call).call.operation}"), *placements)
     input_names = [{item.name: item for item in runbook.inputs} for runbook in runbooks]
@@ -189,6 +193,17 @@ def comparison_table(synthesis: Synthesis, runbooks: list[Runbook]) -> Table:
             operation = session.call_event(slot.call).call.operation
             table.add_row(Text(f"{operation}.{slot.path}"), *(Text(choice) for choice in choices))
     return table
+
+
+def _placement(call: int, answer, step_names: dict[int, str]) -> str:
+    """What a runbook makes of a call: a step (waiting, or retried), merged into another, or left out."""
+    if call in answer.waits:
+        return f"{step_names[call]} (waits with {answer.waits[call]})"
+    if call in answer.steps:
+        return step_names[call] + (" (retried)" if call in answer.retries else "")
+    if call in answer.merged:
+        return f"merged into {step_names.get(answer.merged[call], answer.merged[call])}"
+    return "left out"
 
 
 def _binding_text(binding, slot, session, step_names, inputs) -> str:
