@@ -107,6 +107,28 @@ def check_ec2_stop_start(aws, new):
     assert instance["State"]["Name"] == "running"
 
 
+def tag_running_instance(aws, phase):
+    """One running instance named rec-resize: before the rerun a new one, the recorded one untagged."""
+    ec2 = aws("ec2")
+    for instance in tagged_instances(aws, "rec-resize"):
+        ec2.delete_tags(Resources=[instance["InstanceId"]], Tags=[{"Key": "Name"}])
+    ec2.run_instances(ImageId="ami-1e749f67", InstanceType="t3.micro", MinCount=1, MaxCount=1, TagSpecifications=[
+        {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "rec-resize"}, {"Key": "phase", "Value": phase}]}])
+
+
+def tagged_instances(aws, name: str) -> list[dict]:
+    filters = [{"Name": "tag:Name", "Values": [name]}]
+    reservations = aws("ec2").describe_instances(Filters=filters)["Reservations"]
+    return [instance for reservation in reservations for instance in reservation["Instances"]]
+
+
+def check_ec2_resized(aws, new):
+    # The runbook found the instance tagged now, not the one the recording resized.
+    (instance,) = tagged_instances(aws, "rec-resize")
+    assert {tag["Key"]: tag["Value"] for tag in instance["Tags"]}["phase"] == "rerun"
+    assert (instance["InstanceType"], instance["State"]["Name"]) == ("t3.large", "running")
+
+
 def check_volume_snapshot(aws, new):
     ec2 = aws("ec2")
     volumes = ec2.describe_volumes(Filters=[{"Name": "tag:Name", "Values": ["rec-volume"]}])["Volumes"]
@@ -198,6 +220,9 @@ class Scenario:
     environment: dict[str, str] = field(default_factory=dict)  # for the recording
     private: tuple[str, ...] = ()  # texts the recording sent that the trace must not show
     bash: str | None = None  # "render", or "run" the bash rendering too
+    waits: list[str] = field(default_factory=list)  # the waiters the runbook waits with, in order
+    read_steps: list[str] = field(default_factory=list)  # the recorded reads the runbook makes for their values
+    setup: Callable | None = None  # (aws, phase) -> None: what must exist before "record" and before "rerun"
 
     @property
     def id(self) -> str:
@@ -218,18 +243,24 @@ SCENARIO_LIST = [
     ),
     Scenario(
         "ec2_instance_tagged", {"--name": "rec-web"}, ["RunInstances", "DescribeInstances", "CreateTags"],
-        {"ami-1e749f67": "ami-03cf127a"}, check_ec2_tagged,
+        {"ami-1e749f67": "ami-03cf127a"}, check_ec2_tagged, waits=["InstanceRunning"],
+    ),
+    Scenario(
+        "ec2_instance_resized", {"--name": "rec-resize"},
+        ["DescribeInstances", "StopInstances", "DescribeInstances", "ModifyInstanceAttribute", "StartInstances"],
+        {}, check_ec2_resized, bash="run", waits=["InstanceStopped"], read_steps=["DescribeInstances"],
+        setup=tag_running_instance,
     ),
     Scenario(
         "ec2_stop_start", {"--name": "rec-stop-start"},
         ["RunInstances", "DescribeInstances", "StopInstances", "DescribeInstances", "StartInstances",
          "DescribeInstances"],
-        {"ami-1e749f67": "ami-1812c061"}, check_ec2_stop_start, bash="render",
+        {"ami-1e749f67": "ami-1812c061"}, check_ec2_stop_start, bash="render", waits=["InstanceRunning", "InstanceStopped"],
     ),
     Scenario(
         "ec2_volume_snapshot", {"--name": "rec-volume"},
         ["CreateVolume", "DescribeVolumes", "CreateTags", "CreateSnapshot", "DescribeSnapshots"],
-        {}, check_volume_snapshot,
+        {}, check_volume_snapshot, waits=["VolumeAvailable"],
     ),
     Scenario(
         "iam_role_instance_profile",
@@ -252,7 +283,7 @@ SCENARIO_LIST = [
     Scenario(
         "dynamodb_table_item", {"--table": "rec-orders", "--item-id": "rec-order-1"},
         ["CreateTable", "DescribeTable", "PutItem", "DescribeTable"],
-        {"rec-orders": "new-orders"}, check_dynamodb,
+        {"rec-orders": "new-orders"}, check_dynamodb, bash="run", waits=["TableExists"],
     ),
     Scenario(
         "sqs_queue", {"--queue": "rec-jobs"},
@@ -318,6 +349,8 @@ def rerun_arguments(model: dict, scenario: Scenario, renamed: dict[str, str]) ->
 def test_scenario_record_synth_verify_rerun(scenario, moto_server, record, aws, tmp_path, monkeypatch):
     for variable, value in scenario.environment.items():
         monkeypatch.setenv(variable, value)
+    if scenario.setup:
+        scenario.setup(aws, "record")
     result, records = record(*scenario_command(moto_server, scenario.script, scenario.options))
     assert result.code == 0, result.stderr
 
@@ -349,6 +382,11 @@ def test_scenario_record_synth_verify_rerun(scenario, moto_server, record, aws, 
     result = run_cli("synth", trace, "--format", "json")
     assert result.code == 0, result.stderr
     model = json.loads(result.stdout)
+    # Real AWS is eventually consistent: the runbook waits where the script waited for a state a
+    # later call needed, and makes the reads whose responses it takes values from.
+    assert [step["wait"]["waiter"] for step in model["steps"] if step.get("wait")] == scenario.waits
+    assert [step["api"] for step in model["steps"] if step["api"].startswith("Describe") and not step.get("wait")] == (
+        scenario.read_steps)
     runbook = tmp_path / "runbook.yaml"
     result = run_cli("synth", trace, "--format", "ssm", "-o", str(runbook))
     assert result.code == 0, result.stderr
@@ -359,6 +397,8 @@ def test_scenario_record_synth_verify_rerun(scenario, moto_server, record, aws, 
     assert result.code == 0, result.stderr
 
     # The python runbook, run with new values, makes the same things again under the new names.
+    if scenario.setup:
+        scenario.setup(aws, "rerun")
     arguments, secrets = rerun_arguments(model, scenario, scenario.renamed)
     done = run_runbook([sys.executable, str(script), "--endpoint-url", moto_server, *arguments], secrets)
     assert done.returncode == 0, done.stderr
@@ -373,6 +413,8 @@ def test_scenario_record_synth_verify_rerun(scenario, moto_server, record, aws, 
     if scenario.bash == "run":
         renamed = {old: f"{new}-sh" for old, new in scenario.renamed.items()}
         arguments, secrets = rerun_arguments(model, scenario, renamed)
+        if scenario.setup:
+            scenario.setup(aws, "rerun")
         done = run_runbook(["bash", str(shell), "--endpoint-url", moto_server, *arguments], secrets)
         assert done.returncode == 0, done.stderr
         scenario.check(aws, renamed)
