@@ -243,3 +243,18 @@ def test_the_retry_outlasts_a_resource_that_appears_late(rendering, tmp_path, mo
         late.join()
     assert time.monotonic() - started >= 1.0
     assert [group["GroupName"] for group in iam.list_groups_for_user(UserName="frank")["Groups"]] == ["auditors"]
+
+
+def test_a_session_ended_in_the_second_it_started_reads_its_id_from_the_start(tmp_path):
+    # CloudTrail logged TerminateSession first: its session id is still the one StartSession made.
+    session_id = "alice-0a1b2c3d4e5f60718"
+    log = write_log(tmp_path, "session.json", [
+        record(1, SECOND, "ssm", "TerminateSession", {"sessionId": session_id}, {"sessionId": session_id}),
+        record(2, SECOND, "ssm", "StartSession", {"target": INSTANCE},
+               {"sessionId": session_id, "tokenValue": "HIDDEN_DUE_TO_SECURITY_REASONS",
+                "streamUrl": f"wss://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/{session_id}"}),
+    ])
+    model = json.loads(synthesize(log, tmp_path, "json"))
+    assert [step["name"] for step in model["steps"]] == ["StartSession", "TerminateSession"]
+    assert model["steps"][1]["request"] == {"SessionId": {"$output": ["StartSession", "SessionId"]}}
+    assert session_id not in json.dumps(model["inputs"])
