@@ -172,24 +172,28 @@ def _accepts(waiter, response: dict) -> bool:
 
 def failures_before(writes: list[Event], failed: list[Event]) -> dict[int, Failures]:
     """Index of a write in ``writes`` -> the failed attempts of its request since the previous write
-    of the same request (both lists in time order)."""
-    pending: dict[str, Failures] = {}
+    of the same request (both lists in time order). A failure that a write in between on the same
+    resources fixed (the objects deleted before the bucket) is not one a retry outlasts: it is left
+    out."""
+    pending: dict[str, tuple[Failures, set[str]]] = {}
     found: dict[int, Failures] = {}
-    position = 0
     timeline = sorted([(event.epoch, 0, index) for index, event in enumerate(failed)]
                       + [(event.epoch, 1, index) for index, event in enumerate(writes)])
     for _, is_write, index in timeline:
         if not is_write:
             event = failed[index]
-            attempts = pending.setdefault(request_key(event), Failures())
+            attempts, _ = pending.setdefault(request_key(event), (Failures(), strings_of(event.call.params)))
             attempts.count += 1
             if event.error_code and event.error_code not in attempts.codes:
                 attempts.codes.append(event.error_code)
             continue
-        attempts = pending.pop(request_key(writes[index]), None)
+        key = request_key(writes[index])
+        attempts = pending.pop(key, None)
         if attempts is not None:
-            found[index] = attempts
-        position += 1
+            found[index] = attempts[0]
+        names = strings_of(writes[index].call.params)
+        for other in [other for other, (_, values) in pending.items() if values & names]:
+            del pending[other]
     return found
 
 

@@ -27,6 +27,7 @@ from rich.table import Table
 from pysynth.botomodels import operation_model
 from pysynth.facts import MIN_EMBEDDED_LENGTH, TOKEN, path_text, runtime_values
 from pysynth.ingest.events import Event
+from pysynth.render.shapes import shape_at
 from pysynth.ingest.normalize import Normalizer
 from pysynth.verify_plan import moment_of, plan_problems
 from pysynth.model import EXECUTE_AWS_API, GLOBALS, WAIT_FOR_PROPERTY, GlobalRef, InputRef, OutputRef, RecordRef, Runbook, Step, Template
@@ -663,9 +664,13 @@ class _Replay:
         """Literals that are ids an earlier call created, whole or inside a longer text."""
         hidden = self.hidden[number]
         reported: set[str] = set()
+        request_shape = operation_model(step.service, step.api).input_shape
         for path, text in _literal_texts(step.request):
             if path in hidden or path in reported:
                 continue
+            shape = shape_at(request_shape, parse_path(path) or [])
+            if shape is not None and text in (shape.enum or ()):
+                continue  # an enum value a response showed first (an architecture) was not created
             candidates = [text] + [token.group() for token in TOKEN.finditer(text)]
             value = next((item for item in candidates if self.created.get(item, number) < number), None)
             if value is None:
