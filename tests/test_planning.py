@@ -258,3 +258,28 @@ def test_a_session_ended_in_the_second_it_started_reads_its_id_from_the_start(tm
     assert [step["name"] for step in model["steps"]] == ["StartSession", "TerminateSession"]
     assert model["steps"][1]["request"] == {"SessionId": {"$output": ["StartSession", "SessionId"]}}
     assert session_id not in json.dumps(model["inputs"])
+
+
+# --------------------------------------------------------------------------- the shared Terraform slice
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def test_the_terraform_runbook_waits_for_the_nat_gateway_and_retries_the_instance_launch():
+    # The log polls DescribeNatGateways 15 times before CreateRoute, and RunInstances fails twice
+    # with "Invalid IAM Instance Profile name" while IAM propagates the profile.
+    ssm = (GOLDEN / "terraform-vpc.ssm.yaml").read_text()
+    at = ssm.index("name: WaitForNatGatewayAvailable")
+    assert ssm.index("name: CreateNatGateway") < at < ssm.index("name: CreateRoute2")
+    assert 'DesiredValues:\n        - "available"' in ssm[at:]
+    launch = ssm[ssm.index("name: RunInstances"):]
+    assert launch.index("maxAttempts: 4") < launch.index("inputs:")
+    bash = (GOLDEN / "terraform-vpc.sh").read_text()
+    at = bash.index("aws_wait ec2 nat-gateway-available")
+    assert bash.index("aws_call ec2 create-nat-gateway") < at < bash.rindex("aws_call ec2 create-route")
+    assert "aws_call_retried 4 'InvalidParameterValue' ec2 run-instances" in bash
+    python = (GOLDEN / "terraform-vpc.py").read_text()
+    at = python.index("get_waiter('nat_gateway_available')")
+    assert python.index(".create_nat_gateway(") < at < python.rindex(".create_route(")
+    launch = python[python.index("with_retries(\n        lambda: ec2_client.run_instances("):]
+    assert "attempts=4,\n        errors=('InvalidParameterValue',)," in launch
