@@ -83,3 +83,14 @@ def test_the_encoding_retries_a_call_that_failed_before_it_succeeded(small_logs,
     objectives.write_text("priority(inputs,2). priority(steps,1).\n")
     _, answer = shown_answer(small_logs[2], objectives)
     assert answer.retries == []
+
+
+@pytest.mark.parametrize("which", ["same-second", "stop-poll-modify", "retried", "iam-onboarding", "terraform"])
+def test_the_optimum_is_unique_so_golden_files_pin_rules_not_search_order(which, small_logs):
+    paths = {"same-second": small_logs[0], "stop-poll-modify": small_logs[1], "retried": small_logs[2],
+             "iam-onboarding": LOGS[0], "terraform": LOGS[1]}
+    if not paths[which].exists():
+        pytest.skip(f"{paths[which]} is not present")
+    outcome = solve(session_of(paths[which]).facts(), models=2)
+    best, *rest = outcome.answers
+    assert all(other.cost > best.cost for other in rest), "two optimal runbooks: add a tie-break objective"
