@@ -10,6 +10,10 @@ import botocore.loaders
 import botocore.model
 import botocore.waiter
 
+# Resource identifiers that name or address a resource (not a CIDR block or an IP that identify a
+# route or an address).
+NAMING_IDENTIFIERS = frozenset(("Name", "Id", "Arn", "Url"))
+
 
 @functools.cache
 def loader() -> botocore.loaders.Loader:
@@ -62,3 +66,25 @@ def resource_model(service: str) -> dict | None:
         return _boto3_loader().load_service_model(service, "resources-1")
     except botocore.exceptions.DataNotFoundError:
         return None
+
+
+@functools.cache
+def resource_identifier_members(service: str) -> frozenset[str]:
+    """Request members that boto3's resource model fills from a resource's name, id, URL or ARN
+    (sqs ``QueueUrl`` from a Queue's ``Url``): whatever the member is called, it names a resource."""
+    model = resource_model(service)
+    if model is None:
+        return frozenset()
+    members: set[str] = set()
+    pending = [model]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            target = node.get("target")
+            if (node.get("source") == "identifier" and node.get("name") in NAMING_IDENTIFIERS
+                    and isinstance(target, str) and target.isidentifier()):
+                members.add(target)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return frozenset(members)

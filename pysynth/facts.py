@@ -19,15 +19,21 @@ from datetime import datetime
 
 import botocore.model
 
-from pysynth.botomodels import operation_model
+from pysynth import unlogged
+from pysynth.botomodels import operation_model, resource_identifier_members
 from pysynth.evidence import Failures, PollSeries, failures_before, poll_series, strings_of
 from pysynth.ingest.events import Event
 from pysynth.lifecycle import CREATES, effects
+from pysynth.paths import path_text
 from pysynth.solve import Fact, Term
 
 IDENTIFIER_SUFFIXES = ("Name", "Names", "Id", "Ids", "Arn", "Arns", "Bucket", "Identifier", "Alias", "Key")
-# Tags, filters and similar key/value lists name nothing: their keys and values are plain data.
-DATA_CONTAINERS = {"Tags", "TagSet", "Filters", "Tagging", "TagSpecifications"}
+# The same words as whole lower-case member names (``name``, ``id``, ``arn``), as REST APIs spell them.
+IDENTIFIER_MEMBERS = frozenset(suffix[0].lower() + suffix[1:] for suffix in IDENTIFIER_SUFFIXES)
+# Key/value data (tags, filters, environment variables) names nothing: told by its shape, a map
+# of scalars or a list of structures that pair a key with its value(s).
+KEY_MEMBERS = frozenset(("key", "name"))
+VALUE_MEMBERS = frozenset(("value", "values"))
 RESOURCE_ID = re.compile(r"^[a-z][a-z0-9]{0,14}-[0-9a-f]{8,17}$")
 AWS_MANAGED_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/")
 ARN = re.compile(r"arn:aws[a-z-]*:[^\s\"',;]*")
@@ -35,6 +41,10 @@ ARN_PARTITION = re.compile(r"^arn:(aws[a-z-]*):")
 # An availability zone is its region and a letter: "us-east-1a" runs elsewhere as "<region>a".
 AVAILABILITY_ZONE = re.compile(r"(?:^|-)([a-z]{2}(?:-[a-z]+)+-\d)[a-z]$")
 ACCOUNT_ID = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+# A URL whose path starts with an account id names a resource of that account next: an SQS queue.
+ACCOUNT_URL = re.compile(r"https://[^/\s\"']+/([0-9]{12})/([^/\s\"'?#]+)")
+RESOURCE_TYPE = re.compile(r"[:/]")
+RESOURCE_WILDCARD = re.compile(r"[*?$]")
 # Where embedded ids are looked for inside longer strings: tokens of ARNs, documents and paths.
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 MIN_EMBEDDED_LENGTH = 6
@@ -101,19 +111,6 @@ class Session:
 
     def facts(self) -> list[Fact]:
         return [_storable(fact) for fact in _facts(self)]
-
-
-def path_text(keys: tuple) -> str:
-    """``("Tags", 0, "Value")`` as ``Tags[0].Value``; map keys that are not plain names are quoted."""
-    text = ""
-    for key in keys:
-        if isinstance(key, int):
-            text += f"[{key}]"
-        elif re.fullmatch(r"[A-Za-z0-9_\-]+", key):
-            text += f".{key}" if text else key
-        else:
-            text += f"[{json.dumps(key, ensure_ascii=False)}]"
-    return text
 
 
 def value_key(value: object) -> tuple:
@@ -219,8 +216,9 @@ class _Analyser:
         for number, event in enumerate(session.calls, start=1):
             call = event.call
             operation = operation_model(call.service, call.operation)
-            hidden = set(call.hidden)
-            for keys, member, containers, value, shape in self.request_leaves(number, call.params, operation.input_shape, hidden):
+            params, hidden_paths = unlogged.complete(call.service, call.operation, call.params, call.hidden)
+            hidden = set(hidden_paths)
+            for keys, member, containers, value, shape in self.request_leaves(number, params, operation.input_shape, hidden):
                 self.add_leaf(number, hidden, keys, member, containers, value, shape)
             if not event.read_only:
                 for kind, name in effects(call.service, call.operation, call.params):
@@ -278,6 +276,13 @@ class _Analyser:
             self.session.values.append(value)
         return found
 
+    def mentions_runtime(self, value: object) -> bool:
+        """Whether a text holds the session's account id or region (a layer ARN in a list): its
+        items are then slots of their own, so that those become runtime values."""
+        runtime = self.session.runtime_values
+        return isinstance(value, str) and any(
+            known and known in value for known in (runtime.get("account_id"), runtime.get("region")))
+
     def add_leaf(self, call, hidden, keys, member, containers, value, shape) -> None:
         path = path_text(keys)
         if path in hidden:
@@ -327,10 +332,20 @@ class _Analyser:
             if partition and partition.group(1) == runtime.get("partition"):
                 found.append((arn.start() + 4, arn.start() + 4 + len(partition.group(1)),
                               self.intern(partition.group(1)), "partition"))
+            fields = arn.group().split(":", 5)
+            if len(fields) == 6 and fields[4] and fields[4] == runtime.get("account_id"):
+                found += self.resource_name(text, arn.end() - len(fields[5]), arn.end())
+        for url in ACCOUNT_URL.finditer(text):
+            if url.group(1) == runtime.get("account_id"):
+                found += self.resource_name(text, url.start(2), url.end(2))
         for account in ACCOUNT_ID.finditer(text):
             if account.group() == runtime.get("account_id"):
                 found.append((account.start(), account.end(), self.intern(account.group()), "account_id"))
         region = runtime.get("region")
+        if region:
+            # In a host name or path too: sqs.<region>.amazonaws.com.
+            for match in re.finditer(rf"(?<![A-Za-z0-9-]){re.escape(region)}(?=[a-z]?(?![A-Za-z0-9-]))", text):
+                found.append((match.start(), match.end(), self.intern(region), "region"))
         for token in TOKEN.finditer(text):
             word = token.group()
             zone = AVAILABILITY_ZONE.search(word)
@@ -340,6 +355,25 @@ class _Analyser:
             elif len(word) >= MIN_EMBEDDED_LENGTH and (self.shown_before(word, call) or word in self.identifier_texts):
                 found.append((token.start(), token.end(), self.intern(word), None))
         return _without_overlaps(found)
+
+    def resource_name(self, text: str, start: int, end: int) -> list[tuple[int, int, int, None]]:
+        """The name or id of the resource an ARN of the session's account (or a URL with its
+        account id, an SQS queue's) names, between ``start`` and ``end`` of ``text``, as a
+        fragment of any length: ``bob`` in ``user/bob``, ``MyRole`` in ``role/service-role/MyRole``,
+        ``my-fn`` in ``function:my-fn:1``, the whole of an SNS topic's ``alerts``. The resource
+        existed before the session (or a step made it): it is no literal."""
+        resource = text[start:end]
+        separator = RESOURCE_TYPE.search(resource)
+        if separator is not None:
+            # After the resource type, up to a qualifier (a version); the last part of a path.
+            qualifier = resource.find(":", separator.end())
+            piece_end = len(resource) if qualifier < 0 else qualifier
+            slash = resource.rfind("/", separator.end(), piece_end)
+            start, end = start + (slash + 1 if slash >= 0 else separator.end()), start + piece_end
+        name = text[start:end]
+        if not name or RESOURCE_WILDCARD.search(name) or name in self.session.runtime_values.values():
+            return []
+        return [(start, end, self.intern(name), None)]
 
     def new_slot(self, call, keys, member, containers, value, value_id, shape, span=None, hidden=False, runtime=None):
         session = self.session
@@ -352,10 +386,27 @@ class _Analyser:
             slot.runtime = runtime if span is not None else _runtime_kind(value, session.runtime_values)
             slot.constant = slot.runtime is None and span is None and _is_constant(slot)
             slot.identifier = slot.runtime is None and not slot.constant and (
-                span is not None or _is_identifier(slot)
+                span is not None
+                or (_is_identifier(slot, self.session.call_event(call).call.service)
+                    and not self.in_key_value_data(call, keys))
             )
         session.slots.append(slot)
         return slot
+
+    def in_key_value_data(self, call: int, keys: tuple) -> bool:
+        """Whether ``keys`` lie inside key/value data of the call's request (``_is_key_value``)."""
+        made = self.session.call_event(call).call
+        shape = operation_model(made.service, made.operation).input_shape
+        for key in keys[:-1]:
+            if shape is None:
+                return False
+            if _is_key_value(shape):
+                return True
+            if shape.type_name == "structure":
+                shape = shape.members.get(key)
+            else:
+                shape = shape.member if shape.type_name == "list" else shape.value
+        return shape is not None and _is_key_value(shape)
 
     def add_output(self, call, path, value, shape) -> None:
         session = self.session
@@ -388,7 +439,8 @@ class _Analyser:
             whole = (
                 item_shape.type_name in SCALAR_TYPES
                 and params
-                and not any(self.shown_before(item, call) or item in self.identifier_texts for item in params)
+                and not any(self.shown_before(item, call) or item in self.identifier_texts or self.mentions_runtime(item)
+                            for item in params)
                 and not any(path_text(keys + (index,)) in hidden for index in range(len(params)))
             )
             if whole:
@@ -466,13 +518,24 @@ def _is_constant(slot: Slot) -> bool:
     return isinstance(slot.value, str) and bool(AWS_MANAGED_ARN.match(slot.value))
 
 
-def _is_identifier(slot: Slot) -> bool:
-    if set(slot.containers) & DATA_CONTAINERS:
-        return False
+def _is_key_value(shape: botocore.model.Shape) -> bool:
+    """Tags (``Tags``, ``TagSet``, ``TagsList``, a ``tags`` map), filters, environment variables:
+    a map of scalars, or a list of structures of two members, a key (``Key``, ``Name``) and its
+    value(s) (``Value``, ``Values``), in any case."""
+    if shape.type_name == "map":
+        return shape.value.type_name in SCALAR_TYPES
+    if shape.type_name == "list" and shape.member.type_name == "structure":
+        members = {member.lower() for member in shape.member.members}
+        return len(members) == 2 and bool(members & KEY_MEMBERS) and bool(members & VALUE_MEMBERS)
+    return False
+
+
+def _is_identifier(slot: Slot, service: str) -> bool:
     texts = slot.value if isinstance(slot.value, tuple) else (slot.value,)
     if not all(isinstance(text, str) for text in texts):
         return False
-    if slot.member.endswith(IDENTIFIER_SUFFIXES):
+    if (slot.member.endswith(IDENTIFIER_SUFFIXES) or slot.member in IDENTIFIER_MEMBERS
+            or slot.member in resource_identifier_members(service)):
         return True
     return all(RESOURCE_ID.match(text) or text.startswith("arn:") for text in texts)
 

@@ -55,8 +55,9 @@ class Template:
 @dataclass(slots=True)
 class Input:
     """A runbook parameter. ``type`` is an SSM parameter type (``String``, ``Integer``,
-    ``Boolean``, ``StringList``, ``AWS::EC2::Instance::Id``…). A secret input has no default and
-    its value never appears in any output."""
+    ``Boolean``, ``StringList``, ``StringMap``, ``AWS::EC2::Instance::Id``…). A secret input has
+    no default and its value never appears in any output; a secret ``StringMap`` or ``MapList``
+    is a whole structure the log hides (SendCommand's ``Parameters``)."""
 
     name: str
     type: str
@@ -65,6 +66,9 @@ class Input:
     secret: bool = False
     # Request paths ("CreateUser.UserName") that take this input, for descriptions and reports.
     used_by: list[str] = field(default_factory=list)
+    # The input names a local file whose bytes the request sends (a binary member the log never
+    # shows: PutObject's Body, UpdateFunctionCode's ZipFile); the scripts read it, SSM cannot.
+    file: bool = False
 
 
 @dataclass(slots=True)
@@ -76,6 +80,9 @@ class Output:
     selector: str
     type: str
     path: str
+    # A secret the step creates (CreateAccessKey's SecretAccessKey): the scripts write it to a file
+    # the user names, never to stdout; SSM does not declare it (see README: secrets created by a step).
+    secret: bool = False
 
 
 @dataclass(slots=True)
@@ -201,7 +208,7 @@ def runbook_to_json(runbook: Runbook) -> dict:
         "description": runbook.description,
         "inputs": [
             {"name": i.name, "type": i.type, "description": i.description, "default": i.default,
-             "secret": i.secret, "used_by": i.used_by}
+             "secret": i.secret, "used_by": i.used_by, **({"file": True} if i.file else {})}
             for i in runbook.inputs
         ],
         "steps": [
@@ -209,7 +216,11 @@ def runbook_to_json(runbook: Runbook) -> dict:
                 "name": s.name, "action": s.action, "service": s.service, "api": s.api,
                 "description": s.description,
                 "request": value_to_json(s.request),
-                "outputs": [{"name": o.name, "selector": o.selector, "type": o.type, "path": o.path} for o in s.outputs],
+                "outputs": [
+                    {"name": o.name, "selector": o.selector, "type": o.type, "path": o.path,
+                     **({"secret": True} if o.secret else {})}
+                    for o in s.outputs
+                ],
                 "records": [{"file": r.file, "index": r.index, "event_id": r.event_id, "time": r.time} for r in s.records],
                 **({"wait": asdict(s.wait)} if s.wait else {}),
                 **({"retry": asdict(s.retry)} if s.retry else {}),

@@ -3,17 +3,32 @@
 
 The one parser of such paths, shared by the renderers (a script reads an output at its path), the
 SSM runner (an output's selector picks it from the response) and ``pysynth verify`` (an output's
-value in the logged response). Writing keys back as text is ``pysynth.facts.path_text``.
+value in the logged response); ``path_text`` writes keys back as text.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 # The JSONPath subset SSM selectors use: $ then .Member and [index] steps.
 SELECTOR_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 
 Keys = list[str | int]
+PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def path_text(keys: tuple) -> str:
+    """``("Tags", 0, "Value")`` as ``Tags[0].Value``; map keys that are not plain names are quoted."""
+    text = ""
+    for key in keys:
+        if isinstance(key, int):
+            text += f"[{key}]"
+        elif PLAIN_KEY.fullmatch(key):
+            text += f".{key}" if text else key
+        else:
+            text += f"[{json.dumps(key, ensure_ascii=False)}]"
+    return text
 
 
 def parse_selector(selector: str) -> Keys | None:

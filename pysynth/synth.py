@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from pysynth import unlogged
 from pysynth.botomodels import operation_model
 from pysynth.facts import RESOURCE_ID, Session, Slot, analyse
 from pysynth.ingest.events import Event
@@ -34,6 +35,7 @@ RETRY_ATTEMPTS = 3
 # An error code as AWS spells it (CloudTrail prefixes EC2's with Client. or Server.); anything else
 # in a log's errorCode is not retried on.
 ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]*\Z")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class NothingToSynthesize(Exception):
@@ -122,18 +124,32 @@ class _RunbookBuilder:
             if slot.value_id in self.input_names:
                 self._inputs[self.input_names[slot.value_id]].used_by.append(step_path)
                 continue
-            name = taken.unique(_identifier(first_member.get(slot.value_id) or slot.member) or "Value")
+            if binding.kind == "secret":
+                named_by = _identifier(slot.path)
+            else:
+                named_by = first_member.get(slot.value_id) or (slot.span and self._resource_name(slot))
+            name = taken.unique(_identifier(named_by or slot.member) or "Value")
             self.input_names[slot.value_id] = name
             if binding.kind == "secret":
-                self._inputs[name] = Input(
-                    name=name, type="String", secret=True, used_by=[step_path],
-                    description=f"{_first_sentence(slot.shape.documentation)} The log hides this value.".strip(),
-                )
+                self._inputs[name] = _hidden_input(name, slot, step_path, self.session.call_event(slot.call).call)
             else:
                 self._inputs[name] = Input(
                     name=name, type=_input_type(slot), default=_json_value(slot.value), used_by=[step_path],
                     description=_first_sentence(slot.shape.documentation) or slot.member,
                 )
+
+    def _resource_name(self, slot: Slot) -> str | None:
+        """What a resource's name or id inside an ARN or URL is called: after its resource type
+        (``StateMachineName`` in ``...:stateMachine:Nightly``, ``KeyId`` in ``...:key/1234abcd-...``),
+        else after the member (``TopicName`` in a ``TopicArn``, ``QueueName`` in a ``QueueUrl``)."""
+        text = _get_at(self.session.call_event(slot.call).call.params, slot.keys)
+        before = text[:slot.span[0]]
+        segment = before.rstrip(":").rsplit(":", 1)[-1].split("/", 1)[0]
+        kind = "Id" if UUID.fullmatch(str(slot.value)) else "Name"
+        if re.fullmatch(r"[A-Za-z][A-Za-z-]*", segment) and segment != "arn":
+            return segment[:1].upper() + segment[1:] + kind
+        stem = re.sub(r"(Arns?|Urls?|Uri)$", "", slot.member)
+        return stem + "Name" if stem != slot.member else None
 
     def inputs(self) -> list[Input]:
         return list(self._inputs.values())
@@ -153,7 +169,8 @@ class _RunbookBuilder:
                 and REPORTED_OUTPUT.search(output.path)
                 and re.sub(r"\[0\]", "", output.path).count("[") == 0
                 and isinstance(value, str)
-                and (RESOURCE_ID.match(value) is not None or value.startswith("arn:"))
+                and (RESOURCE_ID.match(value) is not None or value.startswith("arn:")
+                     or self._beside_created_secret(output.call, output.path))
             )
             if output.id in self.used_outputs[output.call] or reported:
                 declared[output.call].append(output.id)
@@ -170,6 +187,13 @@ class _RunbookBuilder:
                 names[output_id] = (self.step_names[call], taken.unique(name))
         return names
 
+    def _beside_created_secret(self, call: int, path: str) -> bool:
+        """An id next to a secret the call creates (AccessKey.AccessKeyId): what the secret goes with."""
+        made = self.session.call_event(call).call
+        parent = path.rpartition(".")[0]
+        return any(secret.rpartition(".")[0] == parent
+                   for secret in unlogged.created_secrets(made.service, made.operation))
+
     def _outputs_of(self, call: int) -> list[Output]:
         outputs = []
         for output in self.outputs_by_call[call]:
@@ -180,6 +204,12 @@ class _RunbookBuilder:
                     type=SSM_OUTPUT_TYPES.get(output.type, "String"),
                     path=output.path,
                 ))
+        # The secrets the call creates: the scripts keep them in a file the user names.
+        event = self.session.call_event(call)
+        taken = _Names(reserved=tuple(output.name for output in outputs))
+        for path in unlogged.created_secrets(event.call.service, event.call.operation):
+            name = taken.unique(path.rsplit(".", 1)[-1])
+            outputs.append(Output(name=name, selector="$." + path, type="String", path=path, secret=True))
         return outputs
 
     # -- steps ------------------------------------------------------------------------------
@@ -309,10 +339,36 @@ def _identifier(text: str) -> str:
 
 def _first_sentence(documentation: str | None) -> str:
     """botocore's member documentation, as plain text, up to its first full stop."""
+    return _sentences(documentation, 1)
+
+
+def _sentences(documentation: str | None, count: int) -> str:
+    """botocore's member documentation, as plain text, its first ``count`` sentences."""
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", documentation or "")).strip()
-    sentence = re.match(r"(.+?\.)(\s|$)", text)
-    text = sentence.group(1) if sentence else text
-    return text if len(text) <= 200 else text[:199] + "…"
+    sentences = re.match(r"((?:.+?\.(?:\s|$)){1,%d})" % count, text)
+    text = sentences.group(1).strip() if sentences else text
+    return text if len(text) <= 200 * count else text[:200 * count - 1] + "…"
+
+
+def _hidden_input(name: str, slot: Slot, step_path: str, call) -> Input:
+    """The input for a value the log does not show, typed by its shape: a secret text or JSON
+    value, or the path of a file whose bytes are sent (``pysynth.unlogged.kind``)."""
+    kind = unlogged.kind(slot.shape)
+    # What a file must hold takes a second sentence ("User data must be base64-encoded.").
+    documentation = _sentences(unlogged.documentation(call.service, call.operation, slot.keys),
+                               2 if kind == unlogged.FILE else 1)
+    if kind == unlogged.FILE:
+        return Input(
+            name=name, type="String", file=True, used_by=[step_path],
+            description=f"{documentation} The log never shows this value; the scripts send the bytes of a file.".strip(),
+        )
+    if kind == unlogged.JSON:
+        scalars = slot.shape.type_name == "list" and slot.shape.member.type_name not in ("structure", "map")
+        ssm_type = "StringMap" if slot.shape.type_name != "list" else ("StringList" if scalars else "MapList")
+        return Input(name=name, type=ssm_type, secret=True, used_by=[step_path],
+                     description=f"{documentation} The log hides this value (JSON).".strip())
+    return Input(name=name, type="String", secret=True, used_by=[step_path],
+                 description=f"{documentation} The log hides this value.".strip())
 
 
 def _input_type(slot: Slot) -> str:

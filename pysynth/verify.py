@@ -24,14 +24,15 @@ from datetime import datetime
 
 from rich.table import Table
 
+from pysynth import unlogged
 from pysynth.botomodels import operation_model
-from pysynth.facts import MIN_EMBEDDED_LENGTH, TOKEN, path_text, runtime_values
+from pysynth.facts import MIN_EMBEDDED_LENGTH, TOKEN, runtime_values
 from pysynth.ingest.events import Event
 from pysynth.render.shapes import shape_at
 from pysynth.ingest.normalize import Normalizer
 from pysynth.verify_plan import moment_of, plan_problems
 from pysynth.model import EXECUTE_AWS_API, GLOBALS, WAIT_FOR_PROPERTY, GlobalRef, InputRef, OutputRef, RecordRef, Runbook, Step, Template
-from pysynth.paths import parse_path, value_at
+from pysynth.paths import parse_path, path_text, value_at
 
 # Problem kinds.
 MISSING_CALL = "missing-call"  # a kept call that no step makes
@@ -41,6 +42,7 @@ VALUE_DIFFERS = "value-differs"  # a request value other than the logged one
 LITERAL_CREATED_ID = "literal-created-id"  # a value an earlier call created, written as a literal
 OUTPUT_BEFORE_PRODUCER = "output-before-producer"  # an output used before (or without) its step
 SECRET_LITERAL = "secret-literal"  # a value the log hides, written into the runbook
+OMITTED_VALUE = "omitted-value"  # a value the call needed that the log hides or never logs, left out
 UNKNOWN_OUTPUT = "unknown-output"  # an output the step does not declare, or its response lacks
 UNKNOWN_INPUT = "unknown-input"  # an input the runbook does not declare, or an unknown global
 UNSUPPORTED_ACTION = "unsupported-action"  # a step action a log cannot vouch for (branches, loops…)
@@ -263,6 +265,12 @@ def _expected_request(event: Event) -> dict:
     return request
 
 
+def _unlogged_reason(event: Event, path: str) -> str:
+    if path in event.call.hidden:
+        return "CloudTrail hid it"
+    return f"CloudTrail never logs it, and {event.call.service} {event.call.operation} needs it"
+
+
 def _record(event: Event) -> RecordRef:
     return RecordRef(file=event.file, index=event.index, event_id=event.event_id, time=event.time)
 
@@ -314,8 +322,12 @@ class _Replay:
         self.position = {step.name: number for number, step in enumerate(runbook.steps)}
         runtime = runtime_values(calls)
         self.globals = {name: runtime.get(GLOBAL_VALUES[name]) for name in GLOBALS}
-        self.expected = [_expected_request(event) for event in calls]
-        self.hidden = [set(event.call.hidden) for event in calls]
+        self.expected, self.hidden = [], []
+        for event in calls:
+            expected, hidden = unlogged.complete(
+                event.call.service, event.call.operation, _expected_request(event), event.call.hidden)
+            self.expected.append(expected)
+            self.hidden.append(set(hidden))
         self.by_operation: dict[tuple[str, str], list[int]] = defaultdict(list)
         # Calls by their whole request, so that a step whose replayed request is exactly a call's
         # finds it at once: scanning every call of the operation per step is quadratic.
@@ -470,7 +482,9 @@ class _Replay:
         if isinstance(node, dict) and isinstance(expected, dict):
             for key in dict.fromkeys([*expected, *node]):
                 child, wanted = node.get(key, ABSENT), expected.get(key, ABSENT)
-                if child is ABSENT or wanted is ABSENT:
+                if child is ABSENT and path_text(keys + (key,)) in hidden:
+                    yield _Finding(OMITTED_VALUE, path_text(keys + (key,)), wanted, child, source)
+                elif child is ABSENT or wanted is ABSENT:
                     yield _Finding(VALUE_DIFFERS, path_text(keys + (key,)), wanted, child, source)
                 else:
                     yield from self.compare(step, child, wanted, keys + (key,), hidden, source)
@@ -505,7 +519,7 @@ class _Replay:
             if number in self.taken:
                 continue
             found = self.findings(step, number)
-            if exact and any(finding.kind == VALUE_DIFFERS for finding in found):
+            if exact and any(finding.kind in (VALUE_DIFFERS, OMITTED_VALUE) for finding in found):
                 continue
             score = (sum(finding.concrete for finding in found), not self.producers_before(step, number), number)
             if best is None or score < best:
@@ -628,6 +642,14 @@ class _Replay:
         event = self.calls[number]
         where = f"step {step.name} {finding.path or '(request)'}"
         record = _record(event)
+        if finding.kind == OMITTED_VALUE:
+            return Problem(
+                OMITTED_VALUE,
+                f"{where}: {_record_text(event)} sent a value here that the log does not show "
+                f"({_unlogged_reason(event, finding.path)}); the runbook leaves it out, so it would not do "
+                f"what the log did: give it through a secret input (a file input for binary data)",
+                step=step.name, record=record, path=finding.path,
+            )
         if finding.kind == SECRET_LITERAL:
             # The message never shows the value: it may be the secret itself.
             if finding.source is not None:

@@ -49,6 +49,8 @@ class Example:
     setup: Callable[[Aws], dict[str, str]]  # creates what must exist beforehand; returns the inputs
     check: Callable[[Aws, dict[str, str], dict[str, object]], None]  # (aws, inputs, printed outputs)
     secrets: dict[str, str] = field(default_factory=dict)  # environment variables the runbook reads
+    # Secrets the steps create (CreateAccessKey's secret key) the scripts keep in --secrets-file.
+    created_secrets: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- iam-onboarding
@@ -60,7 +62,9 @@ def setup_onboarding(aws: Aws) -> dict[str, str]:
 
 
 def check_onboarding(aws: Aws, inputs: dict[str, str], outputs: dict[str, object]) -> None:
-    assert outputs == {"CreateUser.UserName": "carol", "CreateUser.Arn": f"arn:aws:iam::{MOTO_ACCOUNT}:user/carol"}
+    keys = aws.iam.list_access_keys(UserName="carol")["AccessKeyMetadata"]
+    assert outputs == {"CreateUser.UserName": "carol", "CreateUser.Arn": f"arn:aws:iam::{MOTO_ACCOUNT}:user/carol",
+                       "CreateAccessKey.AccessKeyId": keys[0]["AccessKeyId"]}
     assert aws.iam.get_user(UserName="carol")["User"]["Tags"] == [{"Key": "team", "Value": "platform"}]
     assert attached_policies(aws, "carol") == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
     # moto ignores CreateLoginProfile's PasswordResetRequired: only the profile's existence is checked.
@@ -190,8 +194,10 @@ def check_security_group(aws: Aws, inputs: dict[str, str], outputs: dict[str, ob
 
 
 EXAMPLES = {
-    "iam-onboarding": Example(setup_onboarding, check_onboarding, secrets={"PASSWORD": "Correct-Horse-9!"}),
-    "iam-users": Example(setup_users, check_users),
+    "iam-onboarding": Example(setup_onboarding, check_onboarding, secrets={"PASSWORD": "Correct-Horse-9!"},
+                              created_secrets=("CreateAccessKey.SecretAccessKey",)),
+    "iam-users": Example(setup_users, check_users,
+                         created_secrets=("CreateAccessKey.SecretAccessKey", "CreateAccessKey2.SecretAccessKey")),
     "terraform-vpc": Example(setup_terraform, check_terraform),
     "ec2-security-group-snapshot": Example(setup_security_group, check_security_group),
 }
@@ -200,14 +206,17 @@ EXAMPLES = {
 # --------------------------------------------------------------------------- running the renderings
 
 
-def run_rendering(rendering: str, path: Path, endpoint: str, inputs: dict[str, str], secrets: dict[str, str]) -> dict:
-    """Run the runbook at ``path`` as a user would; its outputs, printed as JSON on stdout."""
+def run_rendering(rendering: str, path: Path, endpoint: str, inputs: dict[str, str], secrets: dict[str, str],
+                  secrets_file: Path | None = None) -> dict:
+    """Run the runbook at ``path`` as a user would; its outputs, printed as JSON on stdout. The
+    secrets it creates must never be printed."""
     if rendering == "ssm":
         command = [sys.executable, "-m", "pysynth", "run", str(path)]
         command += [argument for name, value in inputs.items() for argument in ("--param", f"{name}={value}")]
     else:
         command = ["bash", str(path)] if rendering == "bash" else [sys.executable, str(path)]
         command += [argument for name, value in inputs.items() for argument in (f"--{xform_name(name, '-')}", value)]
+        command += ["--secrets-file", str(secrets_file)] if secrets_file else []
     command += ["--endpoint-url", endpoint]
     # Only the fake credentials and region: nothing from the developer's own AWS setup. The AWS CLI
     # the bash script calls is the one installed beside this Python.
@@ -217,17 +226,28 @@ def run_rendering(rendering: str, path: Path, endpoint: str, inputs: dict[str, s
     done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=RUN_SECONDS,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 0, f"{path.name} exited with {done.returncode}:\n{done.stderr}"
+    if secrets_file is not None:
+        for secret in json.loads(secrets_file.read_text()).values():
+            assert secret not in done.stdout and secret not in done.stderr
     return json.loads(done.stdout)
 
 
 @pytest.mark.parametrize("rendering", RENDERINGS)
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_the_golden_runbook_runs_against_moto(example, rendering, moto):
+def test_the_golden_runbook_runs_against_moto(example, rendering, moto, tmp_path):
     urllib.request.urlopen(urllib.request.Request(f"{moto}/moto-api/reset", method="POST"), timeout=30).close()
     aws = Aws(moto)
     case = EXAMPLES[example]
     inputs = case.setup(aws)
-    outputs = run_rendering(rendering, GOLDEN / f"{example}.{RENDERINGS[rendering]}", moto, inputs, case.secrets)
+    secrets_file = tmp_path / "secrets.json" if case.created_secrets and rendering != "ssm" else None
+    outputs = run_rendering(
+        rendering, GOLDEN / f"{example}.{RENDERINGS[rendering]}", moto, inputs, case.secrets, secrets_file)
+    if secrets_file is not None:
+        # The secret keys the steps created, kept where only the user can read them.
+        assert secrets_file.stat().st_mode & 0o777 == 0o600
+        kept = json.loads(secrets_file.read_text())
+        assert sorted(kept) == sorted(case.created_secrets)
+        assert all(len(secret) == 40 for secret in kept.values())
     # Every rendering prints the outputs the SSM document declares.
     runbook = load_runbook(GOLDEN / f"{example}.ssm.yaml")
     assert sorted(outputs) == sorted(f"{step.name}.{output.name}" for step in runbook.steps for output in step.outputs)

@@ -71,9 +71,14 @@ def leaf(value, path: str):
 # --------------------------------------------------------------------------- the scenarios
 
 
+NEW_OBJECT_BODY = b"the rerun's own body\n"
+
+
 def check_s3_object(aws, new):
-    head = aws("s3").head_object(Bucket=new["rec-object-bucket"], Key=new["rec/notes.txt"])
-    assert head["ContentType"] == "text/plain"
+    item = aws("s3").get_object(Bucket=new["rec-object-bucket"], Key=new["rec/notes.txt"])
+    assert item["ContentType"] == "text/plain"
+    # The recorder never reads a streaming body: the runbook sends the file the rerun names.
+    assert item["Body"].read() == NEW_OBJECT_BODY
 
 
 def check_s3_hardening(aws, new):
@@ -217,6 +222,7 @@ class Scenario:
     check: Callable  # (aws, renamed) -> None: the emulator's state after the rerun
     hidden: list[tuple[str, str]] = field(default_factory=list)  # (eventName, member path) CloudTrail would hide
     secrets: dict[str, str] = field(default_factory=dict)  # secret input name -> the rerun's value
+    files: dict[str, bytes] = field(default_factory=dict)  # file input name -> the rerun's file content
     environment: dict[str, str] = field(default_factory=dict)  # for the recording
     private: tuple[str, ...] = ()  # texts the recording sent that the trace must not show
     bash: str | None = None  # "render", or "run" the bash rendering too
@@ -234,6 +240,7 @@ SCENARIO_LIST = [
         "s3_bucket_object", {"--bucket": "rec-object-bucket", "--key": "rec/notes.txt"},
         ["CreateBucket", "PutObject", "HeadObject"],
         {"rec-object-bucket": "new-object-bucket", "rec/notes.txt": "new/notes.txt"}, check_s3_object,
+        files={"Body": NEW_OBJECT_BODY},
     ),
     Scenario(
         "s3_bucket_hardening", {"--bucket": "rec-hardened-bucket", "--owner": "alice"},
@@ -331,9 +338,17 @@ def run_runbook(command: list[str], secrets: dict[str, str]) -> subprocess.Compl
     )
 
 
-def rerun_arguments(model: dict, scenario: Scenario, renamed: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """The runbook's options for the new values, and the environment for its secrets."""
+def rerun_arguments(model: dict, scenario: Scenario, renamed: dict[str, str],
+                    folder: Path) -> tuple[list[str], dict[str, str]]:
+    """The runbook's options for the new values and files, and the environment for its secrets."""
     arguments, used = [], set()
+    assert {item["name"] for item in model["inputs"] if item.get("file")} == set(scenario.files)
+    for name, content in scenario.files.items():
+        (folder / name).write_bytes(content)
+        arguments += [option_name(name), str(folder / name)]
+    if any(output.get("secret") for step in model["steps"] for output in step["outputs"]):
+        # A new file each run: the scripts never write secrets into an existing one.
+        arguments += ["--secrets-file", str(folder / f"secrets-{len(list(folder.glob('secrets-*')))}.json")]
     for item in model["inputs"]:
         if not item["secret"] and item["default"] in renamed:
             arguments += [option_name(item["name"]), renamed[item["default"]]]
@@ -399,7 +414,7 @@ def test_scenario_record_synth_verify_rerun(scenario, moto_server, record, aws, 
     # The python runbook, run with new values, makes the same things again under the new names.
     if scenario.setup:
         scenario.setup(aws, "rerun")
-    arguments, secrets = rerun_arguments(model, scenario, scenario.renamed)
+    arguments, secrets = rerun_arguments(model, scenario, scenario.renamed, tmp_path)
     done = run_runbook([sys.executable, str(script), "--endpoint-url", moto_server, *arguments], secrets)
     assert done.returncode == 0, done.stderr
     for secret in scenario.secrets.values():
@@ -412,7 +427,7 @@ def test_scenario_record_synth_verify_rerun(scenario, moto_server, record, aws, 
         assert result.code == 0, result.stderr
     if scenario.bash == "run":
         renamed = {old: f"{new}-sh" for old, new in scenario.renamed.items()}
-        arguments, secrets = rerun_arguments(model, scenario, renamed)
+        arguments, secrets = rerun_arguments(model, scenario, renamed, tmp_path)
         if scenario.setup:
             scenario.setup(aws, "rerun")
         done = run_runbook(["bash", str(shell), "--endpoint-url", moto_server, *arguments], secrets)

@@ -66,8 +66,10 @@ def test_runs_the_golden_onboarding_runbook_with_new_inputs(endpoint):
     client(endpoint, "iam").create_group(GroupName="platform-engineers")
     result = onboard(endpoint, "UserName=erin", "GroupName=platform-engineers")
     assert result.code == 0, result.stderr
+    key = client(endpoint, "iam").list_access_keys(UserName="erin")["AccessKeyMetadata"][0]["AccessKeyId"]
     assert json.loads(result.stdout) == {
         "CreateUser.UserName": "erin", "CreateUser.Arn": f"arn:aws:iam::{MOTO_ACCOUNT}:user/erin",
+        "CreateAccessKey.AccessKeyId": key,
     }
     assert "ran 5/5 CreateAccessKey: iam CreateAccessKey" in result.stderr
     assert PASSWORD not in result.stdout + result.stderr

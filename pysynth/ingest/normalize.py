@@ -185,6 +185,30 @@ class _StringPlan(_Plan):
         return ("HIDDEN" * (length // 6 + 1))[:length]
 
 
+class _EnumPlan(_StringPlan):
+    """A string with enum values: CloudTrail sometimes logs another spelling of one
+    (``CREATE_VOLUME_PERMISSION`` for ``createVolumePermission``); the model's spelling is what
+    the API takes. A value no spelling matches is kept (new enum values reach the API first)."""
+
+    __slots__ = ("values", "spellings")
+    native_type = _NoNativeType  # every value goes through convert
+
+    def __init__(self, shape: botocore.model.Shape):
+        super().__init__(shape)
+        self.values = frozenset(shape.metadata["enum"])
+        self.spellings = {_enum_key(value): value for value in shape.metadata["enum"]}
+
+    def convert(self, value, ctx, log_path, path):
+        value = super().convert(value, ctx, log_path, path)
+        if value.__class__ is str and value not in self.values:
+            return self.spellings.get(_enum_key(value), value)
+        return value
+
+
+def _enum_key(text: str) -> str:
+    return text.replace("_", "").replace("-", "").lower()
+
+
 class _NumberPlan(_Plan):
     __slots__ = ("native_type",)
 
@@ -645,7 +669,7 @@ class _StructurePlan(_Plan):
 
 
 _SCALAR_PLANS: dict[str, Callable[[botocore.model.Shape], _Plan]] = {
-    "string": _StringPlan,
+    "string": lambda shape: _EnumPlan(shape) if shape.metadata.get("enum") else _StringPlan(shape),
     "character": _StringPlan,
     "integer": lambda shape: _NumberPlan(shape, int),
     "long": lambda shape: _NumberPlan(shape, int),

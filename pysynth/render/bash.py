@@ -31,6 +31,7 @@ from pysynth.model import (
 from pysynth.paths import parse_path
 from pysynth.render.names import (
     ENDPOINT_VARIABLE,
+    SECRETS_OPTION,
     GLOBAL_VARIABLES,
     environment_name,
     input_variable,
@@ -41,6 +42,8 @@ from pysynth.render.prose import printable, records_text
 from pysynth.render.shapes import (
     Context,
     item_shape,
+    leaf_references,
+    leaves,
     member_shape,
     position_kind,
     value_kind,
@@ -90,6 +93,9 @@ def _bash_json(context: Context, value: object, shape: Shape | None) -> str:
     def escaped(reference) -> None:
         chunks.append((True, f'"$(json_escape "${_bash_variable(reference)}")"'))
 
+    def file_text(reference) -> None:
+        chunks.append((True, f'"$(json_escape "${_file_text_variable(reference.name)}")"'))
+
     def emit(value: object, shape: Shape | None, depth: int) -> None:
         pad = "  " * depth
         if isinstance(value, (dict, list)) and value:
@@ -108,6 +114,10 @@ def _bash_json(context: Context, value: object, shape: Shape | None) -> str:
                     literal(json.dumps(part)[1:-1])
                 else:
                     escaped(part)
+            literal('"')
+        elif isinstance(value, InputRef) and context.inputs[value.name].file:
+            literal('"')
+            file_text(value)
             literal('"')
         elif isinstance(value, (InputRef, OutputRef, GlobalRef)):
             kind = context.kind(value)
@@ -144,8 +154,56 @@ def _bash_query(outputs: list[Output]) -> str:
     return paths[0] if len(paths) == 1 else f'join(`"\\u001f"`, [{", ".join(paths)}])'
 
 
+def _file_text_variable(name: str) -> str:
+    return f"{input_variable(name)}_text"
+
+
+def _file_arguments(context: Context, step) -> tuple[dict, list[str]]:
+    """The request without its top-level binary members that come from file inputs, and the AWS
+    CLI arguments that send those files as they are (``fileb://``; a streaming body takes the path
+    itself). Binary members deeper in a request travel as the file's text inside the JSON."""
+    request = dict(step.request)
+    arguments = []
+    shape = context.input_shape(step)
+    for member, value in step.request.items():
+        if isinstance(value, InputRef) and context.inputs[value.name].file:
+            variable = input_variable(value.name)
+            streaming = shape.members[member].serialization.get("streaming")
+            source = f'"${variable}"' if streaming else f'"fileb://${variable}"'
+            arguments.append(f"--{xform_name(member, '-')} {source}")
+            del request[member]
+    return request, arguments
+
+
 def view(context: Context) -> dict:
     runbook = context.runbook
+    steps = []
+    for step in runbook.steps:
+        request, arguments = _file_arguments(context, step)
+        steps.append({
+            "name": step.name, "records": records_text(step), "description": step.description.splitlines(),
+            "service": CLI_SERVICE_NAMES.get(step.service, step.service),
+            "operation": xform_name(step.api, "-"),
+            "request": _bash_json(context, request, context.input_shape(step)),
+            "arguments": " ".join(arguments),
+            "variables": [output_variable(step.name, output.name) for output in step.outputs],
+            "secrets": {
+                f"{step.name}.{output.name}": output_variable(step.name, output.name)
+                for output in step.outputs if output.secret
+            },
+            "query": _bash_query(step.outputs),
+            "waiter": xform_name(step.wait.waiter, "-") if step.wait else None,
+            "retry": step.retry is not None,
+            "call": _bash_call(step),
+        })
+    # File inputs deeper in a request are read as text, which the AWS CLI v2 must take raw.
+    as_text = {
+        reference.name
+        for step in runbook.steps
+        for _, leaf, _ in leaves(_file_arguments(context, step)[0], None, step.name)
+        for reference in leaf_references(leaf)
+        if isinstance(reference, InputRef) and context.inputs[reference.name].file
+    }
     inputs = [
         {
             "name": item.name, "variable": input_variable(item.name), "environment": environment_name(item.name),
@@ -155,28 +213,18 @@ def view(context: Context) -> dict:
             "given": f"${{{input_variable(item.name)}+set}}",
             "environment_given": f"${{{environment_name(item.name)}+set}}",
             "help": printable(_input_help(item)),
+            "file": item.file, "text_variable": _file_text_variable(item.name) if item.name in as_text else None,
         }
         for item in runbook.inputs
     ]
-    steps = [
-        {
-            "name": step.name, "records": records_text(step), "description": step.description.splitlines(),
-            "service": CLI_SERVICE_NAMES.get(step.service, step.service),
-            "operation": xform_name(step.api, "-"),
-            "request": _bash_json(context, step.request, context.input_shape(step)),
-            "variables": [output_variable(step.name, output.name) for output in step.outputs],
-            "query": _bash_query(step.outputs),
-            "waiter": xform_name(step.wait.waiter, "-") if step.wait else None,
-            "retry": step.retry is not None,
-            "call": _bash_call(step),
-        }
-        for step in runbook.steps
-    ]
-    summary = {f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs}
+    summary = {
+        f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs if not o.secret
+    }
     return {
         "description": printable(runbook.description), "inputs": inputs, "steps": steps,
         "globals": context.globals, "outputs": _bash_json(context, summary, None),
-        "endpoint_variable": ENDPOINT_VARIABLE,
+        "endpoint_variable": ENDPOINT_VARIABLE, "secrets_option": SECRETS_OPTION,
+        "creates_secrets": any(step["secrets"] for step in steps), "files_as_text": bool(as_text),
     }
 
 
@@ -189,7 +237,9 @@ def _bash_call(step: Step) -> str:
 
 
 def _input_help(item: Input) -> str:
-    if item.secret:
+    if item.file:
+        source = f"{option_name(item.name)} FILE, or the environment variable {environment_name(item.name)}"
+    elif item.secret:
         source = f"{environment_name(item.name)} (secret: from the environment, or asked for; never an option)"
     else:
         source = f"{option_name(item.name)} VALUE, or the environment variable {environment_name(item.name)}"

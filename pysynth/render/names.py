@@ -12,7 +12,9 @@ NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 # What the scripts call the runtime values.
 GLOBAL_VARIABLES = {"ACCOUNT_ID": "account_id", "REGION": "region", "AWS_PARTITION": "partition"}
 ENDPOINT_VARIABLE = "PYSYNTH_ENDPOINT_URL"
-SCRIPT_OPTIONS = ("--endpoint-url", "--help")
+# Where the scripts keep the secrets a step creates (CreateAccessKey's SecretAccessKey).
+SECRETS_OPTION = "--secrets-file"
+SCRIPT_OPTIONS = ("--endpoint-url", "--help", SECRETS_OPTION)
 
 # Names that a shell or the system already give a meaning to: an input called after one of them
 # (IAM's "Path"!) is read from INPUT_<NAME> instead, so PATH keeps its meaning.

@@ -20,6 +20,7 @@ from pysynth.model import (
 from pysynth.paths import parse_path
 from pysynth.render.names import (
     ENDPOINT_VARIABLE,
+    SECRETS_OPTION,
     GLOBAL_VARIABLES,
     client_variable,
     environment_name,
@@ -63,6 +64,8 @@ def _python_value(context: Context, value: object, shape: Shape | None, indent: 
         return "[\n" + items + pad + "]"
     if isinstance(value, Template):
         return " + ".join(repr(part) if isinstance(part, str) else _python_text(context, part) for part in value.parts)
+    if isinstance(value, InputRef) and context.inputs[value.name].file:
+        return f"read_file(args.{input_variable(value.name)})"
     if isinstance(value, (InputRef, OutputRef, GlobalRef)):
         at_text = shape is not None and position_kind(shape) == "string"
         return _python_text(context, value) if at_text else _python_reference(value)
@@ -91,10 +94,10 @@ def view(context: Context) -> dict:
         {
             "name": item.name, "variable": input_variable(item.name), "environment": environment_name(item.name),
             "option": option_name(item.name), "secret": item.secret, "converter": converters.get(value_kind(item.type)),
-            "default": item.default,
+            "default": item.default, "file": item.file,
             "help": _argparse_help(printable(
                 f"{item.name}: {item.description}" + (" (JSON)" if value_kind(item.type) == "json" else "")
-                + f" [environment: {environment_name(item.name)}]"
+                + (" (a file path)" if item.file else "") + f" [environment: {environment_name(item.name)}]"
             )),
         }
         for item in runbook.inputs
@@ -109,16 +112,18 @@ def view(context: Context) -> dict:
             "waiter": xform_name(step.wait.waiter) if step.wait else None,
             "waiter_config": {"Delay": step.wait.delay_seconds, "MaxAttempts": step.wait.max_attempts} if step.wait else None,
             "retry": (step.retry.max_attempts, tuple(step.retry.errors)) if step.retry else None,
+            "secrets": {f"{step.name}.{o.name}": output_variable(step.name, o.name) for o in step.outputs if o.secret},
         }
         for step in runbook.steps
     ]
-    summary = {f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs}
+    summary = {f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs if not o.secret}
     return {
         "comment": printable(runbook.description),
         "description": _argparse_description(printable(runbook.description)), "inputs": inputs, "steps": steps,
         "services": {client_variable(step.service): step.service for step in runbook.steps},
         "globals": context.globals, "outputs": _python_value(context, summary, None, 4),
-        "endpoint_variable": ENDPOINT_VARIABLE,
+        "endpoint_variable": ENDPOINT_VARIABLE, "secrets_option": SECRETS_OPTION,
+        "creates_secrets": any(step["secrets"] for step in steps),
     }
 
 

@@ -141,7 +141,13 @@ def view(context: Context) -> dict:
     runbook = context.runbook
     parameters = []
     for item in runbook.inputs:
-        if item.secret:
+        if item.file:
+            note = "(Required, secret) "
+            description = (
+                f"{item.description} SSM Automation cannot read a local file: give the content as text when "
+                "you start the automation (the bash and python renderings take a file path)."
+            )
+        elif item.secret:
             note = "(Required, secret) "
             description = f"{item.description} Give it when you start the automation; pysynth never writes it."
         else:
@@ -155,8 +161,9 @@ def view(context: Context) -> dict:
     steps = [
         {
             "name": step.name, "action": step.action, "service": step.service, "api": step.api,
-            "description": records_text(step) + (f"\n\n{step.description}" if step.description else ""),
-            "request": step.request, "outputs": step.outputs,
+            "description": records_text(step) + (f"\n\n{step.description}" if step.description else "")
+            + _secrets_note(step),
+            "request": step.request, "outputs": declared_outputs(step),
             "max_attempts": step_attempts(step)[0], "timeout_seconds": step_attempts(step)[1],
             "property_selector": step.wait.property_selector if step.wait else None,
             "desired_values": step.wait.desired_values if step.wait else None,
@@ -169,8 +176,25 @@ def view(context: Context) -> dict:
         "assume_role_name": ASSUME_ROLE, "assume_role_description": ASSUME_ROLE_DESCRIPTION,
         "assume_role_pattern": ASSUME_ROLE_PATTERN,
         "parameters": parameters, "steps": steps,
-        "outputs": [f"{step.name}.{output.name}" for step in runbook.steps for output in step.outputs],
+        "outputs": [f"{step.name}.{output.name}" for step in runbook.steps for output in declared_outputs(step)],
     }
+
+
+def declared_outputs(step: Step) -> list:
+    """The outputs the document declares: not the secrets the step creates, since SSM Automation
+    shows every step output in the execution history, to anyone who may read the execution."""
+    return [output for output in step.outputs if not output.secret]
+
+
+def _secrets_note(step: Step) -> str:
+    secrets = [output.path for output in step.outputs if output.secret]
+    if not secrets:
+        return ""
+    return (
+        f"\n\nThis call creates a secret ({', '.join(secrets)}) that this runbook does not keep: SSM "
+        "Automation shows step outputs in the execution history, so it is not declared as one. To keep "
+        "it, run the bash or python rendering with --secrets-file, or create a new one afterwards."
+    )
 
 
 def _normalized(value: object) -> object:
@@ -235,7 +259,7 @@ def check_text(runbook: Runbook, text: str) -> list[str]:
         outputs = [_mapping(output) for output in _sequence(written.get("outputs"))]
         expect(
             f"step {step.name} outputs", [(o.get("Name"), o.get("Selector"), o.get("Type")) for o in outputs],
-            [(o.name, o.selector, o.type) for o in step.outputs],
+            [(o.name, o.selector, o.type) for o in declared_outputs(step)],
         )
     return problems
 

@@ -62,7 +62,7 @@ def model_problems(runbook: Runbook, fmt: str) -> list[str]:
         problems += _input_problems(item, fmt)
     outputs: dict[tuple[str, str], Output] = {}  # grows step by step: references point backwards
     for step in runbook.steps:
-        problems += _step_problems(step, inputs, outputs)
+        problems += _step_problems(step, inputs, outputs, fmt)
         outputs.update({(step.name, output.name): output for output in step.outputs})
     if fmt == "ssm":
         problems += _ssm_problems(runbook)
@@ -107,8 +107,10 @@ def _input_problems(item: Input, fmt: str) -> list[str]:
         problems.append(f"{where}: {item.type!r} is not an SSM parameter type")
     if item.secret and item.default is not None:
         problems.append(f"{where}: a secret input has no default (pysynth never writes a secret)")
-    if item.secret and value_kind(item.type) != "string":
-        problems.append(f"{where}: a secret input is read as text, so its type must be a string type")
+    if item.secret and value_kind(item.type) not in ("string", "json"):
+        problems.append(f"{where}: a secret input is read as text or JSON, so its type must be a string or JSON type")
+    if item.file and (item.secret or item.default is not None or item.type != "String"):
+        problems.append(f"{where}: a file input is a String naming a file, with no default, never secret")
     if item.default is not None and not default_fits(item.type, item.default):
         problems.append(f"{where}: default {item.default!r} is not a {item.type}")
     if fmt == "bash" and item.default is not None:
@@ -120,7 +122,9 @@ def _input_problems(item: Input, fmt: str) -> list[str]:
     return problems
 
 
-def _step_problems(step: Step, inputs: dict[str, Input], outputs: dict[tuple[str, str], Output]) -> list[str]:
+def _step_problems(
+    step: Step, inputs: dict[str, Input], outputs: dict[tuple[str, str], Output], fmt: str,
+) -> list[str]:
     if step.action not in (EXECUTE_AWS_API, WAIT_FOR_PROPERTY):
         return [f"step {step.name}: action {step.action} is not supported yet"]
     operation = known_operation(step.service, step.api)
@@ -128,9 +132,14 @@ def _step_problems(step: Step, inputs: dict[str, Input], outputs: dict[tuple[str
         return [f"step {step.name}: botocore knows no operation {step.service} {step.api}"]
     problems = _wait_problems(step) + _retry_problems(step)
     for path, leaf, shape in leaves(step.request, operation.input_shape, step.name):
+        file_input = isinstance(leaf, InputRef) and leaf.name in inputs and inputs[leaf.name].file
         if shape is not None and shape.type_name == "blob":
-            problems.append(f"{path}: binary (blob) members are not supported yet")
+            problems += _blob_problems(step, path, leaf if file_input else None, operation.input_shape, fmt)
+        elif file_input:
+            problems.append(f"{path}: input {leaf.name} names a file, but this member takes {shape.type_name}")
         for reference in leaf_references(leaf):
+            if isinstance(reference, OutputRef) and reference_secret(reference, outputs):
+                problems.append(f"{path}: {_describe(reference)} is a secret the step created; no step may use it")
             kind = reference_kind(reference, inputs, outputs)
             if kind is None:
                 problems.append(f"{path}: {_describe(reference)} is not defined before step {step.name}")
@@ -179,8 +188,38 @@ def _retry_problems(step: Step) -> list[str]:
     return []
 
 
+def _blob_problems(step: Step, path: str, file_input: InputRef | None, request: Shape, fmt: str) -> list[str]:
+    """Binary members: only a file input gives one, and only the scripts can read a file."""
+    if file_input is None:
+        return [f"{path}: binary (blob) members take a file input; a literal or another value is not supported"]
+    if fmt != "ssm":
+        return []
+    # SSM takes the content as text (a user-data script, an object's body) where the API has no
+    # way to take it from S3; where it has, the content is binary (a deployment package).
+    keys = parse_path(path.split(".", 1)[1]) or []
+    parent = shape_at(request, keys[:-1])
+    from_s3 = [
+        member for member, member_shape in getattr(parent, "members", {}).items()
+        if member.startswith("S3") and not member_shape.metadata.get("enum")
+    ]
+    if not from_s3:
+        return []
+    return [
+        f"{path}: {step.service} {step.api} sends the bytes of a local file here (input {file_input.name}), "
+        f"and SSM Automation cannot read local files; render this runbook as bash or python, or change the "
+        f"step to take the content from Amazon S3 ({', '.join(from_s3)}), which this API allows"
+    ]
+
+
+def reference_secret(reference: OutputRef, outputs: dict[tuple[str, str], Output]) -> bool:
+    output = outputs.get((reference.step, reference.output))
+    return output is not None and output.secret
+
+
 def _output_problems(step: Step, output: Output, response: Shape | None) -> list[str]:
     where = f"output {step.name}.{output.name}"
+    if output.secret and output.type != "String":
+        return [f"{where}: a secret output is text: its type must be String"]
     if output.type not in SSM_OUTPUT_TYPES:
         return [f"{where}: {output.type!r} is not an SSM output type"]
     if not OUTPUT_PATH.match(output.path):

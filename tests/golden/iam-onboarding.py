@@ -25,6 +25,22 @@ def read_secret(name: str, variable: str) -> str:
     return getpass.getpass(f"{name} (secret, not echoed): ")
 
 
+def create_secrets_file(path: str) -> int:
+    """A new file only the user can read (mode 0600) for the secrets the steps create: never an
+    existing one, whose mode or owner might let others read them."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        raise SystemExit(f"{sys.argv[0]}: cannot create the secrets file {path}: {error.strerror}") from None
+
+
+def save_secrets(descriptor: int, secrets: dict) -> None:
+    """The secrets created so far, as JSON, written as soon as a step creates one."""
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, (json.dumps(secrets, indent=2) + "\n").encode(), 0)
+    os.fsync(descriptor)
+
+
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=DESCRIPTION,
@@ -44,6 +60,12 @@ def parse_arguments() -> argparse.Namespace:
         help='GroupName: The name of the group to update. [environment: GROUP_NAME]',
     )
     parser.add_argument(
+        '--secrets-file',
+        dest="secrets_file",
+        required=True,
+        help="a new file (created with mode 0600) for the secrets the steps create; they are never printed",
+    )
+    parser.add_argument(
         "--endpoint-url",
         default=os.environ.get('PYSYNTH_ENDPOINT_URL'),
         help="send every AWS call to this endpoint [environment: PYSYNTH_ENDPOINT_URL]",
@@ -54,6 +76,8 @@ def parse_arguments() -> argparse.Namespace:
 def main() -> None:
     args = parse_arguments()
     args.input_password = read_secret('Password', 'PASSWORD')
+    secrets_file = create_secrets_file(args.secrets_file)
+    secrets = {}
     # AWS_REGION too, as the AWS CLI v2 reads it.
     session = boto3.Session(region_name=os.environ.get("AWS_REGION") or None)
     iam_client = session.client('iam', endpoint_url=args.endpoint_url)
@@ -96,13 +120,18 @@ def main() -> None:
 
     # CreateAccessKey: Reproduces examples/iam-onboarding.json record 7 (event 00000000-0000-0000-0000-000000002008, 2024-03-05T10:02:18Z).
     # iam CreateAccessKey as alice did at 2024-03-05T10:02:18Z.
-    iam_client.create_access_key(**{
+    response = iam_client.create_access_key(**{
         'UserName': output_create_user_user_name,
     })
+    output_create_access_key_access_key_id = response['AccessKey']['AccessKeyId']
+    output_create_access_key_secret_access_key = response['AccessKey']['SecretAccessKey']
+    secrets['CreateAccessKey.SecretAccessKey'] = output_create_access_key_secret_access_key
+    save_secrets(secrets_file, secrets)
 
     print(json.dumps({
         'CreateUser.UserName': output_create_user_user_name,
         'CreateUser.Arn': output_create_user_arn,
+        'CreateAccessKey.AccessKeyId': output_create_access_key_access_key_id,
     }, indent=2, ensure_ascii=False))
 
 

@@ -23,6 +23,9 @@ usage() {
       GroupName: The name of the group to update. Default: developers' \
     '' \
     'Options:' \
+    '  --secrets-file FILE' \
+    '      Required: a new file (created with mode 0600) for the secrets the steps create; they are' \
+    '      never printed.' \
     '  --endpoint-url URL, or the environment variable PYSYNTH_ENDPOINT_URL' \
     '      Send every AWS call to this endpoint (the AWS CLI itself honours AWS_ENDPOINT_URL).' \
     '  -h, --help' \
@@ -76,6 +79,7 @@ if [[ -n ${USER_NAME+set} ]]; then input_user_name=$USER_NAME; fi
 input_group_name='developers'
 if [[ -n ${GROUP_NAME+set} ]]; then input_group_name=$GROUP_NAME; fi
 endpoint_url=${PYSYNTH_ENDPOINT_URL-}
+secrets_file=
 while [[ $# -gt 0 ]]; do
   option=$1
   case $option in
@@ -89,9 +93,11 @@ while [[ $# -gt 0 ]]; do
     --user-name) input_user_name=$value ;;
     --group-name) input_group_name=$value ;;
     --endpoint-url) endpoint_url=$value ;;
+    --secrets-file) secrets_file=$value ;;
     *) die "unknown option $option (see --help)" ;;
   esac
 done
+[[ -n $secrets_file ]] || die "the steps create secrets: name a new file for them with --secrets-file FILE"
 if [[ -n ${PASSWORD+set} ]]; then
   input_password=$PASSWORD
 else
@@ -107,6 +113,10 @@ if [[ -n $region ]]; then aws_options+=(--region "$region"); fi
 if [[ -n $endpoint_url ]]; then aws_options+=(--endpoint-url "$endpoint_url"); fi
 workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
+# The secrets file is new and only the user can read it: never an existing file another may read.
+(umask 077 && set -o noclobber && : >"$secrets_file") 2>/dev/null ||
+  die "cannot create the secrets file $secrets_file (it must not exist yet)"
+secrets_json=
 
 # CreateUser: Reproduces examples/iam-onboarding.json record 2 (event 00000000-0000-0000-0000-000000002003, 2024-03-05T10:02:11Z).
 # iam CreateUser as alice did at 2024-03-05T10:02:11Z.
@@ -155,9 +165,16 @@ aws_call iam add-user-to-group "$request" >/dev/null
 request='{
   "UserName": "'"$(json_escape "$output_create_user_user_name")"'"
 }'
-aws_call iam create-access-key "$request" >/dev/null
+# The outputs come joined by the unit separator (\037), which no AWS identifier contains.
+outputs=$(aws_call iam create-access-key "$request" --query 'join(`"\u001f"`, [AccessKey.AccessKeyId, AccessKey.SecretAccessKey])' --output text)
+output_create_access_key_access_key_id=${outputs%%$'\037'*}
+outputs=${outputs#*$'\037'}
+output_create_access_key_secret_access_key=$outputs
+secrets_json+="${secrets_json:+,}"$'\n'"  \"CreateAccessKey.SecretAccessKey\": \"$(json_escape "$output_create_access_key_secret_access_key")\""
+printf '%s%s\n}\n' '{' "$secrets_json" >"$secrets_file"
 
 printf '%s\n' '{
   "CreateUser.UserName": "'"$(json_escape "$output_create_user_user_name")"'",
-  "CreateUser.Arn": "'"$(json_escape "$output_create_user_arn")"'"
+  "CreateUser.Arn": "'"$(json_escape "$output_create_user_arn")"'",
+  "CreateAccessKey.AccessKeyId": "'"$(json_escape "$output_create_access_key_access_key_id")"'"
 }'

@@ -17,6 +17,22 @@ import botocore.exceptions
 DESCRIPTION = 'Reproduces 5 write calls made by bert-jan between 2023-07-10T12:24:28Z and 2023-07-10T12:24:50Z, synthesized by pysynth from CloudTrail.'
 
 
+def create_secrets_file(path: str) -> int:
+    """A new file only the user can read (mode 0600) for the secrets the steps create: never an
+    existing one, whose mode or owner might let others read them."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        raise SystemExit(f"{sys.argv[0]}: cannot create the secrets file {path}: {error.strerror}") from None
+
+
+def save_secrets(descriptor: int, secrets: dict) -> None:
+    """The secrets created so far, as JSON, written as soon as a step creates one."""
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, (json.dumps(secrets, indent=2) + "\n").encode(), 0)
+    os.fsync(descriptor)
+
+
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=DESCRIPTION,
@@ -36,6 +52,12 @@ def parse_arguments() -> argparse.Namespace:
         help='UserName2: The name of the user to create. [environment: USER_NAME2]',
     )
     parser.add_argument(
+        '--secrets-file',
+        dest="secrets_file",
+        required=True,
+        help="a new file (created with mode 0600) for the secrets the steps create; they are never printed",
+    )
+    parser.add_argument(
         "--endpoint-url",
         default=os.environ.get('PYSYNTH_ENDPOINT_URL'),
         help="send every AWS call to this endpoint [environment: PYSYNTH_ENDPOINT_URL]",
@@ -45,6 +67,8 @@ def parse_arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_arguments()
+    secrets_file = create_secrets_file(args.secrets_file)
+    secrets = {}
     # AWS_REGION too, as the AWS CLI v2 reads it.
     session = boto3.Session(region_name=os.environ.get("AWS_REGION") or None)
     iam_client = session.client('iam', endpoint_url=args.endpoint_url)
@@ -66,9 +90,13 @@ def main() -> None:
 
     # CreateAccessKey: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 2337 (event 64b7de64-bf53-47ae-b7e3-d30cb1b5136e, 2023-07-10T12:24:29Z).
     # iam CreateAccessKey as bert-jan did at 2023-07-10T12:24:29Z.
-    iam_client.create_access_key(**{
+    response = iam_client.create_access_key(**{
         'UserName': output_create_user_user_name,
     })
+    output_create_access_key_access_key_id = response['AccessKey']['AccessKeyId']
+    output_create_access_key_secret_access_key = response['AccessKey']['SecretAccessKey']
+    secrets['CreateAccessKey.SecretAccessKey'] = output_create_access_key_secret_access_key
+    save_secrets(secrets_file, secrets)
 
     # CreateUser2: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 2339 (event 85c89720-8103-4281-9e0e-8977b52bcdbe, 2023-07-10T12:24:49Z).
     # iam CreateUser as bert-jan did at 2023-07-10T12:24:49Z.
@@ -93,15 +121,21 @@ def main() -> None:
 
     # CreateAccessKey2: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 2341 (event 8c282c0b-00d1-4369-95b7-cb50b6eee620, 2023-07-10T12:24:50Z).
     # iam CreateAccessKey as bert-jan did at 2023-07-10T12:24:50Z.
-    iam_client.create_access_key(**{
+    response = iam_client.create_access_key(**{
         'UserName': output_create_user2_user_name,
     })
+    output_create_access_key2_access_key_id = response['AccessKey']['AccessKeyId']
+    output_create_access_key2_secret_access_key = response['AccessKey']['SecretAccessKey']
+    secrets['CreateAccessKey2.SecretAccessKey'] = output_create_access_key2_secret_access_key
+    save_secrets(secrets_file, secrets)
 
     print(json.dumps({
         'CreateUser.Arn': output_create_user_arn,
         'CreateUser.UserName': output_create_user_user_name,
+        'CreateAccessKey.AccessKeyId': output_create_access_key_access_key_id,
         'CreateUser2.UserName': output_create_user2_user_name,
         'CreateUser2.Arn': output_create_user2_arn,
+        'CreateAccessKey2.AccessKeyId': output_create_access_key2_access_key_id,
     }, indent=2, ensure_ascii=False))
 
 

@@ -21,6 +21,9 @@ usage() {
       UserName2: The name of the user to create. Default: malicious-iam-user' \
     '' \
     'Options:' \
+    '  --secrets-file FILE' \
+    '      Required: a new file (created with mode 0600) for the secrets the steps create; they are' \
+    '      never printed.' \
     '  --endpoint-url URL, or the environment variable PYSYNTH_ENDPOINT_URL' \
     '      Send every AWS call to this endpoint (the AWS CLI itself honours AWS_ENDPOINT_URL).' \
     '  -h, --help' \
@@ -68,6 +71,7 @@ if [[ -n ${USER_NAME+set} ]]; then input_user_name=$USER_NAME; fi
 input_user_name2='malicious-iam-user'
 if [[ -n ${USER_NAME2+set} ]]; then input_user_name2=$USER_NAME2; fi
 endpoint_url=${PYSYNTH_ENDPOINT_URL-}
+secrets_file=
 while [[ $# -gt 0 ]]; do
   option=$1
   case $option in
@@ -81,9 +85,11 @@ while [[ $# -gt 0 ]]; do
     --user-name) input_user_name=$value ;;
     --user-name2) input_user_name2=$value ;;
     --endpoint-url) endpoint_url=$value ;;
+    --secrets-file) secrets_file=$value ;;
     *) die "unknown option $option (see --help)" ;;
   esac
 done
+[[ -n $secrets_file ]] || die "the steps create secrets: name a new file for them with --secrets-file FILE"
 
 command -v aws >/dev/null || die "the AWS CLI (aws) is not installed"
 export AWS_PAGER=""  # AWS CLI v2 would page its output on a terminal
@@ -94,6 +100,10 @@ if [[ -n $region ]]; then aws_options+=(--region "$region"); fi
 if [[ -n $endpoint_url ]]; then aws_options+=(--endpoint-url "$endpoint_url"); fi
 workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
+# The secrets file is new and only the user can read it: never an existing file another may read.
+(umask 077 && set -o noclobber && : >"$secrets_file") 2>/dev/null ||
+  die "cannot create the secrets file $secrets_file (it must not exist yet)"
+secrets_json=
 
 # CreateUser: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 2335 (event 648d0a9c-6d07-4c99-bd4e-9a27b3ad45d2, 2023-07-10T12:24:28Z).
 # iam CreateUser as bert-jan did at 2023-07-10T12:24:28Z.
@@ -118,7 +128,13 @@ output_create_user_user_name=$outputs
 request='{
   "UserName": "'"$(json_escape "$output_create_user_user_name")"'"
 }'
-aws_call iam create-access-key "$request" >/dev/null
+# The outputs come joined by the unit separator (\037), which no AWS identifier contains.
+outputs=$(aws_call iam create-access-key "$request" --query 'join(`"\u001f"`, [AccessKey.AccessKeyId, AccessKey.SecretAccessKey])' --output text)
+output_create_access_key_access_key_id=${outputs%%$'\037'*}
+outputs=${outputs#*$'\037'}
+output_create_access_key_secret_access_key=$outputs
+secrets_json+="${secrets_json:+,}"$'\n'"  \"CreateAccessKey.SecretAccessKey\": \"$(json_escape "$output_create_access_key_secret_access_key")\""
+printf '%s%s\n}\n' '{' "$secrets_json" >"$secrets_file"
 
 # CreateUser2: Reproduces ../shared/cloudtrail/invictus_aws_dataset_merged_sorted.json record 2339 (event 85c89720-8103-4281-9e0e-8977b52bcdbe, 2023-07-10T12:24:49Z).
 # iam CreateUser as bert-jan did at 2023-07-10T12:24:49Z.
@@ -150,11 +166,19 @@ aws_call iam attach-user-policy "$request" >/dev/null
 request='{
   "UserName": "'"$(json_escape "$output_create_user2_user_name")"'"
 }'
-aws_call iam create-access-key "$request" >/dev/null
+# The outputs come joined by the unit separator (\037), which no AWS identifier contains.
+outputs=$(aws_call iam create-access-key "$request" --query 'join(`"\u001f"`, [AccessKey.AccessKeyId, AccessKey.SecretAccessKey])' --output text)
+output_create_access_key2_access_key_id=${outputs%%$'\037'*}
+outputs=${outputs#*$'\037'}
+output_create_access_key2_secret_access_key=$outputs
+secrets_json+="${secrets_json:+,}"$'\n'"  \"CreateAccessKey2.SecretAccessKey\": \"$(json_escape "$output_create_access_key2_secret_access_key")\""
+printf '%s%s\n}\n' '{' "$secrets_json" >"$secrets_file"
 
 printf '%s\n' '{
   "CreateUser.Arn": "'"$(json_escape "$output_create_user_arn")"'",
   "CreateUser.UserName": "'"$(json_escape "$output_create_user_user_name")"'",
+  "CreateAccessKey.AccessKeyId": "'"$(json_escape "$output_create_access_key_access_key_id")"'",
   "CreateUser2.UserName": "'"$(json_escape "$output_create_user2_user_name")"'",
-  "CreateUser2.Arn": "'"$(json_escape "$output_create_user2_arn")"'"
+  "CreateUser2.Arn": "'"$(json_escape "$output_create_user2_arn")"'",
+  "CreateAccessKey2.AccessKeyId": "'"$(json_escape "$output_create_access_key2_access_key_id")"'"
 }'
