@@ -348,7 +348,11 @@ def input_values(
             except ValueError as error:
                 problems.append(f"--param {item.name}: {error}")
         elif item.secret and variable in environment:
-            values[item.name] = environment[variable]
+            try:  # a secret StringMap (SendCommand's Parameters) is JSON, as in the scripts
+                values[item.name] = convert_input(environment[variable], item.type)
+            except ValueError:
+                # Never the value in the message: it is a secret.
+                problems.append(f"input {item.name}: the environment variable {variable} is not a {item.type}")
         elif item.default is not None and not item.secret:
             values[item.name] = item.default
         elif item.secret:

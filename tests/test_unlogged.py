@@ -277,3 +277,29 @@ def test_an_encryption_rule_that_names_its_algorithm_needs_no_key(tmp_path):
             "Rule": {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}}})
     _, runbook = runbook_of(tmp_path, record)
     assert not any(item.secret or item.file for item in runbook.inputs)
+
+
+def test_the_ssm_rendering_runs_remote_execution_with_secret_inputs(moto_server, tmp_path):  # noqa: F811
+    """`pysynth run` with the SSM document: the hidden command parameters as a secret StringMap,
+    the user data as secret text (SSM reads no local file), both from the environment."""
+    reset(moto_server)
+    ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name=REGION)
+    ssm = boto3.client("ssm", endpoint_url=moto_server, region_name=REGION)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[instance])
+    log = write_log(tmp_path / "remote.json", [user_data(), send_command()])
+    document = tmp_path / "remote.yaml"
+    assert run_cli("synth", str(log), "-o", str(document)).code == 0
+    commands = {"commands": ["uptime"]}
+    user_data_text = base64.b64encode(b"#!/bin/bash\necho hi\n").decode()
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "PYSYNTH_"))}
+    env.update(MOTO_ENVIRONMENT, PARAMETERS=json.dumps(commands), USER_DATA_VALUE=user_data_text)
+    done = subprocess.run(
+        [sys.executable, "-m", "pysynth", "run", str(document), "--endpoint-url", moto_server,
+         "--param", f"InstanceId={instance}", "--param", f"InstanceIds={json.dumps([instance])}"],
+        capture_output=True, text=True, env=env, timeout=RUN_SECONDS, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 0, done.stderr
+    assert ec2.describe_instance_attribute(InstanceId=instance, Attribute="userData")["UserData"]["Value"] == user_data_text
+    assert [command["Parameters"] for command in ssm.list_commands()["Commands"]] == [commands]
+    assert "uptime" not in done.stdout + done.stderr and user_data_text not in done.stdout + done.stderr
