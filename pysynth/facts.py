@@ -439,8 +439,10 @@ class _Analyser:
             whole = (
                 item_shape.type_name in SCALAR_TYPES
                 and params
-                and not any(self.shown_before(item, call) or item in self.identifier_texts or self.mentions_runtime(item)
-                            for item in params)
+                and not any(
+                    self.shown_before(item, call) or item in self.identifier_texts or self.mentions_runtime(item)
+                    for item in params
+                )
                 and not any(path_text(keys + (index,)) in hidden for index in range(len(params)))
             )
             if whole:
