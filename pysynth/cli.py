@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,10 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from pysynth.facts import analyse
-from pysynth.ingest.select import AmbiguousPrincipal, Ingested, Selection, ingest
+from pysynth.ingest.classify import OUTSIDE
+from pysynth.ingest.events import json_line
+from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, InputError, LeftOut, Selection, ingest
 from pysynth.render import RenderError, render_checked
 from pysynth.report import (
-    comparison_table, events_table, explain_violations, json_line, principals_table, print_problems,
+    comparison_table, events_table, explain_violations, principals_table, print_problems,
     summary_table, synth_summary,
 )
 from pysynth.resources import asp_root
@@ -66,6 +70,16 @@ def pysynth() -> None:
     """Turn CloudTrail logs of manual AWS work into runbooks you can trust."""
 
 
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="local (this machine's cores) or dask (a Dask cluster; pip install 'pysynth[dask]').")
+]
+SchedulerOption = Annotated[
+    Optional[str],
+    typer.Option("--scheduler", help="With --engine dask: the scheduler's address (tcp://host:8786); "
+                                     "by default a local cluster on this machine's cores."),
+]
+
+
 @app.command()
 def events(
     logs: LogArgument,
@@ -76,20 +90,39 @@ def events(
     region: RegionOption = None,
     dropped: Annotated[bool, typer.Option("--dropped", help="Show only the dropped records and why.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one object per input record.")] = False,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Read CloudTrail logs and show every record as a canonical API call, kept or dropped with a reason."""
-    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    shown = [event for event in ingested.events if not event.kept] if dropped else ingested.events
+    selection = _selection(principal, all_principals, since, until, region)
     if as_json:
+        # Records the selection leaves out stream out as they are read; while the choice of
+        # principal may still turn out ambiguous, they wait in a temporary file instead.
+        may_be_ambiguous = principal is None and not all_principals
+        spool = tempfile.TemporaryFile() if may_be_ambiguous else None
         sys.stdout.flush()
+        out = spool or sys.stdout.buffer
+        ingested = _ingest(logs, selection, left_out=LeftOut(AS_JSON, out.writelines), engine=engine, scheduler=scheduler)
+        if spool:
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout.buffer)
+            spool.close()
         write = sys.stdout.buffer.write
-        for event in shown:
-            write(json_line(event))
+        for event in ingested.events:
+            if not (dropped and event.kept):
+                write(json_line(event))
         sys.stdout.buffer.flush()
     else:
+        # The table shows the records of the selection; those outside it are only counted.
+        shown: list = []
+        ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler, left_out=LeftOut(
+            AS_EVENTS, lambda events: shown.extend(event for event in events if not event.reason.startswith(OUTSIDE))))
+        shown = sorted(shown + ingested.events, key=lambda event: event.epoch)
+        if dropped:
+            shown = [event for event in shown if not event.kept]
         stdout.print(events_table(shown, title="dropped records" if dropped else "records"))
     stderr.print(summary_table(ingested))
-    if not ingested.events:
+    if not ingested.records:
         raise typer.Exit(EXIT_NOTHING_USABLE)
 
 
@@ -355,10 +388,13 @@ def _selection(principal, all_principals, since, until, region) -> Selection:
     )
 
 
-def _ingest(logs: list[str], selection: Selection) -> Ingested:
+def _ingest(logs: list[str], selection: Selection, *, left_out: LeftOut | None = None, evidence: bool = True,
+            engine: str = "local", scheduler: str | None = None) -> Ingested:
     progress = _LazyProgress()
     try:
-        ingested = ingest(logs, selection, on_file=progress.update)
+        with _engine(engine, scheduler) as reading_engine:
+            ingested = ingest(logs, selection, on_progress=progress.update, left_out=left_out, evidence=evidence,
+                              engine=reading_engine)
         # Every event lives until the command ends: spare the collector from walking them again.
         gc.freeze()
     except AmbiguousPrincipal as ambiguous:
@@ -371,15 +407,37 @@ def _ingest(logs: list[str], selection: Selection) -> Ingested:
             )
         )
         raise typer.Exit(EXIT_CHOOSE) from None
+    except InputError as error:
+        progress.stop()
+        stderr.print(Text(f"error: {error}", style="red"))
+        raise typer.Exit(EXIT_USAGE) from None
     progress.stop()
     print_problems(stderr, ingested)
-    if not ingested.events:
+    if not ingested.records:
         stderr.print(Text("error: no records could be read from the input", style="red"))
     return ingested
 
 
+def _engine(name: str, scheduler: str | None):
+    """The reading engine a command's --engine and --scheduler name, as a context manager."""
+    from contextlib import nullcontext
+
+    from pysynth.ingest.engines import LocalEngine
+
+    if name == "local":
+        if scheduler:
+            raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
+        return nullcontext(LocalEngine())
+    if name == "dask":
+        from pysynth.ingest.dask_engine import DaskEngine
+
+        return DaskEngine(scheduler)
+    raise typer.BadParameter(f"{name!r} is not one of local, dask", param_hint="--engine")
+
+
 class _LazyProgress:
-    """A progress bar on stderr that appears only when reading takes more than a moment."""
+    """A progress bar on stderr (files, records, rate) that appears only when reading takes more
+    than a moment."""
 
     DELAY_SECONDS = 0.5
 
@@ -388,17 +446,19 @@ class _LazyProgress:
         self.bar: Progress | None = None
         self.task = None
 
-    def update(self, name: str, position: int, total: int) -> None:
+    def update(self, done: int, total: int, records: int) -> None:
         if self.bar is None:
             if time.monotonic() - self.started < self.DELAY_SECONDS or not stderr.is_terminal:
                 return
             self.bar = Progress(
-                TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=stderr, transient=True,
+                TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+                TextColumn("{task.fields[records]:,} records"), TextColumn("{task.fields[rate]:,.0f} records/s"),
+                TimeElapsedColumn(), console=stderr, transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task("files", total=total)
-        self.bar.update(self.task, completed=position)
+            self.task = self.bar.add_task("files", total=total, records=0, rate=0.0)
+        rate = records / max(time.monotonic() - self.started, 1e-9)
+        self.bar.update(self.task, completed=done, records=records, rate=rate)
 
     def stop(self) -> None:
         if self.bar is not None:

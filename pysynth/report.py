@@ -5,12 +5,8 @@ Values from logs are untrusted: they reach rich only as ``Text`` objects, never 
 
 from __future__ import annotations
 
-import base64
-import json
 from collections import Counter
-from datetime import date, datetime
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -56,17 +52,16 @@ def telling_parameters(event: Event, limit: int = 3) -> str:
 
 
 def summary_table(ingested: Ingested) -> Table:
-    events = ingested.events
-    kept = sum(event.kept for event in events)
     table = Table(title="summary", show_header=True)
     table.add_column("records")
     table.add_column("count", justify="right")
-    table.add_row("read", str(len(events)))
-    table.add_row(Text("kept", style="green"), str(kept))
+    table.add_row("read", str(ingested.records))
+    table.add_row(Text("kept", style="green"), str(len(ingested.kept)))
     for reason, count in sorted(ingested.drop_counts().items(), key=lambda item: -item[1]):
         table.add_row(Text(f"dropped: {reason}"), str(count))
-    if ingested.problems:
-        table.add_row(Text("unreadable files or parts", style="red"), str(len(ingested.problems)))
+    files = sum(problem.index is None for problem in ingested.problems)
+    if files:
+        table.add_row(Text("unreadable files or parts", style="red"), str(files))
     return table
 
 
@@ -82,27 +77,6 @@ def principals_table(writes: Counter) -> Table:
 def print_problems(console: Console, ingested: Ingested) -> None:
     for problem in ingested.problems:
         console.print(Text(f"warning: {problem}", style="red"))
-    for event in ingested.events:
-        if event.reason and event.reason.startswith(("unreadable record", "malformed record")):
-            console.print(Text(f"warning: {event.file} record {event.index}: {event.reason}", style="red"))
-
-
-def json_line(event: Event) -> bytes:
-    """One ``events --json`` line, UTF-8, with its newline."""
-    document = event.to_json()
-    try:
-        return orjson.dumps(document, default=_json_value, option=orjson.OPT_APPEND_NEWLINE)
-    except TypeError:
-        # orjson stops at integers beyond 64 bits; the standard library takes any.
-        return (json.dumps(document, ensure_ascii=False, default=_json_value) + "\n").encode()
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def _short_principal(event: Event) -> str:
