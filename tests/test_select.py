@@ -266,6 +266,7 @@ def test_a_large_file_is_streamed_with_the_same_result(tmp_path, monkeypatch, in
     monkeypatch.setattr(parsing, "STREAM_MIN_BYTES", 100)
     monkeypatch.setattr(parsing, "HEAD_BYTES", 4096)
     monkeypatch.setattr(engines, "DRAIN_RECORDS", 7)
+    monkeypatch.setattr(engines, "LARGE_SOURCE_BYTES", 100)
     handed_on: list[int] = []
     streamed = ingested_with(monkeypatch, paths, cores=1, on_progress=lambda done, total, records: handed_on.append(records))
     assert decisions(streamed) == decisions(whole)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from pysynth.ingest.classify import Classifier, Part
-from pysynth.ingest.readers import STDIN, Source, read_source
+from pysynth.ingest.readers import STDIN, Source, read_source, read_sources
 
 # Bytes of small sources read in-process before any worker starts: enough to load the models most
 # logs use, which forked workers then inherit.
@@ -47,8 +47,8 @@ class SourcesTask:
 
     def run(self, classifier: Classifier) -> Part:
         part = Part()
-        for source in self.sources:
-            classifier.add(read_source(source), part)
+        for records in read_sources(self.sources):
+            classifier.add(records, part)
             part.sources += 1
         return part
 
@@ -70,15 +70,18 @@ class LocalEngine:
                 for source in group:
                     yield self._read_here(source, classifier, drain)
                 continue
-            while group and warm < WARM_UP_BYTES:
-                source = group.pop(0)
-                warm += source.size
-                yield self._read_here(source, classifier, drain)
+            first = 0
+            while first < len(group) and warm < WARM_UP_BYTES:
+                warm += group[first].size
+                first += 1
+            for task in batch(group[:first]):
+                yield task.run(classifier)
+            group = group[first:]
             if self.cores > 1 and sum(source.size for source in group) >= PARALLEL_MIN_BYTES:
                 yield from ordered_results(batch(group), classifier, self.cores)
             else:
-                for source in group:
-                    yield self._read_here(source, classifier, drain)
+                for task in batch(group):
+                    yield task.run(classifier)
 
     @staticmethod
     def _read_here(source: Source, classifier: Classifier, drain: Callable[[Part], None]) -> Part:

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pysynth.ingest import s3
-from pysynth.ingest.parsing import RawRecord, ReadProblem, records_of_stream
+from pysynth.ingest.parsing import RawRecord, ReadProblem, records_of_bytes, records_of_stream
 
 STDIN = "-"
 LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".gz", ".tar", ".tgz")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
-__all__ = ["STDIN", "InputError", "RawRecord", "ReadProblem", "Source", "expand_inputs", "read_inputs", "read_source"]
+__all__ = ["STDIN", "InputError", "RawRecord", "ReadProblem", "Source", "expand_inputs", "read_inputs", "read_source",
+           "read_sources"]
 
 
 class InputError(Exception):
@@ -88,6 +89,26 @@ def read_inputs(paths: Iterable[str]) -> Iterator[RawRecord | ReadProblem]:
             yield item
         else:
             yield from read_source(item)
+
+
+def read_sources(sources: Iterable[Source]) -> Iterator[Iterator[RawRecord | ReadProblem]]:
+    """The records of each source in turn. Small S3 objects are fetched several at a time, since
+    each request waits mostly on the network."""
+    sources = list(sources)
+    fetched = s3.fetch_small_objects([source.name for source in sources if s3.is_s3_url(source.name)
+                                      and 0 < source.size < s3.FETCH_MAX_BYTES])
+    for source in sources:
+        if source.name in fetched:
+            yield _fetched_records(source.name, fetched.pop(source.name))
+        else:
+            yield read_source(source)
+
+
+def _fetched_records(name: str, content: bytes | ReadProblem) -> Iterator[RawRecord | ReadProblem]:
+    if isinstance(content, ReadProblem):
+        yield content
+    else:
+        yield from records_of_bytes(name, content)
 
 
 def read_source(source: Source) -> Iterator[RawRecord | ReadProblem]:

@@ -197,6 +197,34 @@ def _day(epoch: float | None) -> date | None:
 
 # --------------------------------------------------------------------------- reading
 
+# Objects up to this size are fetched whole, several at a time; larger ones are streamed.
+FETCH_MAX_BYTES = 4 * 1024 * 1024
+FETCH_THREADS = 16
+
+
+def fetch_small_objects(urls: list[str]) -> dict:
+    """The bytes of each object (or a ``ReadProblem``), fetched by several threads at once."""
+    if not urls:
+        return {}
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = _client()  # made here: creating clients is not safe across threads
+    with ThreadPoolExecutor(min(FETCH_THREADS, len(urls))) as pool:
+        return dict(zip(urls, pool.map(lambda url: _fetch(client, url), urls)))
+
+
+def _fetch(client, url: str):
+    from pysynth.ingest.parsing import ReadProblem
+
+    bucket, key = split_url(url)
+    try:
+        response = client.get_object(Bucket=bucket, Key=key)
+        with response["Body"] as body:
+            return body.read()
+    except Exception as error:  # noqa: BLE001 - botocore's errors, told apart by what they say
+        return ReadProblem(url, None, f"cannot read: {describe_error(error)}")
+
+
 
 def read_object(url: str, parse: Callable) -> Iterator:
     """The records of one object, parsed by ``parse(name, stream, size)``; a problem if it cannot be read."""
@@ -236,16 +264,17 @@ def describe_error(error: Exception) -> str:
     return " ".join(str(error).split()) or name
 
 
-_clients: dict[int, object] = {}
+_clients: dict[tuple, object] = {}
 
 
 def _client():
-    """One S3 client per process: a client is not safe to share across a fork."""
-    client = _clients.get(os.getpid())
+    """One S3 client per process (a client is not safe to share across a fork) and endpoint."""
+    key = (os.getpid(), os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_ENDPOINT_URL_S3"))
+    client = _clients.get(key)
     if client is None:
         import boto3
         from botocore.config import Config
 
         config = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=16)
-        client = _clients[os.getpid()] = boto3.session.Session().client("s3", config=config)
+        client = _clients[key] = boto3.session.Session().client("s3", config=config)
     return client
