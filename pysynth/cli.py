@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -12,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,12 +26,13 @@ from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingest
 from pysynth.render import RenderError, render_checked
 from pysynth.report import (
     comparison_table, events_table, explain_violations, principals_table, print_problems,
-    summary_table, synth_summary,
+    summary_table, synth_summary, task_json, tasks_table,
 )
 from pysynth.resources import asp_root
 from pysynth.solve import SolveError, format_facts
 from pysynth.ssm import DocumentError, load_runbook
 from pysynth.synth import Synthesis, synthesize
+from pysynth.tasks import DEFAULT_GAP, find_task, find_tasks, parse_gap
 from pysynth.verify import check_synthesized, matches_table, verify
 
 app = typer.Typer(
@@ -126,6 +129,81 @@ def events(
         raise typer.Exit(EXIT_NOTHING_USABLE)
 
 
+@app.command()
+def tasks(
+    logs: LogArgument,
+    principal: PrincipalOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    region: RegionOption = None,
+    gap: GapOption = DEFAULT_GAP,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one object per task.")] = False,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
+) -> None:
+    """Cut a trail into candidate tasks: each principal's sessions, cut where no write call came for
+    --gap, grouped when their write calls have the same shape, with the command that synthesizes each."""
+    gap_seconds = _gap_seconds(gap)
+    selection = _selection(principal, principal is None, since, until, region)
+    ingested = _ingest(logs, selection, evidence=False, engine=engine, scheduler=scheduler)
+    found = find_tasks(ingested.kept, gap_seconds)
+    command = _synth_command(logs, principal, since, until, region, gap)
+    if as_json:
+        sys.stdout.flush()
+        for task in found:
+            sys.stdout.buffer.write(orjson.dumps(task_json(task, command), option=orjson.OPT_APPEND_NEWLINE))
+        sys.stdout.buffer.flush()
+    else:
+        stdout.print(tasks_table(found, command))
+    sessions = sum(len(task.sessions) for task in found)
+    stderr.print(f"{ingested.records} records read, {len(ingested.kept)} write calls kept, "
+                 f"{sessions} sessions, {len(found)} distinct tasks")
+    if not found:
+        raise typer.Exit(EXIT_NOTHING_USABLE)
+
+
+TaskOption = Annotated[
+    Optional[str],
+    typer.Option("--task", help="A task id from pysynth tasks (its first occurrence), or ID.N for its N-th occurrence."),
+]
+GapOption = Annotated[str, typer.Option("--gap", help="Idle time that ends a session: 15m, 90s, 1h30m.")]
+
+
+def _gap_seconds(gap: str) -> float:
+    try:
+        return parse_gap(gap)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--gap") from None
+
+
+def _synth_command(logs: list[str], principal, since, until, region, gap: str) -> str:
+    """The ``pysynth synth`` command line that finds the same tasks in the same logs."""
+    words = ["pysynth", "synth"]
+    for option, value in (("--principal", principal), ("--since", since), ("--until", until)):
+        if value:
+            words += [option, value]
+    for name in region or []:
+        words += ["--region", name]
+    if gap != DEFAULT_GAP:
+        words += ["--gap", gap]
+    return shlex.join(words + list(logs))
+
+
+def _task_selection(logs: list[str], selection: Selection, task: str, gap: str, engine, scheduler) -> Selection:
+    """The selection of exactly one occurrence of a task ``pysynth tasks`` listed."""
+    gap_seconds = _gap_seconds(gap)
+    scope = Selection(principal=selection.principal, since=selection.since, until=selection.until,
+                      regions=selection.regions, all_principals=selection.principal is None)
+    ingested = _ingest(logs, scope, evidence=False, engine=engine, scheduler=scheduler)
+    session = find_task(find_tasks(ingested.kept, gap_seconds), task)
+    if session is None:
+        stderr.print(Text(f"error: no task {task} in these logs with this selection and --gap {gap}; "
+                          "list them with: pysynth tasks", style="red"))
+        raise typer.Exit(EXIT_USAGE)
+    return Selection(principal=session.selector, since=session.start.epoch, until=session.end.epoch,
+                     regions=selection.regions)
+
+
 FORMATS = ("ssm", "bash", "python", "json")
 PolicyOption = Annotated[
     Optional[list[str]],
@@ -152,11 +230,18 @@ def synth(
     objectives: ObjectivesOption = None,
     time_limit: TimeLimitOption = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the runbook here instead of stdout.")] = None,
+    task: TaskOption = None,
+    gap: GapOption = DEFAULT_GAP,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Synthesize the optimal runbook that reproduces the selected write calls."""
     if output_format not in FORMATS:
         raise typer.BadParameter(f"{output_format!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
-    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
+    selection = _selection(principal, all_principals, since, until, region)
+    if task:
+        selection = _task_selection(logs, selection, task, gap, engine, scheduler)
+    ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler)
     synthesis = _synthesize(ingested, policy, objectives, time_limit, models=1)
     runbook = synthesis.runbooks[0]
     try:

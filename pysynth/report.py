@@ -16,6 +16,7 @@ from pysynth.ingest.events import Event
 from pysynth.ingest.select import Ingested
 from pysynth.model import Runbook
 from pysynth.synth import Synthesis
+from pysynth.tasks import Session, Task
 
 TELLING_SUFFIXES = ("Name", "Id", "Ids", "Arn", "Bucket", "Key", "Type", "CidrBlock", "Names")
 MAX_VALUE_WIDTH = 48
@@ -87,6 +88,64 @@ def _short_principal(event: Event) -> str:
 def _clip(value: str) -> str:
     value = value.replace("\n", "\\n")
     return value if len(value) <= MAX_VALUE_WIDTH else value[: MAX_VALUE_WIDTH - 1] + "…"
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def tasks_table(tasks: list[Task], command: str) -> Table:
+    """One row per task: how often it was done, by whom, when, what it touched, how to synthesize it."""
+    table = Table(title=f"{len(tasks)} tasks, in order of first occurrence", show_lines=True)
+    for column in ("task", "done", "principal", "first occurrence", "writes", "services", "telling operations", "synthesize with"):
+        table.add_column(column, overflow="fold")
+    for task in tasks:
+        first = task.sessions[0]
+        principals = list(dict.fromkeys(session.principal for session in task.sessions))
+        more = f" (+{len(principals) - 1} more)" if len(principals) > 1 else ""
+        table.add_row(
+            Text(task.id),
+            Text(f"{len(task.sessions)}×"),
+            Text(_clip(principals[0]) + more),
+            Text(_span(first)),
+            Text(str(len(first.writes))),
+            Text(", ".join(first.services)),
+            Text(", ".join(first.telling_operations())),
+            Text(f"{command} --task {task.id}"),
+        )
+    return table
+
+
+def task_json(task: Task, command: str) -> dict:
+    """The ``tasks --json`` object of one task (see README, "pysynth tasks")."""
+    return {
+        "id": task.id,
+        "occurrences": len(task.sessions),
+        "shape": list(task.shape),
+        "command": f"{command} --task {task.id}",
+        "sessions": [_session_json(task, number, session) for number, session in enumerate(task.sessions, start=1)],
+    }
+
+
+def _session_json(task: Task, number: int, session: Session) -> dict:
+    return {
+        "id": f"{task.id}.{number}",
+        "principal": session.principal,
+        "access_key_id": session.access_key_id,
+        "start": session.start.time,
+        "end": session.end.time,
+        "seconds": session.end.epoch - session.start.epoch,
+        "writes": len(session.writes),
+        "services": session.services,
+        "telling_operations": session.telling_operations(),
+        "operations": [event.operation for event in session.writes],
+        "records": [{"file": event.file, "index": event.index} for event in (session.start, session.end)],
+    }
+
+
+def _span(session: Session) -> str:
+    seconds = int(session.end.epoch - session.start.epoch)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{session.start.time} ({minutes}m{seconds:02d}s)"
 
 
 # --------------------------------------------------------------------------- synthesis
