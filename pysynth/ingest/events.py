@@ -9,7 +9,7 @@ import copyreg
 import json
 import sys
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timezone
+from datetime import UTC, date, datetime
 from operator import attrgetter
 
 import orjson
