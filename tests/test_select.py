@@ -223,7 +223,7 @@ def decisions(read: tuple[Ingested, list[bytes]]) -> tuple:
     return (
         [(e.file, e.index, e.event_id, e.epoch, e.principal, e.read_only, e.call, e.status, e.reason,
           e.unmapped_reason) for e in ingested.events],
-        lines,
+        b"".join(lines),
         [str(problem) for problem in ingested.problems],
         ingested.principal_writes, ingested.drop_counts(), ingested.records,
     )

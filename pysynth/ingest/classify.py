@@ -14,11 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from pysynth.ingest.events import (
-    DROPPED,
-    Event,
-    EventBuilder,
-    json_line,
-    unreadable_event,
+    DROPPED, Event, EventBuilder, Principal, json_line, left_out_line, unreadable_event,
 )
 from pysynth.ingest.parsing import RawRecord, ReadProblem
 
@@ -90,6 +86,8 @@ class Classifier:
         self.selection = selection
         self.evidence = evidence
         self.left_out_as = left_out_as
+        # id(principal) -> (principal, the reason the selection leaves it out, or None)
+        self._verdicts: dict[int, tuple[Principal, str | None]] = {}
 
     def add(self, items: Iterator[RawRecord | ReadProblem], part: Part,
             every: tuple[int, Callable[[Part], None]] | None = None) -> None:
@@ -111,6 +109,15 @@ class Classifier:
             if part.records == count_to:
                 every[1](part)
                 count_to += every[0]
+            if principal and self.left_out_as != AS_EVENTS:
+                # The common case in a large trail: another principal's record, left out unread.
+                who = builder.well_formed_principal(item.data)
+                reason = who is not None and self._principal_verdict(who)
+                if reason:
+                    part.counts[OUTSIDE_KIND] += 1
+                    if self.left_out_as == AS_JSON:
+                        part.left_out.append(left_out_line(item, who, reason))
+                    continue
             event = builder.event_of(item)
             if event.status == DROPPED:
                 if event.reason.startswith("malformed record"):
@@ -143,6 +150,13 @@ class Classifier:
                 hold(event)
             else:
                 leave(event, part)
+
+    def _principal_verdict(self, principal: Principal) -> str | None:
+        verdict = self._verdicts.get(id(principal))
+        if verdict is None:
+            reason = None if principal.answers_to(self.selection.principal) else f"{OUTSIDE}principal {principal.label}"
+            verdict = self._verdicts[id(principal)] = (principal, reason)  # holding it keeps its id unique
+        return verdict[1]
 
     def _leave(self, event: Event, part: Part) -> None:
         part.counts[reason_kind(event.reason)] += 1
@@ -218,7 +232,16 @@ REASON_KINDS = (
 )
 
 
+OUTSIDE_KIND = "outside selection"
+_kinds: dict[str, str] = {}
+
+
 def reason_kind(reason: str | None) -> str:
     if not reason:
         return "kept"
-    return next((kind for prefix, kind in REASON_KINDS if reason.startswith(prefix)), reason)
+    kind = _kinds.get(reason)
+    if kind is None:
+        kind = next((kind for prefix, kind in REASON_KINDS if reason.startswith(prefix)), reason)
+        if len(_kinds) < 65_536:  # reasons repeat; a bounded cache of them
+            _kinds[reason] = kind
+    return kind

@@ -50,6 +50,8 @@ class SourcesTask:
         for records in read_sources(self.sources):
             classifier.add(records, part)
             part.sources += 1
+        if part.left_out and isinstance(part.left_out[0], bytes):
+            part.left_out = [b"".join(part.left_out)]  # one object to send back, not one per record
         return part
 
 

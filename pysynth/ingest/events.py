@@ -236,6 +236,15 @@ class EventBuilder:
         self._epochs[event_time] = epoch
         return epoch
 
+    def well_formed_principal(self, record: dict) -> Principal | None:
+        """The principal of a record that has an event source, name and time (else None): enough
+        to tell whether a selection of one principal leaves it out."""
+        get = record.get
+        if (get("eventSource").__class__ is str and get("eventName").__class__ is str
+                and self._epoch(get("eventTime")) is not None):
+            return self._principal(get("userIdentity"))
+        return None
+
     def _principal(self, identity: object) -> Principal:
         if identity.__class__ is not dict:
             return NO_PRINCIPAL
@@ -261,6 +270,31 @@ def unreadable_event(problem: ReadProblem) -> Event:
     )
     event.drop(f"unreadable record: {problem.message}")
     return event
+
+
+def left_out_line(raw: RawRecord, principal: Principal, reason: str) -> bytes:
+    """The ``events --json`` line of a well-formed record dropped before normalising, straight from
+    the record: what ``json_line`` writes for its event, at a fraction of the cost."""
+    get = raw.data.get
+    flag = get("readOnly")
+    return orjson.dumps({
+        "record": {"file": raw.file, "index": raw.index},
+        "event_id": _text(get("eventID")),
+        "time": get("eventTime"),
+        "principal": principal.label,
+        "region": _text(get("awsRegion")),
+        "event_source": _text(get("eventSource")),
+        "event_name": _text(get("eventName")),
+        "service": None,
+        "operation": None,
+        "read_only": flag if flag.__class__ is bool else False,
+        "params": None,
+        "response": None,
+        "hidden": [],
+        "status": DROPPED,
+        "reason": reason,
+        "notes": [],
+    }, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def json_line(event: Event) -> bytes:
