@@ -267,6 +267,11 @@ def test_a_large_file_is_streamed_with_the_same_result(tmp_path, monkeypatch, in
     monkeypatch.setattr(parsing, "HEAD_BYTES", 4096)
     monkeypatch.setattr(engines, "DRAIN_RECORDS", 7)
     monkeypatch.setattr(engines, "LARGE_SOURCE_BYTES", 100)
+
+    def never_whole(name, data):
+        raise AssertionError(f"{name} was read whole")
+
+    monkeypatch.setattr(parsing, "records_of_bytes", never_whole)
     handed_on: list[int] = []
     streamed = ingested_with(monkeypatch, paths, cores=1, on_progress=lambda done, total, records: handed_on.append(records))
     assert decisions(streamed) == decisions(whole)

@@ -137,7 +137,7 @@ class _Prefixed(io.RawIOBase):
 
 
 def _records_of_large_stream(name: str, stream: BinaryIO) -> Iterator[RawRecord | ReadProblem]:
-    head = stream.read(HEAD_BYTES)
+    head = _read_up_to(stream, HEAD_BYTES)
     head = head.removeprefix(UTF8_BOM)
     rest = io.BufferedReader(_Prefixed(head, stream), buffer_size=HEAD_BYTES)
     start = head.lstrip()[:1]
@@ -153,6 +153,18 @@ def _records_of_large_stream(name: str, stream: BinaryIO) -> Iterator[RawRecord 
         yield from _stream_items(name, rest, "Events.item", _record_of_lookup_event)
     else:
         yield from records_of_bytes(name, rest.read())
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """``size`` bytes, fewer only at the end: a raw stream's ``read`` may return less."""
+    chunks, missing = [], size
+    while missing > 0:
+        chunk = stream.read(missing)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
 
 
 def _first_line_is_a_record(head: bytes) -> bool:
@@ -174,9 +186,11 @@ def _stream_items(name: str, stream: BinaryIO, prefix: str, record_of) -> Iterat
             yield record_of(name, index, item)
             index += 1
     except ijson.JSONError as error:
-        kind = "truncated" if isinstance(error, ijson.IncompleteJSONError) and "incomplete" in str(error).lower() else "malformed"
+        message = " ".join(str(error).split())
+        # A log cut short (an interrupted download or copy) ends before its closing bracket.
+        kind = "truncated" if "premature eof" in message.lower() or "incomplete" in message.lower() else "malformed"
         tail = f" after {index} complete records" if index else ""
-        yield ReadProblem(name, None, f"{kind} JSON ({str(error).strip().splitlines()[0]}){tail}")
+        yield ReadProblem(name, None, f"{kind} JSON ({message}){tail}")
 
 
 def _record_of_item(name: str, index: int, item: object) -> RawRecord | ReadProblem:
