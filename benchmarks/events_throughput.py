@@ -277,6 +277,14 @@ class Result:
         ]
 
 
+    def cpu_row(self) -> list[str]:
+        measured = [self.baseline, self.peer, self.selected, self.everyone]
+        return [f"{self.records:,}", self.layout] + [
+            f"{self.records / run.cpu_seconds:,.0f}" if run is not None and run.exit_code == 0 else "-" for run in measured
+        ] + [f"{run.seconds:.1f} / {run.cpu_seconds:.1f}" if run is not None and run.exit_code == 0 else "-"
+             for run in measured]
+
+
 def _rate(records: int, measured: Measurement) -> str:
     return f"{records / measured.seconds:,.0f}" if measured.exit_code == 0 else f"failed (exit {measured.exit_code})"
 
@@ -339,10 +347,25 @@ def markdown_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+CPU_COLUMNS = [
+    "records", "layout", "json.loads rec/CPU-s", "trailscraper rec/CPU-s", "events --json rec/CPU-s",
+    "--all-principals rec/CPU-s", "json.loads wall / CPU s", "trailscraper wall / CPU s", "events wall / CPU s",
+    "--all-principals wall / CPU s",
+]
+
+
+def cpu_table(results: list[Result]) -> str:
+    lines = ["| " + " | ".join(CPU_COLUMNS) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(CPU_COLUMNS) - 2)) + "|"]
+    lines += ["| " + " | ".join(result.cpu_row()) + " |" for result in results]
+    return "\n".join(lines)
+
+
 def report(results: list[Result], repeat: int) -> str:
     machine = f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}"
     return (
         f"{markdown_table(results)}\n\n"
+        f"By CPU time (user + system, a process's workers included: the total work, which other load on "
+        f"the machine disturbs less than wall time):\n\n{cpu_table(results)}\n\n"
         f"Selection: one principal (`--principal {ROLE_NAME}`; trailscraper: `--filter-assumed-role-arn "
         f"{ROLE_ARN}`). Goals on the S3 layout: at least {GOAL_RATIO:.2f} of the json.loads rate and "
         f"{GOAL_PEER_RATIO}x trailscraper's; peak under 1 GB with the selection in every layout.  \n"

@@ -147,12 +147,12 @@ def _records_of_large_stream(name: str, stream: BinaryIO) -> Iterator[RawRecord 
         yield from _stream_items(name, rest, "item", _record_of_item)
     elif start == b"{" and _first_line_is_a_record(head):
         yield from _read_json_lines(name, rest)
-    elif start == b"{" and b'"Records"' in head:
-        yield from _stream_items(name, rest, "Records.item", _record_of_item)
-    elif start == b"{" and b'"Events"' in head:
-        yield from _stream_items(name, rest, "Events.item", _record_of_lookup_event)
     else:
-        yield from records_of_bytes(name, rest.read())
+        container = next((key for key in CONTAINERS if start == b"{" and f'"{key}"'.encode() in head), None)
+        if container:
+            yield from _stream_items(name, rest, f"{container}.item", CONTAINERS[container])
+        else:  # a single record, or no log at all: small enough to read whole
+            yield from records_of_bytes(name, rest.read())
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
@@ -209,6 +209,10 @@ def _record_of_lookup_event(name: str, index: int, event: object) -> RawRecord |
     return ReadProblem(name, index, "lookup-events entry without a CloudTrailEvent string")
 
 
+# The keys of the documents that hold records: CloudTrail's delivery, and lookup-events output.
+CONTAINERS = {"Records": _record_of_item, "Events": _record_of_lookup_event}
+
+
 def _gunzip(data: bytes) -> bytes:
     """``gzip.decompress``, a third faster for the usual file of one gzip member."""
     decompressor = zlib.decompressobj(wbits=31)  # a gzip header and trailer around deflate data
@@ -227,20 +231,15 @@ def _records_of_document(name: str, document: object) -> Iterator[RawRecord | Re
         for index, item in enumerate(document):
             yield _record_of_item(name, index, item)
     elif isinstance(document, dict):
-        if "Records" in document:
-            records = document["Records"]
-            if isinstance(records, list):
-                for index, item in enumerate(records):
-                    yield _record_of_item(name, index, item)
+        container = next((key for key in CONTAINERS if key in document), None)
+        if container:
+            items = document[container]
+            if isinstance(items, list):
+                record_of = CONTAINERS[container]
+                for index, item in enumerate(items):
+                    yield record_of(name, index, item)
             else:
-                yield ReadProblem(name, None, '"Records" is not a list')
-        elif "Events" in document:
-            events = document["Events"]
-            if isinstance(events, list):
-                for index, event in enumerate(events):
-                    yield _record_of_lookup_event(name, index, event)
-            else:
-                yield ReadProblem(name, None, '"Events" is not a list')
+                yield ReadProblem(name, None, f'"{container}" is not a list')
         elif "eventName" in document or "eventSource" in document or "eventVersion" in document:
             yield RawRecord(name, 0, document)
         elif "digestStartTime" in document:
