@@ -105,7 +105,7 @@ def tasks_table(tasks: list[Task], command: str) -> Table:
         table.add_row(
             Text(task.id),
             Text(f"{len(task.sessions)}×"),
-            Text(_clip(principals[0]) + more),
+            Text(_short_principal(first.start) + more),
             Text(_span(first)),
             Text(str(len(first.writes))),
             Text(", ".join(first.services)),
