@@ -330,3 +330,23 @@ def test_insights_events_are_not_api_calls_and_not_malformed(tmp_path):
                "insightDetails": {"eventSource": "ssm.amazonaws.com", "eventName": "UpdateInstanceInformation"}}
     [event] = run(tmp_path, [insight]).events
     assert event.reason == "not an API call (AwsCloudTrailInsight)"
+
+
+def test_another_principals_record_is_written_as_its_event_would_be(tmp_path):
+    """The fast line of a record outside a one-principal selection is byte for byte json_line's."""
+    from pysynth.ingest.events import json_line
+
+    odd = [
+        make_record("CreateGroup", request={"groupName": "g"}, user="mallory"),
+        make_record("GetUser", user="mallory", event_id="ünï \"quoted\" \\ 💥", awsRegion=""),
+        {**make_record("PutObject", source="s3.amazonaws.com", user="mallory"), "eventID": 42, "readOnly": "no"},
+        make_record("ListUsers", user="mallory", time="2024-03-05T10:00:00.123Z", readOnly=True),
+        make_record("CreateUser", request={"userName": "u"}),
+    ]
+    path = write_log(tmp_path / "log.json", odd)
+    fast: list[bytes] = []
+    ingest([str(path)], Selection(principal="alice"), left_out=LeftOut(AS_JSON, fast.extend))
+    slow: list = []
+    ingest([str(path)], Selection(principal="alice"), left_out=LeftOut(AS_EVENTS, slow.extend))
+    assert b"".join(fast) == b"".join(json_line(event) for event in slow)
+    assert len(slow) == 4

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from pysynth.ingest.events import (
-    DROPPED, Event, EventBuilder, Principal, json_line, left_out_line, unreadable_event,
+    DROPPED, Event, EventBuilder, Principal, LeftOutLines, json_line, unreadable_event,
 )
 from pysynth.ingest.parsing import RawRecord, ReadProblem
 
@@ -86,6 +86,7 @@ class Classifier:
         self.selection = selection
         self.evidence = evidence
         self.left_out_as = left_out_as
+        self._lines = LeftOutLines()
         # id(principal) -> (principal, the reason the selection leaves it out, or None)
         self._verdicts: dict[int, tuple[Principal, str | None]] = {}
 
@@ -116,7 +117,7 @@ class Classifier:
                 if reason:
                     part.counts[OUTSIDE_KIND] += 1
                     if self.left_out_as == AS_JSON:
-                        part.left_out.append(left_out_line(item, who, reason))
+                        part.left_out.append(self._lines.line(item, who, reason))
                     continue
             event = builder.event_of(item)
             if event.status == DROPPED:

@@ -272,29 +272,43 @@ def unreadable_event(problem: ReadProblem) -> Event:
     return event
 
 
-def left_out_line(raw: RawRecord, principal: Principal, reason: str) -> bytes:
-    """The ``events --json`` line of a well-formed record dropped before normalising, straight from
-    the record: what ``json_line`` writes for its event, at a fraction of the cost."""
-    get = raw.data.get
-    flag = get("readOnly")
-    return orjson.dumps({
-        "record": {"file": raw.file, "index": raw.index},
-        "event_id": _text(get("eventID")),
-        "time": get("eventTime"),
-        "principal": principal.label,
-        "region": _text(get("awsRegion")),
-        "event_source": _text(get("eventSource")),
-        "event_name": _text(get("eventName")),
-        "service": None,
-        "operation": None,
-        "read_only": flag if flag.__class__ is bool else False,
-        "params": None,
-        "response": None,
-        "hidden": [],
-        "status": DROPPED,
-        "reason": reason,
-        "notes": [],
-    }, option=orjson.OPT_APPEND_NEWLINE)
+class LeftOutLines:
+    """The ``events --json`` line of a well-formed record dropped before normalising, written
+    straight from the record: byte for byte what ``json_line`` writes for its event, a few times
+    faster. The values that repeat (file, time, region, names, principal and reason) are encoded
+    once; only the event id is encoded per record."""
+
+    CACHE_LIMIT = 65_536
+
+    def __init__(self) -> None:
+        self._encoded: dict[object, bytes] = {}
+
+    def line(self, raw: RawRecord, principal: Principal, reason: str) -> bytes:
+        get = raw.data.get
+        encoded = self._encode
+        flag = get("readOnly")
+        return b"".join((
+            b'{"record":{"file":', encoded(raw.file), b',"index":', str(raw.index).encode(),
+            b'},"event_id":', orjson.dumps(_text(get("eventID"))),
+            b',"time":', encoded(get("eventTime")),
+            b',"principal":', encoded(principal.label),
+            b',"region":', encoded(_text(get("awsRegion"))),
+            b',"event_source":', encoded(_text(get("eventSource"))),
+            b',"event_name":', encoded(_text(get("eventName"))),
+            b',"service":null,"operation":null,"read_only":', b"true" if flag is True else b"false",
+            b',"params":null,"response":null,"hidden":[],"status":"dropped","reason":', encoded(reason),
+            b',"notes":[]}\n',
+        ))
+
+    def _encode(self, value: str | None) -> bytes:
+        try:
+            return self._encoded[value]
+        except KeyError:
+            encoded = orjson.dumps(value)
+        if len(self._encoded) >= self.CACHE_LIMIT:
+            self._encoded.clear()
+        self._encoded[value] = encoded
+        return encoded
 
 
 def json_line(event: Event) -> bytes:
