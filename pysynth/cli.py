@@ -20,7 +20,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from pysynth.facts import analyse
-from pysynth.ingest.classify import OUTSIDE
 from pysynth.ingest.events import json_line
 from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, InputError, LeftOut, Selection, ingest
 from pysynth.render import RenderError, render_checked
@@ -118,8 +117,8 @@ def events(
     else:
         # The table shows the records of the selection; those outside it are only counted.
         shown: list = []
-        ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler, left_out=LeftOut(
-            AS_EVENTS, lambda events: shown.extend(event for event in events if not event.reason.startswith(OUTSIDE))))
+        ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler,
+                           left_out=LeftOut(AS_EVENTS, shown.extend, outside=False))
         shown = sorted(shown + ingested.events, key=lambda event: event.epoch)
         if dropped:
             shown = [event for event in shown if not event.kept]

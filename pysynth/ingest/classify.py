@@ -79,13 +79,16 @@ class Part:
 
 class Classifier:
     """Reads records into a ``Part``. ``evidence`` keeps the reads and failed calls of the
-    selection too; ``left_out_as`` is ``AS_JSON``, ``AS_EVENTS`` or None."""
+    selection too; ``left_out_as`` is ``AS_JSON``, ``AS_EVENTS`` or None, and ``outside`` False
+    hands on only the left-out records of the selection (noise, failures), not those outside it."""
 
-    def __init__(self, builder: EventBuilder, selection: Selection, evidence: bool = True, left_out_as: str | None = None):
+    def __init__(self, builder: EventBuilder, selection: Selection, evidence: bool = True, left_out_as: str | None = None,
+                 outside: bool = True):
         self.builder = builder
         self.selection = selection
         self.evidence = evidence
         self.left_out_as = left_out_as
+        self.outside = outside  # whether records outside the selection are handed on too
         self._lines = LeftOutLines()
         # id(principal) -> (principal, the reason the selection leaves it out, or None)
         self._verdicts: dict[int, tuple[Principal, str | None]] = {}
@@ -110,7 +113,7 @@ class Classifier:
             if part.records == count_to:
                 every[1](part)
                 count_to += every[0]
-            if principal and self.left_out_as != AS_EVENTS:
+            if principal and (self.left_out_as != AS_EVENTS or not self.outside):
                 # The common case in a large trail: another principal's record, left out unread.
                 who = builder.well_formed_principal(item.data)
                 reason = who is not None and self._principal_verdict(who)
@@ -161,6 +164,8 @@ class Classifier:
 
     def _leave(self, event: Event, part: Part) -> None:
         part.counts[reason_kind(event.reason)] += 1
+        if not self.outside and event.reason.startswith(OUTSIDE):
+            return
         if self.left_out_as == AS_JSON:
             part.left_out.append(json_line(event))
         elif self.left_out_as == AS_EVENTS:

@@ -70,7 +70,7 @@ class DaskEngine:
         if not sources:
             return
         tasks = batch(sources)
-        settings = (classifier.selection, classifier.evidence, classifier.left_out_as)
+        settings = (classifier.selection, classifier.evidence, classifier.left_out_as, classifier.outside)
         workers = max(len(self.client.scheduler_info().get("workers", {})), 1)
         window = TASKS_PER_WORKER * workers
         pending: deque = deque()
@@ -89,13 +89,12 @@ class DaskEngine:
 _builder: EventBuilder | None = None
 
 
-def run_task(task: SourcesTask, settings: tuple[Selection, bool, str | None]) -> Part:
+def run_task(task: SourcesTask, settings: tuple[Selection, bool, str | None, bool]) -> Part:
     """Run on a worker: one builder per worker process, so models are loaded once."""
     global _builder
     if _builder is None:
         _builder = EventBuilder()
-    selection, evidence, left_out_as = settings
-    return task.run(Classifier(_builder, selection, evidence, left_out_as))
+    return task.run(Classifier(_builder, *settings))
 
 
 def _one_line(error: BaseException) -> str:

@@ -88,10 +88,12 @@ class AmbiguousPrincipal(Exception):
 class LeftOut:
     """Where the records the selection leaves out go while reading: ``as_`` is ``AS_JSON``
     (``write`` takes the ``events --json`` lines as bytes) or ``AS_EVENTS`` (``write`` takes a
-    list of events)."""
+    list of events). ``outside`` False leaves out the records outside the selection (another
+    principal, region or time): they are only counted."""
 
     as_: str
     write: Callable[[list], None]
+    outside: bool = True
 
 
 def ingest(
@@ -115,7 +117,8 @@ def ingest(
     sources: list[Source] = []
     for item in expand_inputs(paths, key_hints(selection)):
         (problems if isinstance(item, ReadProblem) else sources).append(item)
-    classifier = Classifier(EventBuilder(normalizer), selection, evidence, left_out.as_ if left_out else None)
+    classifier = Classifier(EventBuilder(normalizer), selection, evidence, left_out.as_ if left_out else None,
+                            left_out.outside if left_out else True)
     engine = engine or LocalEngine()
     total = Part(problems=problems)
 
