@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import gc
 import os
+import shlex
+import shutil
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from pysynth.facts import analyse
-from pysynth.ingest.select import AmbiguousPrincipal, Ingested, Selection, ingest
+from pysynth.ingest.events import json_line
+from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, InputError, LeftOut, Selection, ingest
 from pysynth.render import RenderError, render_checked
 from pysynth.report import (
-    comparison_table, events_table, explain_violations, json_line, principals_table, print_problems,
-    summary_table, synth_summary,
+    comparison_table, events_table, explain_violations, principals_table, print_problems,
+    summary_table, synth_summary, task_json, tasks_table,
 )
 from pysynth.resources import asp_root
 from pysynth.solve import SolveError, format_facts
 from pysynth.ssm import DocumentError, load_runbook
 from pysynth.synth import Synthesis, synthesize
+from pysynth.tasks import DEFAULT_GAP, find_task, find_tasks, parse_gap
 from pysynth.verify import check_synthesized, matches_table, verify
 
 app = typer.Typer(
@@ -66,6 +72,16 @@ def pysynth() -> None:
     """Turn CloudTrail logs of manual AWS work into runbooks you can trust."""
 
 
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="local (this machine's cores) or dask (a Dask cluster; pip install 'pysynth[dask]').")
+]
+SchedulerOption = Annotated[
+    Optional[str],
+    typer.Option("--scheduler", help="With --engine dask: the scheduler's address (tcp://host:8786); "
+                                     "by default a local cluster on this machine's cores."),
+]
+
+
 @app.command()
 def events(
     logs: LogArgument,
@@ -76,21 +92,115 @@ def events(
     region: RegionOption = None,
     dropped: Annotated[bool, typer.Option("--dropped", help="Show only the dropped records and why.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one object per input record.")] = False,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Read CloudTrail logs and show every record as a canonical API call, kept or dropped with a reason."""
-    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    shown = [event for event in ingested.events if not event.kept] if dropped else ingested.events
+    selection = _selection(principal, all_principals, since, until, region)
     if as_json:
+        # Records the selection leaves out stream out as they are read; while the choice of
+        # principal may still turn out ambiguous, they wait in a temporary file instead.
+        may_be_ambiguous = principal is None and not all_principals
+        spool = tempfile.TemporaryFile() if may_be_ambiguous else None
         sys.stdout.flush()
+        out = spool or sys.stdout.buffer
+        ingested = _ingest(logs, selection, left_out=LeftOut(AS_JSON, out.writelines), engine=engine, scheduler=scheduler)
+        if spool:
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout.buffer)
+            spool.close()
         write = sys.stdout.buffer.write
-        for event in shown:
-            write(json_line(event))
+        for event in ingested.events:
+            if not (dropped and event.kept):
+                write(json_line(event))
         sys.stdout.buffer.flush()
     else:
+        # The table shows the records of the selection; those outside it are only counted.
+        shown: list = []
+        ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler,
+                           left_out=LeftOut(AS_EVENTS, shown.extend, outside=False))
+        shown = sorted(shown + ingested.events, key=lambda event: event.epoch)
+        if dropped:
+            shown = [event for event in shown if not event.kept]
         stdout.print(events_table(shown, title="dropped records" if dropped else "records"))
     stderr.print(summary_table(ingested))
-    if not ingested.events:
+    if not ingested.records:
         raise typer.Exit(EXIT_NOTHING_USABLE)
+
+
+@app.command()
+def tasks(
+    logs: LogArgument,
+    principal: PrincipalOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    region: RegionOption = None,
+    gap: GapOption = DEFAULT_GAP,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one object per task.")] = False,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
+) -> None:
+    """Cut a trail into candidate tasks: each principal's sessions, cut where no write call came for
+    --gap, grouped when their write calls have the same shape, with the command that synthesizes each."""
+    gap_seconds = _gap_seconds(gap)
+    selection = _selection(principal, principal is None, since, until, region)
+    ingested = _ingest(logs, selection, evidence=False, engine=engine, scheduler=scheduler)
+    found = find_tasks(ingested.kept, gap_seconds)
+    command = _synth_command(logs, principal, since, until, region, gap)
+    if as_json:
+        sys.stdout.flush()
+        for task in found:
+            sys.stdout.buffer.write(orjson.dumps(task_json(task, command), option=orjson.OPT_APPEND_NEWLINE))
+        sys.stdout.buffer.flush()
+    else:
+        stdout.print(tasks_table(found, command))
+    sessions = sum(len(task.sessions) for task in found)
+    stderr.print(f"{ingested.records} records read, {len(ingested.kept)} write calls kept, "
+                 f"{sessions} sessions, {len(found)} distinct tasks")
+    if not found:
+        raise typer.Exit(EXIT_NOTHING_USABLE)
+
+
+TaskOption = Annotated[
+    Optional[str],
+    typer.Option("--task", help="A task id from pysynth tasks (its first occurrence), or ID.N for its N-th occurrence."),
+]
+GapOption = Annotated[str, typer.Option("--gap", help="Idle time that ends a session: 15m, 90s, 1h30m.")]
+
+
+def _gap_seconds(gap: str) -> float:
+    try:
+        return parse_gap(gap)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--gap") from None
+
+
+def _synth_command(logs: list[str], principal, since, until, region, gap: str) -> str:
+    """The ``pysynth synth`` command line that finds the same tasks in the same logs."""
+    words = ["pysynth", "synth"]
+    for option, value in (("--principal", principal), ("--since", since), ("--until", until)):
+        if value:
+            words += [option, value]
+    for name in region or []:
+        words += ["--region", name]
+    if gap != DEFAULT_GAP:
+        words += ["--gap", gap]
+    return shlex.join(words + list(logs))
+
+
+def _task_selection(logs: list[str], selection: Selection, task: str, gap: str, engine, scheduler) -> Selection:
+    """The selection of exactly one occurrence of a task ``pysynth tasks`` listed."""
+    gap_seconds = _gap_seconds(gap)
+    scope = Selection(principal=selection.principal, since=selection.since, until=selection.until,
+                      regions=selection.regions, all_principals=selection.principal is None)
+    ingested = _ingest(logs, scope, evidence=False, engine=engine, scheduler=scheduler)
+    session = find_task(find_tasks(ingested.kept, gap_seconds), task)
+    if session is None:
+        stderr.print(Text(f"error: no task {task} in these logs with this selection and --gap {gap}; "
+                          "list them with: pysynth tasks", style="red"))
+        raise typer.Exit(EXIT_USAGE)
+    return Selection(principal=session.selector, since=session.start.epoch, until=session.end.epoch,
+                     regions=selection.regions)
 
 
 FORMATS = ("ssm", "bash", "python", "json")
@@ -119,11 +229,18 @@ def synth(
     objectives: ObjectivesOption = None,
     time_limit: TimeLimitOption = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the runbook here instead of stdout.")] = None,
+    task: TaskOption = None,
+    gap: GapOption = DEFAULT_GAP,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Synthesize the optimal runbook that reproduces the selected write calls."""
     if output_format not in FORMATS:
         raise typer.BadParameter(f"{output_format!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
-    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
+    selection = _selection(principal, all_principals, since, until, region)
+    if task:
+        selection = _task_selection(logs, selection, task, gap, engine, scheduler)
+    ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler)
     synthesis = _synthesize(ingested, policy, objectives, time_limit, models=1)
     runbook = synthesis.runbooks[0]
     try:
@@ -355,10 +472,13 @@ def _selection(principal, all_principals, since, until, region) -> Selection:
     )
 
 
-def _ingest(logs: list[str], selection: Selection) -> Ingested:
+def _ingest(logs: list[str], selection: Selection, *, left_out: LeftOut | None = None, evidence: bool = True,
+            engine: str = "local", scheduler: str | None = None) -> Ingested:
     progress = _LazyProgress()
     try:
-        ingested = ingest(logs, selection, on_file=progress.update)
+        with _engine(engine, scheduler) as reading_engine:
+            ingested = ingest(logs, selection, on_progress=progress.update, left_out=left_out, evidence=evidence,
+                              engine=reading_engine)
         # Every event lives until the command ends: spare the collector from walking them again.
         gc.freeze()
     except AmbiguousPrincipal as ambiguous:
@@ -371,15 +491,37 @@ def _ingest(logs: list[str], selection: Selection) -> Ingested:
             )
         )
         raise typer.Exit(EXIT_CHOOSE) from None
+    except InputError as error:
+        progress.stop()
+        stderr.print(Text(f"error: {error}", style="red"))
+        raise typer.Exit(EXIT_USAGE) from None
     progress.stop()
     print_problems(stderr, ingested)
-    if not ingested.events:
+    if not ingested.records:
         stderr.print(Text("error: no records could be read from the input", style="red"))
     return ingested
 
 
+def _engine(name: str, scheduler: str | None):
+    """The reading engine a command's --engine and --scheduler name, as a context manager."""
+    from contextlib import nullcontext
+
+    from pysynth.ingest.engines import LocalEngine
+
+    if name == "local":
+        if scheduler:
+            raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
+        return nullcontext(LocalEngine())
+    if name == "dask":
+        from pysynth.ingest.dask_engine import DaskEngine
+
+        return DaskEngine(scheduler)
+    raise typer.BadParameter(f"{name!r} is not one of local, dask", param_hint="--engine")
+
+
 class _LazyProgress:
-    """A progress bar on stderr that appears only when reading takes more than a moment."""
+    """A progress bar on stderr (files, records, rate) that appears only when reading takes more
+    than a moment."""
 
     DELAY_SECONDS = 0.5
 
@@ -388,17 +530,19 @@ class _LazyProgress:
         self.bar: Progress | None = None
         self.task = None
 
-    def update(self, name: str, position: int, total: int) -> None:
+    def update(self, done: int, total: int, records: int) -> None:
         if self.bar is None:
             if time.monotonic() - self.started < self.DELAY_SECONDS or not stderr.is_terminal:
                 return
             self.bar = Progress(
-                TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=stderr, transient=True,
+                TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+                TextColumn("{task.fields[records]:,} records"), TextColumn("{task.fields[rate]:,.0f} records/s"),
+                TimeElapsedColumn(), console=stderr, transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task("files", total=total)
-        self.bar.update(self.task, completed=position)
+            self.task = self.bar.add_task("files", total=total, records=0, rate=0.0)
+        rate = records / max(time.monotonic() - self.started, 1e-9)
+        self.bar.update(self.task, completed=done, records=records, rate=rate)
 
     def stop(self) -> None:
         if self.bar is not None:

@@ -5,12 +5,8 @@ Values from logs are untrusted: they reach rich only as ``Text`` objects, never 
 
 from __future__ import annotations
 
-import base64
-import json
 from collections import Counter
-from datetime import date, datetime
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +16,7 @@ from pysynth.ingest.events import Event
 from pysynth.ingest.select import Ingested
 from pysynth.model import Runbook
 from pysynth.synth import Synthesis
+from pysynth.tasks import Session, Task
 
 TELLING_SUFFIXES = ("Name", "Id", "Ids", "Arn", "Bucket", "Key", "Type", "CidrBlock", "Names")
 MAX_VALUE_WIDTH = 48
@@ -56,17 +53,16 @@ def telling_parameters(event: Event, limit: int = 3) -> str:
 
 
 def summary_table(ingested: Ingested) -> Table:
-    events = ingested.events
-    kept = sum(event.kept for event in events)
     table = Table(title="summary", show_header=True)
     table.add_column("records")
     table.add_column("count", justify="right")
-    table.add_row("read", str(len(events)))
-    table.add_row(Text("kept", style="green"), str(kept))
+    table.add_row("read", str(ingested.records))
+    table.add_row(Text("kept", style="green"), str(len(ingested.kept)))
     for reason, count in sorted(ingested.drop_counts().items(), key=lambda item: -item[1]):
         table.add_row(Text(f"dropped: {reason}"), str(count))
-    if ingested.problems:
-        table.add_row(Text("unreadable files or parts", style="red"), str(len(ingested.problems)))
+    files = sum(problem.index is None for problem in ingested.problems)
+    if files:
+        table.add_row(Text("unreadable files or parts", style="red"), str(files))
     return table
 
 
@@ -82,27 +78,6 @@ def principals_table(writes: Counter) -> Table:
 def print_problems(console: Console, ingested: Ingested) -> None:
     for problem in ingested.problems:
         console.print(Text(f"warning: {problem}", style="red"))
-    for event in ingested.events:
-        if event.reason and event.reason.startswith(("unreadable record", "malformed record")):
-            console.print(Text(f"warning: {event.file} record {event.index}: {event.reason}", style="red"))
-
-
-def json_line(event: Event) -> bytes:
-    """One ``events --json`` line, UTF-8, with its newline."""
-    document = event.to_json()
-    try:
-        return orjson.dumps(document, default=_json_value, option=orjson.OPT_APPEND_NEWLINE)
-    except TypeError:
-        # orjson stops at integers beyond 64 bits; the standard library takes any.
-        return (json.dumps(document, ensure_ascii=False, default=_json_value) + "\n").encode()
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def _short_principal(event: Event) -> str:
@@ -113,6 +88,64 @@ def _short_principal(event: Event) -> str:
 def _clip(value: str) -> str:
     value = value.replace("\n", "\\n")
     return value if len(value) <= MAX_VALUE_WIDTH else value[: MAX_VALUE_WIDTH - 1] + "…"
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def tasks_table(tasks: list[Task], command: str) -> Table:
+    """One row per task: how often it was done, by whom, when, what it touched, how to synthesize it."""
+    table = Table(title=f"{len(tasks)} tasks, in order of first occurrence", show_lines=True)
+    for column in ("task", "done", "principal", "first occurrence", "writes", "services", "telling operations", "synthesize with"):
+        table.add_column(column, overflow="fold")
+    for task in tasks:
+        first = task.sessions[0]
+        principals = list(dict.fromkeys(session.principal for session in task.sessions))
+        more = f" (+{len(principals) - 1} more)" if len(principals) > 1 else ""
+        table.add_row(
+            Text(task.id),
+            Text(f"{len(task.sessions)}×"),
+            Text(_short_principal(first.start) + more),
+            Text(_span(first)),
+            Text(str(len(first.writes))),
+            Text(", ".join(first.services)),
+            Text(", ".join(first.telling_operations())),
+            Text(f"{command} --task {task.id}"),
+        )
+    return table
+
+
+def task_json(task: Task, command: str) -> dict:
+    """The ``tasks --json`` object of one task (see README, "pysynth tasks")."""
+    return {
+        "id": task.id,
+        "occurrences": len(task.sessions),
+        "shape": list(task.shape),
+        "command": f"{command} --task {task.id}",
+        "sessions": [_session_json(task, number, session) for number, session in enumerate(task.sessions, start=1)],
+    }
+
+
+def _session_json(task: Task, number: int, session: Session) -> dict:
+    return {
+        "id": f"{task.id}.{number}",
+        "principal": session.principal,
+        "access_key_id": session.access_key_id,
+        "start": session.start.time,
+        "end": session.end.time,
+        "seconds": session.end.epoch - session.start.epoch,
+        "writes": len(session.writes),
+        "services": session.services,
+        "telling_operations": session.telling_operations(),
+        "operations": [event.operation for event in session.writes],
+        "records": [{"file": event.file, "index": event.index} for event in (session.start, session.end)],
+    }
+
+
+def _span(session: Session) -> str:
+    seconds = int(session.end.epoch - session.start.epoch)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{session.start.time} ({minutes}m{seconds:02d}s)"
 
 
 # --------------------------------------------------------------------------- synthesis

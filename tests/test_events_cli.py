@@ -118,3 +118,21 @@ def test_absurdly_long_values_pass_through(tmp_path):
 def test_bad_time_option_is_a_usage_error(tmp_path):
     result = run_cli("events", "--since", "yesterday", str(session(tmp_path)))
     assert result.code == 2 and "ISO 8601" in result.stderr
+
+
+def test_a_long_read_shows_progress_on_stderr_and_nothing_on_stdout(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from pysynth import cli
+
+    for number in range(30):
+        write_log(tmp_path / f"logs/{number:02d}.json", [make_record("CreateUser", request={"userName": f"u{number}"})])
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "stderr", Console(file=screen, force_terminal=True, width=160))
+    monkeypatch.setattr(cli._LazyProgress, "DELAY_SECONDS", 0)
+    result = run_cli("events", "--json", "--all-principals", str(tmp_path / "logs"))
+    assert result.code == 0
+    assert len(result.json_lines()) == 30
+    assert "files" in screen.getvalue() and "records/s" in screen.getvalue()

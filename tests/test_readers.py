@@ -11,6 +11,7 @@ import tarfile
 import pytest
 
 from conftest import make_record, write_log
+from pysynth.ingest import parsing
 from pysynth.ingest.readers import RawRecord, ReadProblem, read_inputs
 
 RECORDS = [
@@ -32,6 +33,42 @@ def test_every_container_layout_yields_the_same_records(tmp_path, layout, suffix
     assert problems == []
     assert [r.data for r in records] == RECORDS
     assert [(r.file, r.index) for r in records] == [(str(path), 0), (str(path), 1)]
+
+
+class Trickle(io.RawIOBase):
+    """A stream that gives a few bytes per read, as a network body may."""
+
+    def __init__(self, data: bytes):
+        self.data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        chunk = self.data.read(min(len(buffer), 7))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.mark.parametrize("layout", ["records", "array", "lines", "lookup-events"])
+@pytest.mark.parametrize("suffix", [".json", ".json.gz"])
+def test_large_files_are_streamed_with_the_same_records(tmp_path, monkeypatch, layout, suffix):
+    path = write_log(tmp_path / f"log{suffix}", RECORDS * 50, layout)
+    whole = list(parsing.records_of_bytes(str(path), path.read_bytes()))
+    monkeypatch.setattr(parsing, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(parsing, "HEAD_BYTES", 3000)
+    monkeypatch.setattr(parsing, "records_of_bytes", lambda name, data: pytest.fail(f"{name} was read whole"))
+    streamed = list(parsing.records_of_stream(str(path), Trickle(path.read_bytes()), path.stat().st_size))
+    assert streamed == whole and len(streamed) == 100
+
+
+def test_a_large_gzip_file_cut_short_keeps_its_complete_records(tmp_path, monkeypatch):
+    path = write_log(tmp_path / "log.json.gz", RECORDS * 50)
+    monkeypatch.setattr(parsing, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(parsing, "HEAD_BYTES", 3000)
+    items = list(parsing.records_of_stream(str(path), io.BytesIO(path.read_bytes()[:-12]), None))
+    assert sum(isinstance(item, RawRecord) for item in items) > 50
+    assert str(items[-1]).startswith(f"{path}: corrupt or truncated gzip")
 
 
 def test_a_single_bare_record(tmp_path):

@@ -5,20 +5,39 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conftest import ACCOUNT, make_record, write_log
-from pysynth.ingest import select
-from pysynth.ingest.select import AmbiguousPrincipal, Ingested, Selection, ingest
+from pysynth.ingest import engines, parsing
+from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, LeftOut, Selection, ingest
 
 POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 
-def run(tmp_path, records, selection=None, files=None):
+@dataclass
+class Read:
+    """What ``ingest`` held, and every record it handed on as left out of the selection."""
+
+    ingested: Ingested
+    left_out: list
+
+    @property
+    def events(self) -> list:
+        """Every record's event, in time order (the held ones in their own order within a second)."""
+        return sorted(self.ingested.events + self.left_out, key=lambda event: event.epoch)
+
+    def __getattr__(self, name):
+        return getattr(self.ingested, name)
+
+
+def run(tmp_path, records, selection=None, files=None) -> Read:
     paths = files or [write_log(tmp_path / "log.json", records)]
-    return ingest([str(p) for p in paths], selection or Selection())
+    left_out: list = []
+    ingested = ingest([str(p) for p in paths], selection or Selection(), left_out=LeftOut(AS_EVENTS, left_out.extend))
+    return Read(ingested, left_out)
 
 
 def test_same_second_records_follow_the_data_flow_not_the_log_order(tmp_path):
@@ -185,75 +204,113 @@ def one_large_file(tmp_path) -> list:
     return [write_log(tmp_path / "large.json", [record for n in range(16) for record in varied_records(n)])]
 
 
-def ingested_with(monkeypatch, paths, cores: int, on_file=None) -> Ingested:
-    monkeypatch.setattr(select, "_usable_cores", lambda: cores)
-    return ingest([str(path) for path in paths], Selection(all_principals=True), on_file=on_file)
+def one_large_json_lines_file(tmp_path) -> list:
+    return [write_log(tmp_path / "large.jsonl.gz", [record for n in range(16) for record in varied_records(n)
+                                                    if isinstance(record, dict)], layout="lines")]
 
 
-def decisions(ingested: Ingested) -> tuple:
+def ingested_with(monkeypatch, paths, cores: int, on_progress=None) -> tuple[Ingested, list[bytes]]:
+    monkeypatch.setattr(engines, "usable_cores", lambda: cores)
+    lines: list[bytes] = []
+    ingested = ingest([str(path) for path in paths], Selection(all_principals=True), on_progress=on_progress,
+                      left_out=LeftOut(AS_JSON, lines.extend))
+    return ingested, lines
+
+
+def decisions(read: tuple[Ingested, list[bytes]]) -> tuple:
     """Everything ingest decides about every record, in order, to compare two ways of reading."""
+    ingested, lines = read
     return (
         [(e.file, e.index, e.event_id, e.epoch, e.principal, e.read_only, e.call, e.status, e.reason,
           e.unmapped_reason) for e in ingested.events],
+        b"".join(lines),
         [str(problem) for problem in ingested.problems],
-        ingested.principal_writes,
+        ingested.principal_writes, ingested.drop_counts(), ingested.records,
     )
 
 
 @pytest.fixture
 def small_thresholds(monkeypatch):
-    """Workers for inputs of a few dozen records, so that tests can afford them."""
-    monkeypatch.setattr(select, "WARM_UP_RECORDS", 5)
-    monkeypatch.setattr(select, "PARALLEL_MIN_RECORDS", 20)
-    monkeypatch.setattr(select, "TASK_RECORDS", 8)
+    """Workers and streaming for inputs of a few dozen records, so that tests can afford them."""
+    monkeypatch.setattr(engines, "WARM_UP_BYTES", 1_000)
+    monkeypatch.setattr(engines, "PARALLEL_MIN_BYTES", 2_000)
+    monkeypatch.setattr(engines, "TASK_BYTES", 3_000)
 
 
-def record_process_running(monkeypatch, log: Path, task_class):
-    """Append the id of the process running each task of ``task_class`` to ``log``."""
-    real_run = task_class.run
+def record_process_running(monkeypatch, log: Path):
+    """Append the id of the process running each task to ``log``."""
+    real_run = engines.SourcesTask.run
 
-    def run(self, builder, shared):
+    def run(self, classifier):
         with log.open("a") as out:
             out.write(f"{os.getpid()}\n")
-        return real_run(self, builder, shared)
+        return real_run(self, classifier)
 
-    monkeypatch.setattr(task_class, "run", run)
+    monkeypatch.setattr(engines.SourcesTask, "run", run)
 
 
-@pytest.mark.parametrize("inputs, task_class", [(many_files, select._FilesTask), (one_large_file, select._RecordsTask)])
-def test_workers_decide_exactly_what_reading_in_process_decides(tmp_path, monkeypatch, small_thresholds, inputs, task_class):
-    paths = inputs(tmp_path)
+def test_workers_decide_exactly_what_reading_in_process_decides(tmp_path, monkeypatch, small_thresholds):
+    paths = many_files(tmp_path)
     in_process = ingested_with(monkeypatch, paths, cores=1)
-    record_process_running(monkeypatch, tmp_path / "processes", task_class)
+    record_process_running(monkeypatch, tmp_path / "processes")
     by_workers = ingested_with(monkeypatch, paths, cores=3)
     assert decisions(by_workers) == decisions(in_process)
     assert set((tmp_path / "processes").read_text().split()) - {str(os.getpid())}  # workers took tasks
-    assert len(in_process.events) > select.PARALLEL_MIN_RECORDS
+    assert in_process[0].records > 100
+
+
+@pytest.mark.parametrize("inputs", [one_large_file, one_large_json_lines_file])
+def test_a_large_file_is_streamed_with_the_same_result(tmp_path, monkeypatch, inputs):
+    paths = inputs(tmp_path)
+    whole = ingested_with(monkeypatch, paths, cores=1)
+    monkeypatch.setattr(parsing, "STREAM_MIN_BYTES", 100)
+    monkeypatch.setattr(parsing, "HEAD_BYTES", 4096)
+    monkeypatch.setattr(engines, "DRAIN_RECORDS", 7)
+    monkeypatch.setattr(engines, "LARGE_SOURCE_BYTES", 100)
+
+    def never_whole(name, data):
+        raise AssertionError(f"{name} was read whole")
+
+    monkeypatch.setattr(parsing, "records_of_bytes", never_whole)
+    handed_on: list[int] = []
+    streamed = ingested_with(monkeypatch, paths, cores=1, on_progress=lambda done, total, records: handed_on.append(records))
+    assert decisions(streamed) == decisions(whole)
+    assert len(handed_on) > 5  # what is left out is handed on while the file is read
+
+
+def test_a_truncated_large_file_keeps_the_records_before_the_damage(tmp_path, monkeypatch):
+    [path] = one_large_file(tmp_path)
+    path.write_bytes(path.read_bytes()[:-3000])
+    monkeypatch.setattr(parsing, "STREAM_MIN_BYTES", 100)
+    ingested, _ = ingested_with(monkeypatch, [path], cores=1)
+    [problem] = [problem for problem in ingested.problems if problem.index is None]
+    assert problem.message.startswith("truncated JSON") and problem.message.endswith("complete records")
+    assert ingested.records > 90
 
 
 def test_progress_is_reported_for_every_file_read_by_workers(tmp_path, monkeypatch, small_thresholds):
     paths = many_files(tmp_path)
     reported = []
-    ingested = ingested_with(monkeypatch, paths, cores=2, on_file=lambda name, position, total: reported.append((position, total)))
-    assert reported == [(position, ingested.files_read) for position in range(ingested.files_read)]
+    ingested, _ = ingested_with(monkeypatch, paths, cores=2, on_progress=lambda done, total, records: reported.append((done, total)))
+    assert [done for done, _ in reported] == sorted(done for done, _ in reported)
+    assert reported[-1] == (ingested.files_read, ingested.files_read)
 
 
 @pytest.mark.parametrize("failure", ["exit", "raise"])
-@pytest.mark.parametrize("inputs, task_class", [(many_files, select._FilesTask), (one_large_file, select._RecordsTask)])
-def test_a_failing_worker_costs_no_record_and_prints_nothing(tmp_path, monkeypatch, capfd, small_thresholds, inputs, task_class, failure):
-    paths = inputs(tmp_path)
+def test_a_failing_worker_costs_no_record_and_prints_nothing(tmp_path, monkeypatch, capfd, small_thresholds, failure):
+    paths = many_files(tmp_path)
     in_process = ingested_with(monkeypatch, paths, cores=1)
     main_process = os.getpid()
-    real_run = task_class.run
+    real_run = engines.SourcesTask.run
 
-    def run(self, builder, shared):
+    def run(self, classifier):
         if os.getpid() != main_process:
             if failure == "exit":
                 os._exit(1)  # as if killed: the pool breaks
             raise RuntimeError("worker failed")
-        return real_run(self, builder, shared)
+        return real_run(self, classifier)
 
-    monkeypatch.setattr(task_class, "run", run)
+    monkeypatch.setattr(engines.SourcesTask, "run", run)
     capfd.readouterr()
     assert decisions(ingested_with(monkeypatch, paths, cores=2)) == decisions(in_process)
     captured = capfd.readouterr()
@@ -262,9 +319,9 @@ def test_a_failing_worker_costs_no_record_and_prints_nothing(tmp_path, monkeypat
 
 @pytest.mark.parametrize("platform, start_methods", [("linux", ["spawn"]), ("darwin", ["fork", "spawn"]), ("win32", ["spawn"])])
 def test_without_a_safe_fork_everything_is_read_in_process(monkeypatch, platform, start_methods):
-    monkeypatch.setattr(select.sys, "platform", platform)
-    monkeypatch.setattr(select.multiprocessing, "get_all_start_methods", lambda: start_methods)
-    assert select._usable_cores() == 1
+    monkeypatch.setattr(engines.sys, "platform", platform)
+    monkeypatch.setattr(engines.multiprocessing, "get_all_start_methods", lambda: start_methods)
+    assert engines.usable_cores() == 1
 
 
 def test_insights_events_are_not_api_calls_and_not_malformed(tmp_path):
@@ -273,3 +330,23 @@ def test_insights_events_are_not_api_calls_and_not_malformed(tmp_path):
                "insightDetails": {"eventSource": "ssm.amazonaws.com", "eventName": "UpdateInstanceInformation"}}
     [event] = run(tmp_path, [insight]).events
     assert event.reason == "not an API call (AwsCloudTrailInsight)"
+
+
+def test_another_principals_record_is_written_as_its_event_would_be(tmp_path):
+    """The fast line of a record outside a one-principal selection is byte for byte json_line's."""
+    from pysynth.ingest.events import json_line
+
+    odd = [
+        make_record("CreateGroup", request={"groupName": "g"}, user="mallory"),
+        make_record("GetUser", user="mallory", event_id="ünï \"quoted\" \\ 💥", awsRegion=""),
+        {**make_record("PutObject", source="s3.amazonaws.com", user="mallory"), "eventID": 42, "readOnly": "no"},
+        make_record("ListUsers", user="mallory", time="2024-03-05T10:00:00.123Z", readOnly=True),
+        make_record("CreateUser", request={"userName": "u"}),
+    ]
+    path = write_log(tmp_path / "log.json", odd)
+    fast: list[bytes] = []
+    ingest([str(path)], Selection(principal="alice"), left_out=LeftOut(AS_JSON, fast.extend))
+    slow: list = []
+    ingest([str(path)], Selection(principal="alice"), left_out=LeftOut(AS_EVENTS, slow.extend))
+    assert b"".join(fast) == b"".join(json_line(event) for event in slow)
+    assert len(slow) == 4
