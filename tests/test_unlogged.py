@@ -303,3 +303,20 @@ def test_the_ssm_rendering_runs_remote_execution_with_secret_inputs(moto_server,
     assert ec2.describe_instance_attribute(InstanceId=instance, Attribute="userData")["UserData"]["Value"] == user_data_text
     assert [command["Parameters"] for command in ssm.list_commands()["Commands"]] == [commands]
     assert "uptime" not in done.stdout + done.stderr and user_data_text not in done.stdout + done.stderr
+
+
+def test_a_created_key_pairs_private_key_is_kept_in_the_secrets_file(moto_server, tmp_path):  # noqa: F811
+    reset(moto_server)
+    record = make_record("CreateKeyPair", source="ec2.amazonaws.com", request={"keyName": "deploy-key"}, response={
+        "keyName": "deploy-key", "keyFingerprint": "1f:51:ae:28:bf:89:e9:d8:1f:25:5d:37:2d:7d:b8:ca:9f:f5:f1:6f",
+        "keyPairId": "key-0123456789abcdef0", "keyMaterial": "<sensitiveDataRemoved>"})
+    script = rendered(tmp_path, write_log(tmp_path / "key-pair.json", [record]), "python")
+    secrets = tmp_path / "secrets.json"
+    done = run_script(script, moto_server, "--key-name", "ops-key", "--secrets-file", str(secrets))
+    assert done.returncode == 0, done.stderr
+    material = json.loads(secrets.read_text())["CreateKeyPair.KeyMaterial"]
+    assert material.startswith("-----BEGIN") and material not in done.stdout + done.stderr
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name=REGION)
+    (pair,) = ec2.describe_key_pairs(KeyNames=["ops-key"])["KeyPairs"]
+    assert json.loads(done.stdout) == {"CreateKeyPair.KeyPairId": pair["KeyPairId"]}
