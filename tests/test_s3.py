@@ -133,3 +133,15 @@ def test_a_missing_key_is_a_warning_naming_it_and_the_rest_is_read(trail):
     items = [item for records in read_sources([Source(missing, 10), Source(good, 10)]) for item in records]
     assert str(items[0]) == f"{missing}: cannot read: no such key"
     assert len(items) == 3
+
+
+def test_large_objects_are_streamed_from_s3_with_the_same_records(trail, monkeypatch):
+    from pysynth.ingest import parsing
+
+    whole = run_cli("events", "--json", "--all-principals", f"s3://{BUCKET}/AWSLogs/{ORG}/{ACCOUNTS[0]}/")
+    monkeypatch.setattr(s3, "FETCH_MAX_BYTES", 0)  # no object is fetched whole
+    monkeypatch.setattr(parsing, "STREAM_MIN_BYTES", 0)  # every object is parsed as a stream
+    monkeypatch.setattr(parsing, "records_of_bytes", lambda name, data: pytest.fail(f"{name} was read whole"))
+    streamed = run_cli("events", "--json", "--all-principals", f"s3://{BUCKET}/AWSLogs/{ORG}/{ACCOUNTS[0]}/")
+    assert streamed.code == 0, streamed.stderr
+    assert streamed.stdout == whole.stdout and len(whole.json_lines()) == 32
