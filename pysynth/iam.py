@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from pysynth.botomodels import service_model
-from pysynth.model import EXECUTE_AWS_API, GlobalRef, InputRef, OutputRef, Runbook, Step, Template
+from pysynth.model import (
+    EXECUTE_AWS_API,
+    GlobalRef,
+    InputRef,
+    OutputRef,
+    Runbook,
+    Step,
+    Template,
+)
 
 POLICY_VERSION = "2012-10-17"
 # The reference's names for the runtime values in its ARN formats.
@@ -35,8 +43,8 @@ NO_PERMISSION_ACTIONS = frozenset(("aws:sleep", "aws:pause", "aws:branch", "aws:
 ARN_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 # Members that name a role a service will assume: "Role", "RoleArn", "ServiceRoleArn", "ExecutionRoleArn"…
 ROLE_MEMBER = re.compile(r"(?:Role|RoleArn|RoleARN)\Z")
-PERMISSION_SENTENCE = re.compile(r"\b(must have|must always|must specify|requires?|required|need)\b", re.I)
-DENY_SENTENCE = re.compile(r"\bdeny\b", re.I)
+PERMISSION_SENTENCE = re.compile(r"\b(must have|must always|must specify|requires?|required|need)\b", re.IGNORECASE)
+DENY_SENTENCE = re.compile(r"\bdeny\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,10 +385,10 @@ def _instance_profile_roles(profile: dict, values: _Values, runbook: Runbook) ->
     wanted = values.parts(profile.get("Name")) if "Name" in profile else None
     roles = []
     for step in runbook.steps:
-        if step.api == "AddRoleToInstanceProfile" and wanted is not None:
-            if values.parts(step.request.get("InstanceProfileName")) == wanted:
-                name = values.parts(step.request.get("RoleName"))
-                roles.append(_role_arn(name if name is not None else ("*",), values))
+        adds = step.api == "AddRoleToInstanceProfile" and wanted is not None
+        if adds and values.parts(step.request.get("InstanceProfileName")) == wanted:
+            name = values.parts(step.request.get("RoleName"))
+            roles.append(_role_arn(name if name is not None else ("*",), values))
     return roles or [_role_arn(("*",), values)]
 
 

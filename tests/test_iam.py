@@ -14,13 +14,16 @@ from pathlib import Path
 import boto3
 import parliament
 import pytest
-
 from conftest import SHARED, run_cli
-from moto_server import MOTO_ENVIRONMENT, REGION, start_moto_server_with_managed_policies
+from moto_server import (
+    MOTO_ENVIRONMENT,
+    REGION,
+    start_moto_server_with_managed_policies,
+)
+
 from pysynth.iam import permissions, policy_document
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import Input, InputRef, Output, OutputRef, Runbook, Step
-from pysynth.ssm import load_runbook
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
