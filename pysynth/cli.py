@@ -471,6 +471,34 @@ def iam_policy(
     stderr.print(Text(summary))
 
 
+@app.command("graph")
+def graph_runbook(
+    sources: SourcesArgument,
+    graph_format: Annotated[
+        str, typer.Option("--format", help="mermaid (a flowchart for Markdown) or dot (Graphviz).")
+    ] = "mermaid",
+    principal: PrincipalOption = None,
+    all_principals: AllPrincipalsOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    region: RegionOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Draw the runbook's data flow: its inputs and steps, the values flowing between them, and the log
+    record behind each step."""
+    from pysynth.graph import FORMATS as GRAPH_FORMATS
+    from pysynth.graph import graph
+
+    if graph_format not in GRAPH_FORMATS:
+        _usage_error(f"--format {graph_format!r}: choose one of {', '.join(GRAPH_FORMATS)}")
+    document = _runbook_from(sources, _selection(principal, all_principals, since, until, region), policy)
+    if not document.steps:
+        stderr.print(Text(f"error: {sources[0]}: the runbook has no steps, so there is nothing to draw", style="red"))
+        raise typer.Exit(EXIT_NOTHING_USABLE)
+    sys.stdout.write(graph(document, graph_format))
+    sys.stdout.flush()
+
+
 def _runbook_from(sources: list[str], selection: Selection, policy) -> Runbook:
     """The runbook a command is about: a runbook file, or the optimal one synthesized from logs."""
     if len(sources) == 1 and _looks_like_runbook(sources[0]):
