@@ -499,6 +499,69 @@ def graph_runbook(
     sys.stdout.flush()
 
 
+@app.command("upload")
+def upload_runbook(
+    runbook: Annotated[
+        Path, typer.Argument(help="The runbook: an SSM Automation document (YAML or JSON) or pysynth's JSON model.")
+    ],
+    name: Annotated[str, typer.Option("--name", help="The name of the Automation document in Systems Manager.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say whether the document would be created or get a new version, "
+                                             "and which; change nothing.")
+    ] = False,
+    endpoint_url: Annotated[
+        Optional[str],
+        typer.Option("--endpoint-url", envvar="PYSYNTH_ENDPOINT_URL", help="Send the AWS calls to this endpoint."),
+    ] = None,
+    region: Annotated[
+        Optional[str], typer.Option("--region", help="The AWS region; by default AWS_REGION or the session's.")
+    ] = None,
+) -> None:
+    """Upload the runbook to Systems Manager as an Automation document: create it, or add a new version
+    and make it the default. The version is printed on stdout."""
+    from pysynth.upload import UploadError, upload
+
+    content, document_format = _document_text(runbook)
+    try:
+        uploaded = upload(content, name, document_format=document_format, dry_run=dry_run,
+                          endpoint_url=endpoint_url, region=region)
+    except UploadError as error:
+        stderr.print(Text(f"error: {error}", style="red"))
+        refused_name = str(error).startswith("document name")
+        raise typer.Exit(EXIT_USAGE if refused_name else EXIT_RUN_FAILED) from None
+    sys.stdout.write(f"{uploaded.version}\n")
+    sys.stdout.flush()
+    sentences = {
+        "created": f"created {name}: version {uploaded.version} is the default",
+        "updated": f"added version {uploaded.version} to {name} and made it the default",
+        "unchanged": f"{name} already has this content: version {uploaded.version} is the default",
+        "would create": f"would create {name} as version {uploaded.version} (dry run: nothing changed)",
+        "would update": f"would add version {uploaded.version} to {name} and make it the default (dry run: nothing changed)",
+    }
+    stderr.print(Text(sentences[uploaded.action]))
+
+
+def _document_text(path: Path) -> tuple[str, str]:
+    """The SSM document to upload and its format (YAML or JSON): the file itself when it is one, the
+    SSM rendering when it is pysynth's JSON model."""
+    try:
+        document = load_runbook(path)
+    except DocumentError as error:
+        _usage_error(str(error))
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text, "YAML"
+    if isinstance(data, dict) and "mainSteps" in data:
+        return text, "JSON"
+    try:
+        return render_checked(document, "ssm"), "YAML"
+    except RenderError as error:
+        stderr.print(Text(f"error: the ssm rendering failed its checks:\n{error}", style="red"))
+        raise typer.Exit(EXIT_FAILED_CHECK) from None
+
+
 def _runbook_from(sources: list[str], selection: Selection, policy) -> Runbook:
     """The runbook a command is about: a runbook file, or the optimal one synthesized from logs."""
     if len(sources) == 1 and _looks_like_runbook(sources[0]):
