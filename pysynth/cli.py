@@ -235,10 +235,16 @@ def synth(
     gap: GapOption = DEFAULT_GAP,
     engine: EngineOption = "local",
     scheduler: SchedulerOption = None,
+    with_role: Annotated[
+        bool, typer.Option("--with-role", help="With --format ssm: a CloudFormation template holding the document "
+                                               "and the least-privilege role it runs under.")
+    ] = False,
 ) -> None:
     """Synthesize the optimal runbook that reproduces the selected write calls."""
     if output_format not in FORMATS:
         raise typer.BadParameter(f"{output_format!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    if with_role and output_format != "ssm":
+        _usage_error(f"--with-role wraps an SSM document: it goes with --format ssm, not {output_format}")
     selection = _selection(principal, all_principals, since, until, region)
     if task:
         selection = _task_selection(logs, selection, task, gap, engine, scheduler)
@@ -262,6 +268,15 @@ def synth(
         for problem in verdict.problems:
             stderr.print(Text(f"  {problem.kind}: {problem.message}"))
         raise typer.Exit(EXIT_NOT_CERTIFIED)
+    if output_format == "ssm":
+        from pysynth.lint import limit_problems
+
+        for problem in limit_problems(text):
+            stderr.print(Text(f"warning: Systems Manager would refuse this document: {problem}", style="yellow"))
+    if with_role:
+        from pysynth.cloudformation import template_with_role
+
+        text = template_with_role(runbook, text)
     if output:
         output.write_text(text)
     else:
@@ -521,7 +536,14 @@ def upload_runbook(
     and make it the default. The version is printed on stdout."""
     from pysynth.upload import UploadError, upload
 
+    from pysynth.lint import limit_problems
+
     content, document_format = _document_text(runbook)
+    problems = limit_problems(content)
+    if problems:
+        for problem in problems:
+            stderr.print(Text(f"error: {runbook}: {problem}", style="red"))
+        raise typer.Exit(EXIT_FAILED_CHECK)
     try:
         uploaded = upload(content, name, document_format=document_format, dry_run=dry_run,
                           endpoint_url=endpoint_url, region=region)
