@@ -397,7 +397,7 @@ def run_runbook(
             help="A runbook parameter, converted to its SSM type (StringList: JSON or a comma list; StringMap and "
                  "MapList: JSON); repeatable. AutomationAssumeRole=ARN runs the steps as that role. A secret input "
                  "may instead come from the environment variable the bash and Python scripts read (Password: "
-                 "PASSWORD, DbPassword: DB_PASSWORD).",
+                 "PYSYNTH_SECRET_PASSWORD, DbPassword: PYSYNTH_SECRET_DB_PASSWORD).",
         ),
     ] = None,
     endpoint_url: Annotated[

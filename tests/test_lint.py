@@ -87,8 +87,8 @@ def test_the_limits_catch_what_they_say():
         "step Each: MaxIterations 101: aws:loop runs 1 to 100 times",
         "step Each: 101 iterators: aws:loop takes at most 100",
         "step Read: output Account: the selector 'Account' is not a JSONPath ($…)",
-        "step Read: output Account: 'Float' is not an output type (String, Integer, Boolean, StringList, StringMap, "
-        "MapList)",
+        ("step Read: output Account: 'Float' is not an output type (String, Integer, Boolean, StringList, StringMap, "
+         "MapList)"),
         "step name 'Each' is used 2 times; step names must be unique",
     ]
     assert max_document_bytes() == 64 * 1024  # botocore's documentation of CreateDocument says so
