@@ -472,6 +472,42 @@ ParamOption = Annotated[
 ]
 
 
+@app.command("explain", short_help="Say why each step, input and reference of the runbook is what it is.")
+def explain_runbook(
+    logs: LogArgument,
+    step: Annotated[Optional[str], typer.Option("--step", metavar="NAME", help="Only this step.")] = None,
+    input_name: Annotated[Optional[str], typer.Option("--input", metavar="NAME", help="Only this input.")] = None,
+    count: Annotated[
+        int, typer.Option("-n", "--count", min=1, max=50, metavar="N",
+                          help="How many runbooks to weigh, the optimal one included.")
+    ] = 4,
+    principal: PrincipalOption = None,
+    all_principals: AllPrincipalsOption = False,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    region: RegionOption = None,
+    policy: PolicyOption = None,
+    objectives: ObjectivesOption = None,
+    time_limit: TimeLimitOption = None,
+    strict: StrictOption = False,
+) -> None:
+    """Explain the optimal runbook in words: for each step the log records behind it, and for each value
+    of its request and each input why it comes from where it does (the rule or the objective that
+    decided it) and the alternatives it beat, as compare finds them."""
+    from pysynth.explain import ExplainError, explain
+
+    if step is not None and input_name is not None:
+        _usage_error("give --step or --input, not both")
+    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
+    synthesis = _synthesize(ingested, logs, policy, objectives, time_limit, models=count, strict=strict)
+    try:
+        lines = explain(synthesis, step=step, input_name=input_name)
+    except ExplainError as error:
+        _usage_error(str(error))
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
 @app.command("iam", short_help="Print the least-privilege IAM policy the runbook needs.")
 def iam_policy(
     sources: SourcesArgument,

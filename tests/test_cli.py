@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import make_record, run_cli, write_log
+
 from pysynth.facts import cidr_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
