@@ -30,8 +30,8 @@ def test_every_step_names_its_record_and_every_value_its_reason():
     assert create_user[1].startswith(f"  It reproduces {ONBOARDING} record 2 (00000000-0000-0000-0000-000000002003")
     assert create_user[2:4] == [
         "  UserName: input UserName",
-        "    It names or identifies something the user chose or that existed before the session, so it is an "
-        "input with the logged value as default, never a literal (a rule).",
+        ("    It names or identifies something the user chose or that existed before the session, so it is an "
+        "input with the logged value as default, never a literal (a rule)."),
     ]
     login = section(lines, "Step CreateLoginProfile: iam CreateLoginProfile")
     assert "  Password: secret input Password" in login
@@ -50,8 +50,8 @@ def test_one_input_or_one_step():
     assert lines[2:] == [
         "Input Password (String, secret)",
         "  Used by CreateLoginProfile.Password.",
-        "  CreateLoginProfile.Password: CloudTrail hides this value, so it is a secret input: required, without a "
-        "default, never written.",
+        ("  CreateLoginProfile.Password: CloudTrail hides this value, so it is a secret input: required, without a "
+        "default, never written."),
     ]
     lines = explain("--principal", "alice", "--step", "CreateAccessKey", ONBOARDING)
     assert [line for line in lines if line.startswith(("Step", "Input"))] == ["Step CreateAccessKey: iam CreateAccessKey"]
