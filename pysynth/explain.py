@@ -98,7 +98,7 @@ def _step_lines(call: int, name: str, best: _Runbook, others: list[_Runbook], se
                 slots: list[Slot], objectives: list[str]) -> list[str]:
     event = session.call_event(call)
     lines = ["", f"Step {name}: {event.call.service} {event.call.operation}",
-             f"  It reproduces {_record(session, call)}: a write call the selection kept, so a step makes it."]
+             f"  It reproduces {_record(session, call)}: {_why_step(call, name, best)}"]
     for retry, into in sorted(best.answer.merged.items()):
         if into == call:
             lines.append(f"  It also stands for {_record(session, retry)}, which repeats its request and response "
@@ -115,6 +115,23 @@ def _step_lines(call: int, name: str, best: _Runbook, others: list[_Runbook], se
         lines.append(f"    {_reason(binding, slot, session)}")
         lines += [f"    {line}" for line in _alternatives(slot, binding, best, others, session, objectives)]
     return lines
+
+
+def _why_step(call: int, name: str, best: _Runbook) -> str:
+    step = next(item for item in best.runbook.steps if item.name == name)
+    if call in best.answer.waits and step.wait is not None:
+        until = (f" until {step.wait.property_selector} is {' or '.join(step.wait.desired_values)}"
+                 if step.wait.property_selector else " until it succeeds")
+        return (f"the log polled this read, so it becomes a wait on botocore's {step.wait.waiter} waiter{until}, "
+                "up to " + plural(step.wait.max_attempts, "attempt") + " (objective unwaited_polls).")
+    if call in best.answer.read_steps:
+        return "a read whose response a later step takes a value from, so a step makes it."
+    text = "a write call the selection kept, so a step makes it."
+    if call in best.answer.retries and step.retry is not None:
+        errors = ", ".join(step.retry.errors) or "an error"
+        text += (f" The log shows it failed ({errors}) before it succeeded, so it is retried up to "
+                 f"{plural(step.retry.max_attempts, 'attempt')} (objective unhandled_failures).")
+    return text
 
 
 def _input_lines(item, best: _Runbook, others: list[_Runbook], session: Session, objectives: list[str]) -> list[str]:

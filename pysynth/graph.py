@@ -73,7 +73,8 @@ def _build(runbook: Runbook) -> _Graph:
                                  "input"))
     for step in runbook.steps:
         brackets, shape = SHAPES.get(step.action, OTHER_SHAPE)
-        built.nodes.append(_Node(steps[step.name], [step.name, _what(step), *_records(step)], brackets, shape))
+        lines = [step.name, _what(step), *_waits_and_retries(step), *_records(step)]
+        built.nodes.append(_Node(steps[step.name], lines, brackets, shape))
     previous = None
     for step in runbook.steps:
         target = steps[step.name]
@@ -98,6 +99,18 @@ def _what(step: Step) -> str:
     if isinstance(service, str) and isinstance(api, str):
         return f"{step.action}: {service} {api}"
     return step.action
+
+
+def _waits_and_retries(step: Step) -> list[str]:
+    lines = []
+    if step.wait is not None:
+        until = (f"{step.wait.property_selector} in {', '.join(step.wait.desired_values)}"
+                 if step.wait.property_selector else "it succeeds")
+        lines.append(f"waits ({step.wait.waiter}) until {until}")
+    if step.retry is not None:
+        errors = f" on {', '.join(step.retry.errors)}" if step.retry.errors else ""
+        lines.append(f"retried up to {step.retry.max_attempts} times{errors}")
+    return lines
 
 
 def _records(step: Step) -> list[str]:

@@ -91,7 +91,7 @@ def _prefixes() -> frozenset[str]:
     return frozenset(_data("services.json"))
 
 
-def _actions(prefix: str) -> dict:
+def service_actions(prefix: str) -> dict:
     return _data("actions", f"{prefix}.json")
 
 
@@ -106,7 +106,7 @@ def iam_actions(service: str, api: str) -> tuple[str, tuple[str, ...]] | None:
     candidates = [metadata.get("signingName"), metadata.get("endpointPrefix"), service]
     prefixes = [prefix for prefix in dict.fromkeys(candidates) if prefix in _prefixes()]
     for prefix in prefixes:
-        action = _actions(prefix).get(api.lower())
+        action = service_actions(prefix).get(api.lower())
         if action:
             return prefix, (action["name"],)
     operation = service_model(service).operation_model(api)
@@ -124,7 +124,7 @@ def _documented_actions(documentation: str, prefix: str) -> tuple[str, ...]:
     sentences = [sentence for sentence in re.split(r"(?<=\.)\s", text) if mention.search(sentence)]
     granting = [s for s in sentences if PERMISSION_SENTENCE.search(s) and not DENY_SENTENCE.search(s)]
     names = [match.group(1) for sentence in granting or sentences for match in mention.finditer(sentence)]
-    known = _actions(prefix)
+    known = service_actions(prefix)
     return tuple(dict.fromkeys(known[name.lower()]["name"] for name in names if name.lower() in known))
 
 
@@ -311,7 +311,7 @@ def _call(step: Step) -> tuple[str, str, dict]:
 
 
 def _action_grants(prefix: str, action: str, request: dict, values: _Values) -> list[_Grant]:
-    details = _actions(prefix)[action.lower()]
+    details = service_actions(prefix)[action.lower()]
     types = _resource_types(prefix)
     arns: list[Parts] = []
     touched: list[str] = []
@@ -343,7 +343,7 @@ def _tagged_types(request: dict, touched: list[str]) -> list[str]:
 def _tagging_grants(prefix: str, action: str, tagged: list[str], arns: dict[str, Parts]) -> list[_Grant]:
     """Tagging on create needs the tagging action too (iam:TagUser, ec2:CreateTags with the
     ec2:CreateAction condition, lambda:TagResource…)."""
-    known = _actions(prefix)
+    known = service_actions(prefix)
     grants = []
     for resource_type in tagged:
         camel = "".join(word.capitalize() for word in re.split(r"[-_]", resource_type))

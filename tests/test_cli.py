@@ -5,6 +5,7 @@ exists, policies with mistakes are warned about (or refused with --strict), a po
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -58,19 +59,21 @@ def test_policy_warnings_are_printed_and_strict_refuses_them(tmp_path):
 
 
 def test_a_policy_with_its_own_minimize_keeps_the_cost_labels_right(tmp_path):
-    fewer_inputs_first = tmp_path / "extra.lp"
-    fewer_inputs_first.write_text("#minimize { 1@7,C : step(C) }.\n")
-    shared_level = tmp_path / "shared.lp"
-    shared_level.write_text("#minimize { 1@2,C : step(C) }.\n")
-    own = run_cli("synth", "--format", "json", "--principal", "alice", "--policy", str(fewer_inputs_first), ONBOARDING)
-    assert own.code == 0, own.stderr
-    assert json.loads(own.stdout)["solution"]["objectives"] == {
-        "policy level 7": 5, "inputs": 3, "steps": 5, "input_references": 0, "later_sources": 0,
-    }
-    shared = run_cli("synth", "--format", "json", "--principal", "alice", "--policy", str(shared_level), ONBOARDING)
-    assert json.loads(shared.stdout)["solution"]["objectives"] == {
-        "inputs": 3, "steps and a policy's #minimize": 10, "input_references": 0, "later_sources": 0,
-    }
+    default = (ROOT / "asp" / "objectives" / "default.lp").read_text()
+    steps_level = int(re.search(r"priority\(steps,(\d+)\)", default).group(1))
+    own = tmp_path / "own.lp"
+    own.write_text("#minimize { 1@100,C : step(C) }.\n")
+    shared = tmp_path / "shared.lp"
+    shared.write_text(f"#minimize {{ 1@{steps_level},C : step(C) }}.\n")
+    first = run_cli("synth", "--format", "json", "--principal", "alice", "--policy", str(own), ONBOARDING)
+    assert first.code == 0, first.stderr
+    costs = json.loads(first.stdout)["solution"]["objectives"]
+    assert next(iter(costs)) == "policy level 100" and costs["policy level 100"] == 5
+    assert costs["inputs"] == 3 and costs["steps"] == 5
+    second = run_cli("synth", "--format", "json", "--principal", "alice", "--policy", str(shared), ONBOARDING)
+    costs = json.loads(second.stdout)["solution"]["objectives"]
+    assert "steps" not in costs and costs["steps and a policy's #minimize"] == 10
+    assert costs["inputs"] == 3
 
 
 @pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0", "10.1.2.3/0", "0::0/0", "0000:0000::/0"])

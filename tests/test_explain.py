@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from conftest import ACCOUNT, make_record, run_cli, write_log
@@ -24,8 +25,8 @@ def section(lines: list[str], title: str) -> list[str]:
 
 def test_every_step_names_its_record_and_every_value_its_reason():
     lines = explain("--principal", "alice", ONBOARDING)
-    assert lines[0].startswith("The runbook is proven optimal under the objectives, highest priority first: "
-                               "inputs 3, steps 5, input_references 0, later_sources 0")
+    assert lines[0].startswith("The runbook is proven optimal under the objectives, highest priority first: ")
+    assert "inputs 3, steps 5, input_references 0, later_sources 0" in lines[0]
     create_user = section(lines, "Step CreateUser: iam CreateUser")
     assert create_user[1].startswith(f"  It reproduces {ONBOARDING} record 2 (00000000-0000-0000-0000-000000002003")
     assert create_user[2:4] == [
@@ -41,8 +42,9 @@ def test_every_step_names_its_record_and_every_value_its_reason():
     assert any("constant" in line for line in attach)
     # compare's alternatives, and the objective each loses on.
     group = section(lines, "Step AddUserToGroup: iam AddUserToGroup")
-    assert ("    Runbook #2 takes the output LoginProfile.UserName of step CreateLoginProfile instead, and loses on "
-            "later_sources (1 against 0).") in group
+    alternative = re.compile(r"    Runbook #\d takes the output LoginProfile.UserName of step CreateLoginProfile "
+                             r"instead, and loses on later_sources \(1 against 0\)\.")
+    assert any(alternative.fullmatch(line) for line in group), group
 
 
 def test_one_input_or_one_step():

@@ -62,7 +62,11 @@ def test_the_terraform_runbook_draws_every_step_and_flow():
     text = graph(_load("terraform-vpc"), "mermaid")
     assert all(MERMAID_LINE.fullmatch(line) for line in text.splitlines()), text
     runbook = _load("terraform-vpc")
-    assert sum(line.startswith("  s") and '["' in line for line in text.splitlines()) == len(runbook.steps)
+    nodes = [line for line in text.splitlines() if re.match(r'  s\d+(\[|\{)', line)]
+    assert len(nodes) == len(runbook.steps)
+    wait = next(line for line in nodes if "WaitForNatGatewayAvailable" in line)
+    assert wait.startswith("  s") and '{{"WaitForNatGatewayAvailable<br/>aws:waitForAwsResourceProperty: ec2 ' \
+        'DescribeNatGateways<br/>waits (NatGatewayAvailable) until $.NatGateways[0].State in available' in wait
     # RunInstances takes the instance profile the runbook created.
     assert '  s7 -->|"InstanceProfileName → IamInstanceProfile.Name"| s22' in text.splitlines()
 
