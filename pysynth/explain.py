@@ -129,7 +129,7 @@ def _why_step(call: int, name: str, best: _Runbook) -> str:
     text = "a write call the selection kept, so a step makes it."
     if call in best.answer.retries and step.retry is not None:
         errors = ", ".join(step.retry.errors) or "an error"
-        text += (f" The log shows it failed ({errors}) before it succeeded, so it is retried up to "
+        text += (f" The log shows it failed ({errors}) before it succeeded, so it is retried, up to "
                  f"{plural(step.retry.max_attempts, 'attempt')} (objective unhandled_failures).")
     return text
 

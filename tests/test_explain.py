@@ -91,3 +91,13 @@ def test_bad_input():
     assert both.code == 2 and "give --step or --input, not both" in both.stderr
     no_input = run_cli("explain", "--principal", "alice", "--input", "Nope", ONBOARDING)
     assert no_input.code == 2 and "its inputs are UserName, Password, GroupName" in no_input.stderr
+
+
+def test_a_wait_and_a_retry_say_why(shared):
+    log = str(shared / "invictus_terraform_vpc_iam_ec2_deploy_session.json")
+    wait = explain("--step", "WaitForNatGatewayAvailable", log)[3]
+    assert wait.endswith("the log polled this read, so it becomes a wait on botocore's NatGatewayAvailable waiter "
+                         "until $.NatGateways[0].State is available, up to 40 attempts (objective unwaited_polls).")
+    retry = explain("--step", "RunInstances", log)[3]
+    assert retry.endswith("The log shows it failed (InvalidParameterValue) before it succeeded, so it is retried, "
+                          "up to 4 attempts (objective unhandled_failures).")
