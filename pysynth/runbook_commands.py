@@ -88,12 +88,7 @@ def iam_policy(
 ) -> None:
     """Print the least-privilege IAM policy that lets the runbook run: its actions scoped to the resources
     its steps touch, and iam:PassRole only to the service a role is passed to."""
-    from pysynth.iam import (
-        permissions,
-        placeholders,
-        policy_document,
-        reference_version,
-    )
+    from pysynth.iam import permissions, placeholders, policy_document, reference_version
 
     document = _runbook_from(sources, _selection(principal, all_principals, since, until, region), policy, strict)
     params = _parameters(param)
