@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -80,11 +81,11 @@ def pysynth() -> None:
 
 
 EngineOption = Annotated[
-    str, typer.Option("--engine", help="local (this machine's cores) or dask (a Dask cluster; pip install 'pysynth[dask]').")
+    str, typer.Option("--engine", metavar="ENGINE", help="local (this machine's cores) or dask (a Dask cluster; pip install 'pysynth[dask]').")
 ]
 SchedulerOption = Annotated[
     Optional[str],
-    typer.Option("--scheduler", help="With --engine dask: the scheduler's address (tcp://host:8786); "
+    typer.Option("--scheduler", metavar="ADDRESS", help="With --engine dask: the scheduler's address (tcp://host:8786); "
                                      "by default a local cluster on this machine's cores."),
 ]
 
@@ -135,7 +136,7 @@ def events(
         raise typer.Exit(EXIT_NOTHING_USABLE)
 
 
-@app.command()
+@app.command(short_help="Cut a trail into candidate tasks, each with the command that synthesizes it.")
 def tasks(
     logs: LogArgument,
     principal: PrincipalOption = None,
@@ -170,9 +171,9 @@ def tasks(
 
 TaskOption = Annotated[
     Optional[str],
-    typer.Option("--task", help="A task id from pysynth tasks (its first occurrence), or ID.N for its N-th occurrence."),
+    typer.Option("--task", metavar="ID", help="A task id from pysynth tasks (its first occurrence), or ID.N for its N-th occurrence."),
 ]
-GapOption = Annotated[str, typer.Option("--gap", help="Idle time that ends a session: 15m, 90s, 1h30m.")]
+GapOption = Annotated[str, typer.Option("--gap", metavar="DURATION", help="Idle time that ends a session: 15m, 90s, 1h30m.")]
 
 
 def _gap_seconds(gap: str) -> float:
@@ -559,9 +560,13 @@ def _ingest(logs: list[str], selection: Selection, *, left_out: LeftOut | None =
     print_problems(stderr, ingested)
     wanted = selection.principal
     if wanted and ingested.records and not any(event.principal.answers_to(wanted) for event in ingested.events):
-        stderr.print(principals_table(ingested.principal_writes))
-        _usage_error(f"--principal {wanted}: none of the selected records of {_names(logs)} was made by it; the "
-                     "principals with write calls are above (an ARN, user name, role session name or access key id)")
+        # Only the selection's events are kept: read again, every principal, to say who there is.
+        everyone = ingest(logs, dataclasses.replace(selection, principal=None, all_principals=True))
+        if everyone.events:  # else the time or region leaves nothing, whoever made it
+            stderr.print(principals_table(everyone.principal_writes))
+            _usage_error(f"--principal {wanted}: none of the selected records of {_names(logs)} was made by it; "
+                         "the principals with write calls are above (an ARN, user name, role session name or "
+                         "access key id)")
     if not ingested.records:
         stderr.print(Text("error: no records could be read from the input", style="red"))
     return ingested
