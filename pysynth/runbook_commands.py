@@ -7,15 +7,32 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.text import Text
 
 from pysynth.cli import (
-    EXIT_FAILED_CHECK, EXIT_NOTHING_USABLE, EXIT_RUN_FAILED, EXIT_USAGE, AllPrincipalsOption, LogArgument,
-    ObjectivesOption, PolicyOption, PrincipalOption, RegionOption, SinceOption, StrictOption, TimeLimitOption,
-    UntilOption, _ingest, _selection, _synthesize, _usage_error, app, stderr,
+    EXIT_FAILED_CHECK,
+    EXIT_NOTHING_USABLE,
+    EXIT_RUN_FAILED,
+    EXIT_USAGE,
+    AllPrincipalsOption,
+    LogArgument,
+    ObjectivesOption,
+    PolicyOption,
+    PrincipalOption,
+    RegionOption,
+    SinceOption,
+    StrictOption,
+    TimeLimitOption,
+    UntilOption,
+    _ingest,
+    _selection,
+    _synthesize,
+    _usage_error,
+    app,
+    stderr,
 )
 from pysynth.ingest.select import Selection
 from pysynth.model import Runbook
@@ -32,7 +49,7 @@ SourcesArgument = Annotated[
     ),
 ]
 ParamOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--param", metavar="NAME=VALUE", help="A value for a placeholder (an input, Partition, Account or "
                                                       "Region) instead of ${NAME}; repeatable."),
 ]
@@ -41,8 +58,8 @@ ParamOption = Annotated[
 @app.command("explain", short_help="Say why each step, input and reference of the runbook is what it is.")
 def explain_runbook(
     logs: LogArgument,
-    step: Annotated[Optional[str], typer.Option("--step", metavar="NAME", help="Only this step.")] = None,
-    input_name: Annotated[Optional[str], typer.Option("--input", metavar="NAME", help="Only this input.")] = None,
+    step: Annotated[str | None, typer.Option("--step", metavar="NAME", help="Only this step.")] = None,
+    input_name: Annotated[str | None, typer.Option("--input", metavar="NAME", help="Only this input.")] = None,
     count: Annotated[
         int, typer.Option("-n", "--count", min=1, max=50, metavar="N",
                           help="How many runbooks to weigh, the optimal one included.")
@@ -88,7 +105,12 @@ def iam_policy(
 ) -> None:
     """Print the least-privilege IAM policy that lets the runbook run: its actions scoped to the resources
     its steps touch, and iam:PassRole only to the service a role is passed to."""
-    from pysynth.iam import permissions, placeholders, policy_document, reference_version
+    from pysynth.iam import (
+        permissions,
+        placeholders,
+        policy_document,
+        reference_version,
+    )
 
     document = _runbook_from(sources, _selection(principal, all_principals, since, until, region), policy, strict)
     params = _parameters(param)
@@ -149,11 +171,11 @@ def upload_runbook(
                                              "and which; change nothing.")
     ] = False,
     endpoint_url: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--endpoint-url", envvar="PYSYNTH_ENDPOINT_URL", metavar="URL", help="Send the AWS calls to this endpoint."),
     ] = None,
     region: Annotated[
-        Optional[str], typer.Option("--region", metavar="REGION", help="The AWS region; by default AWS_REGION or the session's.")
+        str | None, typer.Option("--region", metavar="REGION", help="The AWS region; by default AWS_REGION or the session's.")
     ] = None,
 ) -> None:
     """Upload the runbook to Systems Manager as an Automation document: create it, or add a new version
