@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import ACCOUNT, make_record, run_cli, write_log
+from conftest import make_record, retried_attachment, run_cli, write_log
 
 ROOT = Path(__file__).resolve().parents[1]
 ONBOARDING = str(ROOT / "examples" / "iam-onboarding.json")
@@ -60,13 +60,7 @@ def test_one_input_or_one_step():
 
 
 def test_a_merged_retry_and_a_created_value(tmp_path):
-    policy = {"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
-    records = [
-        make_record("CreateUser", request={"userName": "bob"},
-                    response={"user": {"userName": "bob", "userId": "AIDAEXAMPLEBOB", "path": "/",
-                                       "arn": f"arn:aws:iam::{ACCOUNT}:user/bob", "createDate": "Mar 5, 2024 10:00:00 AM"}}),
-        make_record("AttachUserPolicy", request=policy, time="2024-03-05T10:00:01Z"),
-        make_record("AttachUserPolicy", request=policy, time="2024-03-05T10:00:02Z"),
+    records = retried_attachment() + [
         make_record("CreateAccessKey", request={"userName": "bob"}, time="2024-03-05T10:00:03Z",
                     response={"accessKey": {"userName": "bob", "accessKeyId": "AKIAEXAMPLEKEY0001", "status": "Active",
                                             "createDate": "Mar 5, 2024 10:00:03 AM"}}),
