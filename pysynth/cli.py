@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import json
 import os
 import shlex
 import shutil
@@ -11,7 +13,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import orjson
 import typer
@@ -23,6 +25,7 @@ from pysynth.facts import analyse
 from pysynth.ingest.events import json_line
 from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, InputError, LeftOut, Selection, ingest
 from pysynth.render import RenderError, render_checked
+from pysynth.render.prose import plural
 from pysynth.report import (
     comparison_table, events_table, explain_violations, principals_table, print_problems,
     summary_table, synth_summary, task_json, tasks_table,
@@ -39,6 +42,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help, as most command-line tools print it: options with the kind of value they take
+    # (--since TIME), paragraphs rewrapped to the terminal.
+    rich_markup_mode=None,
 )
 # Piped tables are read in pagers and files: give them room rather than the 80-column default.
 stdout = Console(width=None if sys.stdout.isatty() else 200)
@@ -55,16 +61,18 @@ EXIT_FAILED_CHECK = 4
 EXIT_NOT_CERTIFIED = 5  # verify: the runbook does not reproduce the log
 EXIT_RUN_FAILED = 6  # run: a step failed, or the AWS session could not be set up
 
-LogArgument = Annotated[list[str], typer.Argument(help="Log files, directories (searched recursively) or - for stdin.")]
+LogArgument = Annotated[
+    list[str], typer.Argument(metavar="LOG", help="Log files, directories (searched recursively) or - for stdin.")
+]
 PrincipalOption = Annotated[
-    Optional[str], typer.Option("--principal", help="ARN, user name, role session name or access key id.")
+    Optional[str], typer.Option("--principal", metavar="PRINCIPAL", help="ARN, user name, role session name or access key id.")
 ]
 AllPrincipalsOption = Annotated[
     bool, typer.Option("--all-principals", help="Keep the write calls of every principal.")
 ]
-SinceOption = Annotated[Optional[str], typer.Option("--since", help="Only records at or after this time (ISO 8601).")]
-UntilOption = Annotated[Optional[str], typer.Option("--until", help="Only records at or before this time (ISO 8601).")]
-RegionOption = Annotated[Optional[list[str]], typer.Option("--region", help="Only records in this region (repeatable).")]
+SinceOption = Annotated[Optional[str], typer.Option("--since", metavar="TIME", help="Only records at or after this time (ISO 8601).")]
+UntilOption = Annotated[Optional[str], typer.Option("--until", metavar="TIME", help="Only records at or before this time (ISO 8601).")]
+RegionOption = Annotated[Optional[list[str]], typer.Option("--region", metavar="REGION", help="Only records in this region (repeatable).")]
 
 
 @app.callback()
@@ -73,16 +81,16 @@ def pysynth() -> None:
 
 
 EngineOption = Annotated[
-    str, typer.Option("--engine", help="local (this machine's cores) or dask (a Dask cluster; pip install 'pysynth[dask]').")
+    str, typer.Option("--engine", metavar="ENGINE", help="local (this machine's cores) or dask (a Dask cluster; pip install 'pysynth[dask]').")
 ]
 SchedulerOption = Annotated[
     Optional[str],
-    typer.Option("--scheduler", help="With --engine dask: the scheduler's address (tcp://host:8786); "
+    typer.Option("--scheduler", metavar="ADDRESS", help="With --engine dask: the scheduler's address (tcp://host:8786); "
                                      "by default a local cluster on this machine's cores."),
 ]
 
 
-@app.command()
+@app.command(short_help="Show every record as an API call, kept or dropped with a reason.")
 def events(
     logs: LogArgument,
     principal: PrincipalOption = None,
@@ -128,7 +136,7 @@ def events(
         raise typer.Exit(EXIT_NOTHING_USABLE)
 
 
-@app.command()
+@app.command(short_help="Cut a trail into candidate tasks, each with the command that synthesizes it.")
 def tasks(
     logs: LogArgument,
     principal: PrincipalOption = None,
@@ -163,9 +171,9 @@ def tasks(
 
 TaskOption = Annotated[
     Optional[str],
-    typer.Option("--task", help="A task id from pysynth tasks (its first occurrence), or ID.N for its N-th occurrence."),
+    typer.Option("--task", metavar="ID", help="A task id from pysynth tasks (its first occurrence), or ID.N for its N-th occurrence."),
 ]
-GapOption = Annotated[str, typer.Option("--gap", help="Idle time that ends a session: 15m, 90s, 1h30m.")]
+GapOption = Annotated[str, typer.Option("--gap", metavar="DURATION", help="Idle time that ends a session: 15m, 90s, 1h30m.")]
 
 
 def _gap_seconds(gap: str) -> float:
@@ -206,17 +214,21 @@ def _task_selection(logs: list[str], selection: Selection, task: str, gap: str, 
 FORMATS = ("ssm", "bash", "python", "json")
 PolicyOption = Annotated[
     Optional[list[str]],
-    typer.Option("--policy", help="A policy .lp file, or the name of a shipped one (no-admin-policies); repeatable."),
+    typer.Option("--policy", metavar="POLICY", help="A policy .lp file, or the name of a shipped one (no-admin-policies); repeatable."),
 ]
 ObjectivesOption = Annotated[
-    Optional[Path], typer.Option("--objectives", help="An .lp file of priority(Objective,Level) facts replacing the defaults."),
+    Optional[Path], typer.Option("--objectives", metavar="FILE.lp", help="An .lp file of priority(Objective,Level) facts replacing the defaults."),
+]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Treat clingo's warnings about the policies and objectives (an undefined "
+                                        "predicate, a misspelt name) as errors.")
 ]
 TimeLimitOption = Annotated[
-    Optional[float], typer.Option("--time-limit", help="Seconds the solver may search; the best runbook found is used."),
+    Optional[float], typer.Option("--time-limit", metavar="SECONDS", help="Seconds the solver may search; the best runbook found is used."),
 ]
 
 
-@app.command()
+@app.command(short_help="Synthesize the optimal runbook of the selected write calls.")
 def synth(
     logs: LogArgument,
     principal: PrincipalOption = None,
@@ -224,24 +236,31 @@ def synth(
     since: SinceOption = None,
     until: UntilOption = None,
     region: RegionOption = None,
-    output_format: Annotated[str, typer.Option("--format", help="ssm, bash, python or json.")] = "ssm",
+    output_format: Annotated[str, typer.Option("--format", metavar="FORMAT", help="ssm, bash, python or json.")] = "ssm",
     policy: PolicyOption = None,
     objectives: ObjectivesOption = None,
     time_limit: TimeLimitOption = None,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the runbook here instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help="Write the runbook here instead of stdout.")] = None,
     task: TaskOption = None,
     gap: GapOption = DEFAULT_GAP,
     engine: EngineOption = "local",
     scheduler: SchedulerOption = None,
+    strict: StrictOption = False,
+    with_role: Annotated[
+        bool, typer.Option("--with-role", help="With --format ssm: a CloudFormation template holding the document "
+                                               "and the least-privilege role it runs under.")
+    ] = False,
 ) -> None:
     """Synthesize the optimal runbook that reproduces the selected write calls."""
     if output_format not in FORMATS:
         raise typer.BadParameter(f"{output_format!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    if with_role and output_format != "ssm":
+        _usage_error(f"--with-role wraps an SSM document: it goes with --format ssm, not {output_format}")
     selection = _selection(principal, all_principals, since, until, region)
     if task:
         selection = _task_selection(logs, selection, task, gap, engine, scheduler)
     ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler)
-    synthesis = _synthesize(ingested, policy, objectives, time_limit, models=1)
+    synthesis = _synthesize(ingested, logs, policy, objectives, time_limit, models=1, strict=strict)
     runbook = synthesis.runbooks[0]
     try:
         text = render_checked(runbook, output_format)
@@ -260,6 +279,15 @@ def synth(
         for problem in verdict.problems:
             stderr.print(Text(f"  {problem.kind}: {problem.message}"))
         raise typer.Exit(EXIT_NOT_CERTIFIED)
+    if output_format == "ssm":
+        from pysynth.lint import limit_problems
+
+        for problem in limit_problems(text):
+            stderr.print(Text(f"warning: Systems Manager would refuse this document: {problem}", style="yellow"))
+    if with_role:
+        from pysynth.cloudformation import template_with_role
+
+        text = template_with_role(runbook, text)
     if output:
         output.write_text(text)
     else:
@@ -268,7 +296,7 @@ def synth(
     stderr.print(synth_summary(synthesis, runbook))
 
 
-@app.command()
+@app.command(short_help="Show the best runbooks side by side, and where they differ.")
 def compare(
     logs: LogArgument,
     principal: PrincipalOption = None,
@@ -276,18 +304,19 @@ def compare(
     since: SinceOption = None,
     until: UntilOption = None,
     region: RegionOption = None,
-    count: Annotated[int, typer.Option("-n", "--count", min=1, max=50, help="How many runbooks to show.")] = 3,
+    count: Annotated[int, typer.Option("-n", "--count", min=1, max=50, metavar="N", help="How many runbooks to show.")] = 3,
     policy: PolicyOption = None,
     objectives: ObjectivesOption = None,
     time_limit: TimeLimitOption = None,
+    strict: StrictOption = False,
 ) -> None:
     """Show up to N distinct runbooks side by side, optimal first, with the choices where they differ."""
     ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    synthesis = _synthesize(ingested, policy, objectives, time_limit, models=count)
+    synthesis = _synthesize(ingested, logs, policy, objectives, time_limit, models=count, strict=strict)
     stdout.print(comparison_table(synthesis, synthesis.runbooks))
 
 
-@app.command()
+@app.command(short_help="Print the ASP facts of the selected calls, to write policies against.")
 def facts(
     logs: LogArgument,
     principal: PrincipalOption = None,
@@ -298,24 +327,26 @@ def facts(
 ) -> None:
     """Print the ASP facts of the selected calls, to write policies against (schema: asp/README.md)."""
     ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    kept = _kept_or_exit(ingested)
+    kept = _kept_or_exit(ingested, logs)
     session = analyse(kept, ingested.reads, ingested.failed)
-    sys.stdout.write(f"% pysynth facts: {len(kept)} calls, {len(session.slots)} slots, {len(session.outputs)} outputs\n")
+    counts = [plural(len(kept), "call"), plural(len(session.slots), "slot"), plural(len(session.outputs), "output")]
+    sys.stdout.write(f"% pysynth facts: {', '.join(counts)}\n")
     sys.stdout.write("% schema: asp/README.md in the pysynth package\n")
     sys.stdout.write(format_facts(session.facts()))
 
 
 @app.command(
+    short_help="Record the AWS calls of a boto3 script or AWS CLI command as a trace.",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False},
     options_metavar="[-o TRACE] [--account-id ID] -- python SCRIPT.py ARGS... | aws ARGS...",
 )
 def record(
     ctx: typer.Context,
     output: Annotated[
-        str, typer.Option("-o", "--output", help="Write the trace here; - for stdout (the program's own stdout then goes to stderr).")
+        str, typer.Option("-o", "--output", metavar="TRACE", help="Write the trace here; - for stdout (the program's own stdout then goes to stderr).")
     ] = "trace.json",
     account_id: Annotated[
-        Optional[str], typer.Option("--account-id", help="Account of the recorded caller; by default from sts get-caller-identity.")
+        Optional[str], typer.Option("--account-id", metavar="ACCOUNT", help="Account of the recorded caller; by default from sts get-caller-identity.")
     ] = None,
 ) -> None:
     """Run a boto3 script or an AWS CLI command in-process and record every AWS call it makes, with
@@ -333,14 +364,16 @@ def record(
         raise typer.Exit(EXIT_USAGE) from None
     failed = f" ({recording.failed} failed)" if recording.failed else ""
     where = "stdout" if recording.output == "-" else recording.output
-    stderr.print(f"recorded {recording.calls} AWS calls{failed} to {where}; the program exited with {recording.exit_code}")
+    calls = plural(recording.calls, "AWS call")
+    stderr.print(f"recorded {calls}{failed} to {where}; the program exited with {recording.exit_code}")
     raise typer.Exit(recording.exit_code)
 
 
-@app.command("verify")
+@app.command("verify", short_help="Certify that a runbook reproduces the selected write calls.")
 def verify_runbook(
     runbook: Annotated[
-        Path, typer.Argument(help="The runbook: an SSM Automation document (YAML or JSON) or pysynth's JSON model.")
+        Path, typer.Argument(metavar="RUNBOOK", help="The runbook: an SSM Automation document (YAML or JSON) or "
+                                                     "pysynth's JSON model.")
     ],
     logs: LogArgument,
     principal: PrincipalOption = None,
@@ -357,21 +390,24 @@ def verify_runbook(
         stderr.print(Text(f"error: {error}", style="red"))
         raise typer.Exit(EXIT_USAGE) from None
     ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    verdict = verify(document, _kept_or_exit(ingested), ingested.reads, ingested.failed)
+    verdict = verify(document, _kept_or_exit(ingested, logs), ingested.reads, ingested.failed)
     if not verdict.certified:
         for problem in verdict.problems:
             stderr.print(Text(f"{problem.kind}: {problem.message}"))
-        stderr.print(Text(f"not certified: {len(verdict.problems)} problem(s)", style="red"))
+        stderr.print(Text(f"not certified: {plural(len(verdict.problems), 'problem')}", style="red"))
         raise typer.Exit(EXIT_NOT_CERTIFIED)
     stdout.print(matches_table(document, verdict))
     records = sum(len(records) for _, records in verdict.matches)
-    stderr.print(Text(f"certified: {len(document.steps)} steps reproduce all {records} kept calls"))
+    steps = plural(len(document.steps), "step")
+    stderr.print(Text(f"certified: {steps} {'reproduces' if len(document.steps) == 1 else 'reproduce'} "
+                      f"{'the' if records == 1 else 'all'} {plural(records, 'kept call')}"))
 
 
-@app.command("run")
+@app.command("run", short_help="Run an SSM Automation runbook here, through boto3.")
 def run_runbook(
     runbook: Annotated[
-        Path, typer.Argument(help="The runbook: an SSM Automation document (YAML or JSON) or pysynth's JSON model.")
+        Path, typer.Argument(metavar="RUNBOOK", help="The runbook: an SSM Automation document (YAML or JSON) or "
+                                                     "pysynth's JSON model.")
     ],
     param: Annotated[
         Optional[list[str]],
@@ -380,15 +416,15 @@ def run_runbook(
             help="A runbook parameter, converted to its SSM type (StringList: JSON or a comma list; StringMap and "
                  "MapList: JSON); repeatable. AutomationAssumeRole=ARN runs the steps as that role. A secret input "
                  "may instead come from the environment variable the bash and Python scripts read (Password: "
-                 "PASSWORD, DbPassword: DB_PASSWORD).",
+                 "PYSYNTH_SECRET_PASSWORD, DbPassword: PYSYNTH_SECRET_DB_PASSWORD).",
         ),
     ] = None,
     endpoint_url: Annotated[
         Optional[str],
-        typer.Option("--endpoint-url", envvar="PYSYNTH_ENDPOINT_URL", help="Send every AWS call to this endpoint."),
+        typer.Option("--endpoint-url", envvar="PYSYNTH_ENDPOINT_URL", metavar="URL", help="Send every AWS call to this endpoint."),
     ] = None,
     region: Annotated[
-        Optional[str], typer.Option("--region", help="The AWS region; by default AWS_REGION or the session's.")
+        Optional[str], typer.Option("--region", metavar="REGION", help="The AWS region; by default AWS_REGION or the session's.")
     ] = None,
     dry_run: Annotated[
         bool,
@@ -399,10 +435,15 @@ def run_runbook(
     """Run an SSM Automation runbook here, to try it before uploading it: each step's AWS call
     through boto3, progress on stderr, the outputs as JSON on stdout. Actions other than
     aws:executeAwsApi are refused before anything runs; the first failing step stops the run."""
-    import json
-
     from pysynth.runner import (
-        ConsoleReporter, RunFailed, RunOptions, RunRefused, execute, parse_parameters, plan, prepare,
+        ConsoleReporter,
+        RunFailed,
+        RunOptions,
+        RunRefused,
+        execute,
+        parse_parameters,
+        plan,
+        prepare,
     )
 
     try:
@@ -423,17 +464,29 @@ def run_runbook(
     sys.stdout.flush()
 
 
-def _kept_or_exit(ingested: Ingested) -> list:
+def _usage_error(message: str) -> NoReturn:
+    stderr.print(Text(f"error: {message}", style="red"))
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _kept_or_exit(ingested: Ingested, logs: list[str]) -> list:
     kept = ingested.kept
     if not kept:
-        stderr.print(Text("error: no write call was kept, so there is nothing to automate; "
-                          "see why with: pysynth events --dropped", style="red"))
+        stderr.print(Text(f"error: no write call of {_names(logs)} was kept, so there is nothing to automate; "
+                          f"see why with: pysynth events --dropped {shlex.join(logs)}", style="red"))
         raise typer.Exit(EXIT_NOTHING_USABLE)
     return kept
 
 
-def _synthesize(ingested: Ingested, policy, objectives, time_limit, models: int) -> Synthesis:
-    kept = _kept_or_exit(ingested)
+def _names(logs: list[str]) -> str:
+    """The logs a command read, for a message: all of them, or the first three and how many more."""
+    shown = ", ".join("stdin" if log == "-" else log for log in logs[:3])
+    return shown + (f" and {len(logs) - 3} more" if len(logs) > 3 else "")
+
+
+def _synthesize(ingested: Ingested, logs: list[str], policy, objectives, time_limit, models: int,
+                strict: bool = False) -> Synthesis:
+    kept = _kept_or_exit(ingested, logs)
     try:
         synthesis = synthesize(
             kept, reads=ingested.reads, failed=ingested.failed, policies=[_policy_path(name) for name in policy or []], objectives=objectives,
@@ -442,6 +495,11 @@ def _synthesize(ingested: Ingested, policy, objectives, time_limit, models: int)
     except SolveError as error:
         stderr.print(Text(f"error: {error}", style="red"))
         raise typer.Exit(EXIT_USAGE) from None
+    for warning in synthesis.outcome.warnings:
+        stderr.print(Text(f"{'error' if strict else 'warning'}: {warning}", style="red" if strict else "yellow"))
+    if strict and synthesis.outcome.warnings:
+        _usage_error(f"--strict: {plural(len(synthesis.outcome.warnings), 'warning')} about the policies and "
+                     "objectives; fix them, or drop --strict")
     if not synthesis.outcome.satisfiable:
         stderr.print(Text("error: no runbook satisfies every rule and policy; the conflicts, by log record:", style="red"))
         for line in explain_violations(synthesis):
@@ -474,6 +532,9 @@ def _selection(principal, all_principals, since, until, region) -> Selection:
 
 def _ingest(logs: list[str], selection: Selection, *, left_out: LeftOut | None = None, evidence: bool = True,
             engine: str = "local", scheduler: str | None = None) -> Ingested:
+    for log in logs:
+        if log != "-" and "://" not in log and not os.path.exists(log):
+            _usage_error(f"{log}: no such file or directory")
     progress = _LazyProgress()
     try:
         with _engine(engine, scheduler) as reading_engine:
@@ -497,6 +558,15 @@ def _ingest(logs: list[str], selection: Selection, *, left_out: LeftOut | None =
         raise typer.Exit(EXIT_USAGE) from None
     progress.stop()
     print_problems(stderr, ingested)
+    wanted = selection.principal
+    if wanted and ingested.records and not any(event.principal.answers_to(wanted) for event in ingested.events):
+        # Only the selection's events are kept: read again, every principal, to say who there is.
+        everyone = ingest(logs, dataclasses.replace(selection, principal=None, all_principals=True))
+        if everyone.events:  # else the time or region leaves nothing, whoever made it
+            stderr.print(principals_table(everyone.principal_writes))
+            _usage_error(f"--principal {wanted}: none of the selected records of {_names(logs)} was made by it; "
+                         "the principals with write calls are above (an ARN, user name, role session name or "
+                         "access key id)")
     if not ingested.records:
         stderr.print(Text("error: no records could be read from the input", style="red"))
     return ingested
@@ -573,3 +643,8 @@ def main() -> None:
             raise
         stderr.print(Text(f"internal error: {type(error).__name__}: {error} (set PYSYNTH_DEBUG=1 for details)"))
         sys.exit(70)
+
+
+# The commands about a runbook rather than a log (explain, iam, graph, upload) live in a module of
+# their own; importing it registers them on the app, after the commands above.
+from pysynth import runbook_commands  # noqa: F401

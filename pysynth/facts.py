@@ -11,6 +11,7 @@ The fact schema is documented in ``asp/README.md``.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import json
 import re
 from collections import defaultdict
@@ -126,6 +127,16 @@ def value_key(value: object) -> tuple:
     if isinstance(value, (bytes, bytearray)):
         return ("blob", bytes(value))
     return ("string", str(value))
+
+
+def cidr_prefix(value: object) -> int | None:
+    """The prefix length of an IPv4 or IPv6 CIDR block (``10.0.0.0/16``: 16), or None."""
+    if not isinstance(value, str) or "/" not in value or len(value) > 64:
+        return None
+    try:
+        return ipaddress.ip_network(value, strict=False).prefixlen
+    except ValueError:
+        return None
 
 
 def value_text(value: object) -> str:
@@ -664,6 +675,9 @@ def _facts(session: Session):
     for value_id, value in enumerate(session.values, start=1):
         if value_id not in hidden_values:
             yield Fact("value_text", (value_id, value_text(value)))
+            bits = cidr_prefix(value)
+            if bits is not None:
+                yield Fact("value_cidr", (value_id, bits))
     # Only outputs some slot may take: the rest of every response (most of it) could bind nothing.
     offered = {output_id for _, output_id in session.can_take}
     for output in session.outputs:

@@ -15,6 +15,7 @@ from pysynth.facts import value_text
 from pysynth.ingest.events import Event
 from pysynth.ingest.select import Ingested
 from pysynth.model import Runbook
+from pysynth.render.prose import plural
 from pysynth.synth import Synthesis
 from pysynth.tasks import Session, Task
 
@@ -201,7 +202,7 @@ def comparison_table(synthesis: Synthesis, runbooks: list[Runbook]) -> Table:
     """Runbooks side by side: their cost vectors, then every choice on which they differ."""
     session = synthesis.session
     answers = synthesis.outcome.answers[: len(runbooks)]
-    table = Table(title=f"{len(runbooks)} runbooks, best first", show_lines=False)
+    table = Table(title=f"{plural(len(runbooks), 'runbook')}, best first", show_lines=False)
     table.add_column("choice")
     for number, runbook in enumerate(runbooks, start=1):
         optimal = " (optimal)" if answers[number - 1].cost == answers[0].cost and synthesis.outcome.optimal else ""

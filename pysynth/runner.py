@@ -310,7 +310,7 @@ def prepare(runbook: Runbook, options: RunOptions, environment: Mapping[str, str
                             f"(it runs {supported})")
         else:
             problems += action.problems(step)
-    inputs, input_problems = input_values(runbook.inputs, options.parameters, environment)
+    inputs, input_problems = input_values(runbook.inputs, options.parameters, environment, planning=options.dry_run)
     problems += input_problems
     role = options.parameters.get(ASSUME_ROLE, "")
     if not re.match(ASSUME_ROLE_PATTERN, role):
@@ -330,10 +330,11 @@ def prepare(runbook: Runbook, options: RunOptions, environment: Mapping[str, str
 
 
 def input_values(
-    inputs: list[Input], parameters: dict[str, str], environment: Mapping[str, str]
+    inputs: list[Input], parameters: dict[str, str], environment: Mapping[str, str], planning: bool = False
 ) -> tuple[dict[str, object], list[str]]:
     """Each input's value, from its --param (converted to its SSM type), else for a secret from
-    the environment variable the scripts read, else its default; and the problems found."""
+    the environment variable the scripts read, else its default; and the problems found. While
+    planning (--dry-run), a secret nobody gave is shown as a placeholder: the plan needs no secret."""
     declared = {item.name for item in inputs}
     problems = [
         f"--param {name}: the runbook has no such parameter (its parameters: {', '.join(sorted(declared)) or 'none'})"
@@ -355,6 +356,8 @@ def input_values(
                 problems.append(f"input {item.name}: the environment variable {variable} is not a {item.type}")
         elif item.default is not None and not item.secret:
             values[item.name] = item.default
+        elif item.secret and planning:
+            values[item.name] = Unknown(f"<secret {item.name}>")
         elif item.secret:
             problems.append(f"input {item.name} is required (a secret): set {variable} in the environment, "
                             f"or give --param {item.name}=VALUE")

@@ -265,6 +265,11 @@ class _Run:
         self.ctl = clingo.Control(["--opt-mode=opt", "--opt-strategy=usc"], logger=self._log, message_limit=1000)
         files = [root / "main.lp", root / check, objectives, *policies]
 
+        # The levels of every #minimize, a policy's own included, so that each cost is labelled.
+        self.minimize_levels: set[int] = set()
+        self.ctl.register_observer(_MinimizeLevels(self.minimize_levels))
+        self.policy_levels = _minimize_levels(policies)
+
         started = time.perf_counter()
         used = _used_signatures(files)
         loaded = False
@@ -344,7 +349,15 @@ class _Run:
                                  "give each its own level")
             levels[name.name] = level.number
             owners[level.number] = name.name
-        return sorted(levels, key=lambda name: -levels[name])
+        # One cost per level that has a #minimize, highest first (the relaxed program's top level
+        # counts violations, and is not an objective). A level no objective owns is a policy's own,
+        # and one an objective shares with a policy counts both.
+        present = sorted(self.minimize_levels, reverse=True)[1 if self.relaxed else 0:]
+        return [
+            owners[level] + (" and a policy's #minimize" if level in self.policy_levels else "")
+            if level in owners else f"policy level {level}"
+            for level in present
+        ]
 
     def solve(self, models: int, deadline: float | None) -> Outcome:
         config = self.ctl.configuration.solve
@@ -558,6 +571,33 @@ def _text(symbol: clingo.Symbol) -> str:
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
+
+
+class _MinimizeLevels(clingo.backend.Observer):
+    """Collects the priority levels of the grounded #minimize statements."""
+
+    def __init__(self, levels: set[int]) -> None:
+        self.levels = levels
+
+    def minimize(self, priority: int, literals) -> None:
+        self.levels.add(priority)
+
+
+def _minimize_levels(files: list[Path]) -> set[int]:
+    """The constant priority levels of the #minimize statements and weak constraints in ``files``."""
+    levels: set[int] = set()
+
+    def statement(node) -> None:
+        if node.ast_type is clingo.ast.ASTType.Minimize:
+            priority = node.priority
+            if priority.ast_type is clingo.ast.ASTType.SymbolicTerm and priority.symbol.type is clingo.SymbolType.Number:
+                levels.add(priority.symbol.number)
+
+    try:
+        clingo.ast.parse_files([str(path) for path in files], statement, logger=lambda code, message: None)
+    except RuntimeError:
+        pass  # clingo's own load says what is wrong with the file
+    return levels
 
 
 def _used_signatures(files: list[Path]) -> set[tuple[str, int]] | None:

@@ -24,8 +24,8 @@ import yaml
 
 from pysynth.evidence import property_wait, success_wait
 from pysynth.model import (
-    EXECUTE_AWS_API, GLOBALS, WAIT_FOR_PROPERTY, GlobalRef, Input, InputRef, Output, OutputRef, Retry, Runbook, Step,
-    Template,
+    EXECUTE_AWS_API, GLOBALS, WAIT_FOR_PROPERTY, GlobalRef, Input, InputRef, Output, OutputRef, RecordRef, Retry, Runbook,
+    Step, Template,
     runbook_from_json,
 )
 
@@ -41,6 +41,7 @@ SECRET_INSTRUCTIONS = " Give it when you start the automation; pysynth never wri
 USED_BY = re.compile(r" ?Used by (\w+\.[^,\s]+(?:, \w+\.[^,\s]+)*)\.\Z")
 # A step's description starts with the records it reproduces; its own description follows.
 RECORDS_NOTE = re.compile(r"Reproduces [^\n]*(?:\n\n|\Z)")
+RECORD = re.compile(r"(?:^|; )(?P<file>.+?) record (?P<index>\d+)(?: \((?:event (?P<event>[^,)]+))?(?:, )?(?P<time>[^)]+)?\))?(?=; |$)")
 LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -154,17 +155,18 @@ def _step(spec: object, position: int, name: str) -> Step:
         raise DocumentError(f"{name}: step {step_name}: outputs is not a list")
     description = _text(spec.get("description"))
     records_note = RECORDS_NOTE.match(description)
+    records = _records(records_note.group()) if records_note else []
     description = description[records_note.end():] if records_note else description
     outputs = [_output(item, f"{name}: step {step_name}") for item in outputs]
     if action not in (EXECUTE_AWS_API, WAIT_FOR_PROPERTY):
         return Step(name=step_name, service="", api="", request=dict(inputs), outputs=outputs, action=action,
-                    description=description)
+                    description=description, records=records)
     request = dict(inputs)
     service, api = request.pop("Service", None), request.pop("Api", None)
     if not isinstance(service, str) or not isinstance(api, str):
         raise DocumentError(f"{name}: step {step_name}: {action} needs Service and Api")
     step = Step(name=step_name, service=service, api=api, request={}, outputs=outputs, action=action,
-                description=description)
+                description=description, records=records)
     attempts = spec.get("maxAttempts")
     if action == WAIT_FOR_PROPERTY:
         selector, desired = request.pop("PropertySelector", None), request.pop("DesiredValues", None)
@@ -178,6 +180,14 @@ def _step(spec: object, position: int, name: str) -> Step:
             step.retry = Retry(max_attempts=attempts, errors=[])
     step.request = request_value(request, f"{name}: {step_name}")
     return step
+
+
+def _records(note: str) -> list[RecordRef]:
+    """The records a step's description says it reproduces (``render.prose.records_text``)."""
+    return [
+        RecordRef(match.group("file"), int(match.group("index")), match.group("event"), match.group("time"))
+        for match in RECORD.finditer(note.removeprefix("Reproduces ").rstrip().removesuffix("."))
+    ]
 
 
 def _output(spec: object, where: str) -> Output:

@@ -22,6 +22,7 @@ from pysynth.model import (
     EXECUTE_AWS_API, WAIT_FOR_PROPERTY, GlobalRef, Input, InputRef, Output, OutputRef, RecordRef, Retry, Runbook,
     Solution, Step, Template,
 )
+from pysynth.render.prose import plural
 from pysynth.solve import Answer, Outcome, solve
 
 RUNTIME_GLOBALS = {"account_id": "ACCOUNT_ID", "region": "REGION", "partition": "AWS_PARTITION"}
@@ -445,7 +446,7 @@ def _description(session: Session) -> str:
     first, last = writes[0], writes[-1]
     principals = sorted({_who(event) for event in writes})
     return (
-        f"Reproduces {len(writes)} write calls made by {', '.join(principals)} "
+        f"Reproduces {plural(len(writes), 'write call')} made by {', '.join(principals)} "
         f"between {first.time} and {last.time}, synthesized by pysynth from CloudTrail."
     )
 

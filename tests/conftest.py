@@ -65,6 +65,18 @@ def make_record(
     return record
 
 
+def retried_attachment() -> list[dict]:
+    """alice creates user bob and attaches ReadOnlyAccess to him twice in a row: a retry."""
+    policy = {"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
+    return [
+        make_record("CreateUser", request={"userName": "bob"},
+                    response={"user": {"userName": "bob", "userId": "AIDAEXAMPLEBOB", "path": "/",
+                                       "arn": f"arn:aws:iam::{ACCOUNT}:user/bob", "createDate": "Mar 5, 2024 10:00:00 AM"}}),
+        make_record("AttachUserPolicy", request=policy, time="2024-03-05T10:00:01Z"),
+        make_record("AttachUserPolicy", request=policy, time="2024-03-05T10:00:02Z"),
+    ]
+
+
 def write_log(path: Path, records: list, layout: str = "records") -> Path:
     """Write ``records`` in one of the layouts the readers accept."""
     import gzip

@@ -194,7 +194,7 @@ def check_security_group(aws: Aws, inputs: dict[str, str], outputs: dict[str, ob
 
 
 EXAMPLES = {
-    "iam-onboarding": Example(setup_onboarding, check_onboarding, secrets={"PASSWORD": "Correct-Horse-9!"},
+    "iam-onboarding": Example(setup_onboarding, check_onboarding, secrets={"PYSYNTH_SECRET_PASSWORD": "Correct-Horse-9!"},
                               created_secrets=("CreateAccessKey.SecretAccessKey",)),
     "iam-users": Example(setup_users, check_users,
                          created_secrets=("CreateAccessKey.SecretAccessKey", "CreateAccessKey2.SecretAccessKey")),

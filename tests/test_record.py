@@ -487,7 +487,7 @@ def test_the_exit_code_is_the_programs(moto_server, record, tmp_path):
     result, records = record("python", str(script), moto_server)
     assert result.code == 3
     assert names(records) == ["CreateQueue"]
-    assert "recorded 1 AWS calls" in result.stderr
+    assert "recorded 1 AWS call " in result.stderr
 
 
 def test_a_trace_on_stdout_is_kept_apart_from_the_programs_output(moto_server, tmp_path):

@@ -451,15 +451,20 @@ def test_hostile_values_round_trip_through_the_bash_script(tmp_path):
     assert json.loads(done.stdout) == {"CreateUser.UserName": OUTPUT_NAME}
 
 
-def test_bash_inputs_come_from_options_and_the_environment(tmp_path):
+# Variables an operator's shell may well hold for something else: none of them may change an input.
+STRAY_ENVIRONMENT = {"VALUE0": "stray", "VALUE1": "stray", "INPUT_VALUE1": "stray", "COUNT": "99",
+                     "PYSYNTH_SECRET_VALUE1": "stray"}
+
+
+def test_bash_inputs_come_from_options_only(tmp_path):
     runbook = hostile_runbook(["a", "b", "c"], with_keys=False)
     runbook.input("Value2").default = None
-    given = {"Value0": "-looks like an option", "Value1": "from the environment\n$(x)", "Value2": "é=\"x\"'"}
+    given = {"Value0": "-looks like an option", "Value1": "b", "Value2": "é=\"x\"'\n$(x)"}
     done, calls = run_bash(
         render_checked(runbook, "bash"), tmp_path, FAKE_RESPONSES,
         arguments=["--value0", given["Value0"], f"--value2={given['Value2']}", "--count", "7", "--optimized", "False",
                    "--groups", '["sg-9"]', "--endpoint-url", "http://127.0.0.1:1"],
-        VALUE1=given["Value1"],
+        **STRAY_ENVIRONMENT,
     )
     assert done.returncode == 0, done.stderr.decode()
     tags = {tag["Key"]: tag["Value"] for tag in calls[2]["request"]["Tags"]}
@@ -478,12 +483,12 @@ def test_bash_refuses_missing_and_malformed_inputs(tmp_path):
     script = render_checked(runbook, "bash")
     done, calls = run_bash(script, tmp_path, FAKE_RESPONSES)
     assert done.returncode == 1 and calls == []
-    assert b"input Value0 is required: give --value0 VALUE or set VALUE0" in done.stderr
+    assert b"input Value0 is required: give --value0 VALUE\n" in done.stderr
     for count in ("two", "007", "1.5"):  # 007 is no JSON number
         done, _ = run_bash(script, tmp_path, FAKE_RESPONSES, arguments=["--value0", "v", "--count", count])
         assert done.returncode == 1 and b"input Count must be an integer" in done.stderr
     done, _ = run_bash(script, tmp_path, FAKE_RESPONSES, arguments=["--help"])
-    assert done.returncode == 0 and b"--value0 VALUE, or the environment variable VALUE0" in done.stdout
+    assert done.returncode == 0 and b"  --value0 VALUE\n" in done.stdout and b"VALUE0" not in done.stdout
 
 
 def test_bash_keeps_secrets_off_command_lines_and_out_of_its_output(tmp_path):
@@ -492,13 +497,14 @@ def test_bash_keeps_secrets_off_command_lines_and_out_of_its_output(tmp_path):
     runbook.inputs.append(Input("Password", "String", "The console password.", secret=True))
     runbook.steps.append(Step("CreateLoginProfile", "iam", "CreateLoginProfile",
                               {"UserName": OutputRef("CreateUser", "UserName"), "Password": InputRef("Password")}))
-    done, calls = run_bash(render_checked(runbook, "bash"), tmp_path, FAKE_RESPONSES, PASSWORD=secret)
+    done, calls = run_bash(render_checked(runbook, "bash"), tmp_path, FAKE_RESPONSES, PYSYNTH_SECRET_PASSWORD=secret)
     assert done.returncode == 0, done.stderr.decode()
     assert calls[-1]["request"]["Password"] == secret
     assert not any(secret in " ".join(call["argv"]) for call in calls)
     assert secret.encode() not in done.stdout + done.stderr
 
-    done, calls = run_bash(render_checked(runbook, "bash"), tmp_path / "no-secret", FAKE_RESPONSES)
+    # A PASSWORD set for something else is not the runbook's secret: it is asked for (and stdin is empty).
+    done, calls = run_bash(render_checked(runbook, "bash"), tmp_path / "no-secret", FAKE_RESPONSES, PASSWORD=secret)
     assert done.returncode == 1 and b"no value given for the secret input Password" in done.stderr
 
 
@@ -586,17 +592,17 @@ def test_hostile_values_round_trip_through_the_python_script(tmp_path):
     assert json.loads(done.stdout) == {"CreateUser.UserName": OUTPUT_NAME + "\n"}
 
 
-def test_python_inputs_come_from_options_and_the_environment(tmp_path):
+def test_python_inputs_come_from_options_only(tmp_path):
     runbook = hostile_runbook(["a", "b", "c"], with_keys=False)
     runbook.input("Value2").default = None
     runbook.description = "%(prog)s does 50% of the work"  # argparse %-formats help texts
     runbook.input("Value0").description = "100% hostile %(default)s"
-    given = {"Value0": "-looks like an option", "Value1": "from the environment\n$(x)", "Value2": "é=\"x\"'"}
+    given = {"Value0": "-looks like an option", "Value1": "b", "Value2": "é=\"x\"'\n$(x)"}
     done, calls = run_python(
         render_checked(runbook, "python"), tmp_path, PYTHON_RESPONSES,
         arguments=[f"--value0={given['Value0']}", f"--value2={given['Value2']}", "--count", "7", "--optimized",
                    "False", "--groups", '["sg-9"]', "--endpoint-url", "http://127.0.0.1:1"],
-        VALUE1=given["Value1"],
+        **STRAY_ENVIRONMENT,
     )
     assert done.returncode == 0, done.stderr.decode()
     tags = {tag["Key"]: tag["Value"] for tag in calls[2]["request"]["Tags"]}
@@ -609,7 +615,8 @@ def test_python_inputs_come_from_options_and_the_environment(tmp_path):
     assert {call["endpoint_url"] for call in calls} == {"http://127.0.0.1:1"}
 
     done, _ = run_python(render_checked(runbook, "python"), tmp_path, PYTHON_RESPONSES, arguments=["--help"])
-    assert done.returncode == 0 and b"[environment: VALUE0]" in done.stdout
+    assert done.returncode == 0 and b"--value0 VALUE" in done.stdout and b"--count INTEGER" in done.stdout
+    assert b"VALUE0" not in done.stdout
 
 
 def test_python_keeps_secrets_out_of_its_output(tmp_path):
@@ -620,10 +627,12 @@ def test_python_keeps_secrets_out_of_its_output(tmp_path):
                               {"UserName": OutputRef("CreateUser", "UserName"), "Password": InputRef("Password")}))
     script = render_checked(runbook, "python")
     assert "'--password'" not in script
-    done, calls = run_python(script, tmp_path, PYTHON_RESPONSES, PASSWORD=secret)
+    done, calls = run_python(script, tmp_path, PYTHON_RESPONSES, PYSYNTH_SECRET_PASSWORD=secret, PASSWORD="stray")
     assert done.returncode == 0, done.stderr.decode()
     assert calls[-1]["request"]["Password"] == secret
     assert secret.encode() not in done.stdout + done.stderr
+    done, _ = run_python(script, tmp_path, PYTHON_RESPONSES, arguments=["--help"])
+    assert b"Password from PYSYNTH_SECRET_PASSWORD" in done.stdout
 
 
 def test_ec2_python_script_builds_the_arn_from_runtime_values(tmp_path):
@@ -721,8 +730,9 @@ def test_python_script_onboards_a_user_on_moto(moto_endpoint, tmp_path):
     script = tmp_path / "onboard.py"
     script.write_text(render_checked(iam_runbook(), "python"), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, str(script), "--endpoint-url", moto_endpoint, "--policy-arn", policy_arn],
-        capture_output=True, timeout=300, env=moto_environment(USER_NAME=user_name),
+        [sys.executable, str(script), "--endpoint-url", moto_endpoint, "--user-name", user_name, "--policy-arn",
+         policy_arn],
+        capture_output=True, timeout=300, env=moto_environment(USER_NAME="someone-else"),
     )
     assert done.returncode == 0, done.stderr.decode()
     assert_onboarded(iam, user_name, policy_arn, json.loads(done.stdout))

@@ -36,7 +36,7 @@ def moto():
 def endpoint(moto, monkeypatch) -> str:
     """The moto server's URL, its state reset; the secret of the onboarding runbook in the environment."""
     urllib.request.urlopen(urllib.request.Request(f"{moto}/moto-api/reset", method="POST"), timeout=10).close()
-    monkeypatch.setenv("PASSWORD", PASSWORD)
+    monkeypatch.setenv("PYSYNTH_SECRET_PASSWORD", PASSWORD)
     return moto
 
 
@@ -211,12 +211,20 @@ def test_a_wait_polls_until_the_property_has_a_desired_value(tmp_path, endpoint,
 
 
 def test_a_missing_secret_is_refused_and_named_with_its_environment_variable(endpoint, monkeypatch):
-    monkeypatch.delenv("PASSWORD")
+    monkeypatch.delenv("PYSYNTH_SECRET_PASSWORD")
+    monkeypatch.setenv("PASSWORD", "set-for-something-else")  # a bare common name is never read
     result = onboard(endpoint, "UserName=hal")
     assert result.code == EXIT_USAGE
-    assert ("error: input Password is required (a secret): set PASSWORD in the environment, "
+    assert ("error: input Password is required (a secret): set PYSYNTH_SECRET_PASSWORD in the environment, "
             "or give --param Password=VALUE") in result.stderr
     assert user_names(endpoint) == []
+
+
+def test_a_dry_run_needs_no_secret(endpoint, monkeypatch):
+    monkeypatch.delenv("PYSYNTH_SECRET_PASSWORD")
+    result = run_cli("run", str(ONBOARDING), "--dry-run")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)[2]["request"]["Password"] == "<secret Password>"
 
 
 def test_a_required_input_without_default_is_refused(tmp_path, endpoint):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ACCOUNT, make_record, run_cli, write_log
+from conftest import make_record, retried_attachment, run_cli, write_log
 from pysynth.facts import analyse
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import GlobalRef, InputRef, OutputRef, Template
@@ -85,15 +85,7 @@ def test_no_account_id_region_or_hidden_placeholder_is_written_literally(shared,
 
 
 def test_retries_become_one_step(tmp_path):
-    policy = {"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
-    records = [
-        make_record("CreateUser", request={"userName": "bob"},
-                    response={"user": {"userName": "bob", "userId": "AIDAEXAMPLEBOB", "path": "/",
-                                       "arn": f"arn:aws:iam::{ACCOUNT}:user/bob", "createDate": "Mar 5, 2024 10:00:00 AM"}}),
-        make_record("AttachUserPolicy", request=policy, time="2024-03-05T10:00:01Z"),
-        make_record("AttachUserPolicy", request=policy, time="2024-03-05T10:00:02Z"),
-    ]
-    runbook = synthesize(kept(write_log(tmp_path / "retry.json", records))).runbooks[0]
+    runbook = synthesize(kept(write_log(tmp_path / "retry.json", retried_attachment()))).runbooks[0]
     assert [step.name for step in runbook.steps] == ["CreateUser", "AttachUserPolicy"]
     assert len(runbook.steps[1].records) == 2
     assert runbook.solution.objectives["steps"] == 2

@@ -260,7 +260,7 @@ def test_scripts_send_file_inputs_and_secret_maps(moto_server, tmp_path, fmt):  
     done = run_script(
         script, moto_server, "--bucket", "reports-bucket", "--key", "in/q3.bin", "--body", str(body),
         "--instance-id", instance, "--user-data-value", str(script_text), "--instance-ids", json.dumps([instance]),
-        PARAMETERS=json.dumps(commands),
+        PYSYNTH_SECRET_PARAMETERS=json.dumps(commands),
     )
     assert done.returncode == 0, done.stderr
     assert s3.get_object(Bucket="reports-bucket", Key="in/q3.bin")["Body"].read() == body.read_bytes()
@@ -294,7 +294,8 @@ def test_the_ssm_rendering_runs_remote_execution_with_secret_inputs(moto_server,
     commands = {"commands": ["uptime"]}
     user_data_text = base64.b64encode(b"#!/bin/bash\necho hi\n").decode()
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "PYSYNTH_"))}
-    env.update(MOTO_ENVIRONMENT, PARAMETERS=json.dumps(commands), USER_DATA_VALUE=user_data_text)
+    env.update(MOTO_ENVIRONMENT, PYSYNTH_SECRET_PARAMETERS=json.dumps(commands),
+               PYSYNTH_SECRET_USER_DATA_VALUE=user_data_text)
     done = subprocess.run(
         [sys.executable, "-m", "pysynth", "run", str(document), "--endpoint-url", moto_server,
          "--param", f"InstanceId={instance}", "--param", f"InstanceIds={json.dumps([instance])}"],

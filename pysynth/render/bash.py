@@ -33,6 +33,7 @@ from pysynth.render.names import (
     ENDPOINT_VARIABLE,
     SECRETS_OPTION,
     GLOBAL_VARIABLES,
+    METAVARS,
     environment_name,
     input_variable,
     option_name,
@@ -238,11 +239,11 @@ def _bash_call(step: Step) -> str:
 
 def _input_help(item: Input) -> str:
     if item.file:
-        source = f"{option_name(item.name)} FILE, or the environment variable {environment_name(item.name)}"
+        source = f"{option_name(item.name)} FILE"
     elif item.secret:
         source = f"{environment_name(item.name)} (secret: from the environment, or asked for; never an option)"
     else:
-        source = f"{option_name(item.name)} VALUE, or the environment variable {environment_name(item.name)}"
+        source = f"{option_name(item.name)} {METAVARS[value_kind(item.type)]}"
     form = {"integer": " An integer.", "boolean": " true or false.", "json": " As JSON."}.get(value_kind(item.type), "")
     if item.default is not None:
         default = f" Default: {bash_text(item.default, item.type)}"

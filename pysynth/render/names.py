@@ -16,15 +16,14 @@ ENDPOINT_VARIABLE = "PYSYNTH_ENDPOINT_URL"
 SECRETS_OPTION = "--secrets-file"
 SCRIPT_OPTIONS = ("--endpoint-url", "--help", SECRETS_OPTION)
 
-# Names that a shell or the system already give a meaning to: an input called after one of them
-# (IAM's "Path"!) is read from INPUT_<NAME> instead, so PATH keeps its meaning.
-RESERVED_ENVIRONMENT = frozenset((
-    "CDPATH", "COLUMNS", "ENV", "EUID", "GROUPS", "HISTFILE", "HOME", "HOSTNAME", "HOSTTYPE", "IFS", "LANG",
-    "LANGUAGE", "LINENO", "LINES", "LOGNAME", "MACHTYPE", "MAIL", "OLDPWD", "OPTARG", "OPTERR", "OPTIND",
-    "OSTYPE", "PATH", "PPID", "PS1", "PS2", "PS3", "PS4", "PWD", "RANDOM", "REPLY", "SECONDS", "SHELL",
-    "SHELLOPTS", "SHLVL", "TERM", "TMPDIR", "TZ", "UID", "USER",
-))
-RESERVED_ENVIRONMENT_PREFIXES = ("AWS_", "BASH", "LC_", "PYSYNTH_", "PYTHON")
+# A secret input is read from the environment variable of this prefix and its name
+# (Password: PYSYNTH_SECRET_PASSWORD), never from a bare common name a shell may hold for
+# another purpose. Other inputs come from options only.
+SECRET_PREFIX = "PYSYNTH_SECRET_"
+
+
+# How an option's value is shown in help texts, by the kind of value the input takes.
+METAVARS = {"string": "VALUE", "integer": "INTEGER", "boolean": "true|false", "json": "JSON"}
 
 
 def input_variable(name: str) -> str:
@@ -40,10 +39,8 @@ def option_name(name: str) -> str:
 
 
 def environment_name(name: str) -> str:
-    upper = xform_name(name).upper()
-    if upper in RESERVED_ENVIRONMENT or upper.startswith(RESERVED_ENVIRONMENT_PREFIXES):
-        return f"INPUT_{upper}"
-    return upper
+    """The environment variable a secret input is read from."""
+    return SECRET_PREFIX + xform_name(name).upper()
 
 
 def client_variable(service: str) -> str:

@@ -1,5 +1,5 @@
-"""Prose in the renderings: comments and help texts that no log value can break, and which log
-records a step reproduces."""
+"""Prose in the renderings and messages: comments and help texts that no log value can break, which
+log records a step reproduces, and counts with the right plural."""
 
 from __future__ import annotations
 
@@ -28,3 +28,8 @@ def record_text(record: RecordRef) -> str:
 def records_text(step: Step) -> str:
     """Which log records a step reproduces, for its description or comment."""
     return f"Reproduces {'; '.join(map(record_text, step.records))}." if step.records else "Reproduces no logged record."
+
+
+def plural(number: int, noun: str, many: str | None = None) -> str:
+    """``1 step``, ``2 steps``; ``many`` where the plural is not the noun and an s."""
+    return f"{number:,} {noun if number == 1 else many or noun + 's'}"

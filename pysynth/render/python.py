@@ -22,6 +22,7 @@ from pysynth.render.names import (
     ENDPOINT_VARIABLE,
     SECRETS_OPTION,
     GLOBAL_VARIABLES,
+    METAVARS,
     client_variable,
     environment_name,
     input_variable,
@@ -94,10 +95,10 @@ def view(context: Context) -> dict:
         {
             "name": item.name, "variable": input_variable(item.name), "environment": environment_name(item.name),
             "option": option_name(item.name), "secret": item.secret, "converter": converters.get(value_kind(item.type)),
-            "default": item.default, "file": item.file,
+            "default": item.default, "file": item.file, "metavar": "FILE" if item.file else METAVARS[value_kind(item.type)],
             "help": _argparse_help(printable(
                 f"{item.name}: {item.description}" + (" (JSON)" if value_kind(item.type) == "json" else "")
-                + (" (a file path)" if item.file else "") + f" [environment: {environment_name(item.name)}]"
+                + (" (a file path)" if item.file else "")
             )),
         }
         for item in runbook.inputs
@@ -123,8 +124,17 @@ def view(context: Context) -> dict:
         "services": {client_variable(step.service): step.service for step in runbook.steps},
         "globals": context.globals, "outputs": _python_value(context, summary, None, 4),
         "endpoint_variable": ENDPOINT_VARIABLE, "secrets_option": SECRETS_OPTION,
-        "creates_secrets": any(step["secrets"] for step in steps),
+        "creates_secrets": any(step["secrets"] for step in steps), "epilog": _argparse_help(_epilog(runbook)),
     }
+
+
+def _epilog(runbook: Runbook) -> str:
+    secrets = [f"{item.name} from {environment_name(item.name)}" for item in runbook.inputs if item.secret]
+    text = "The account id and partition come from sts get-caller-identity, the region from the session."
+    if secrets:
+        text = (f"Secret inputs come from the environment, never the command line, and are asked for when unset: "
+                f"{', '.join(secrets)}. " + text)
+    return text
 
 
 def _python_output(step: Step, output: Output) -> dict:

@@ -86,7 +86,8 @@ def _name_problems(runbook: Runbook, fmt: str) -> list[str]:
         problems.append(f"input {ASSUME_ROLE}: the SSM document declares this parameter itself")
     if fmt in ("bash", "python"):
         problems += _duplicates("script variable", [input_variable(item.name) for item in runbook.inputs])
-        problems += _duplicates("environment variable", [environment_name(item.name) for item in runbook.inputs])
+        secrets = [environment_name(item.name) for item in runbook.inputs if item.secret]
+        problems += _duplicates("environment variable", secrets)
         problems += _duplicates(
             "script variable", [output_variable(step.name, o.name) for step in runbook.steps for o in step.outputs]
         )

@@ -20,20 +20,22 @@ DESCRIPTION = 'Reproduces 7 write calls made by bert-jan between 2023-07-10T12:1
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=DESCRIPTION,
-        epilog="The account id and partition come from sts get-caller-identity, the region from the session.",
+        epilog='The account id and partition come from sts get-caller-identity, the region from the session.',
         allow_abbrev=False,
     )
     parser.add_argument(
         '--group-name',
         dest='input_group_name',
-        default=os.environ.get('GROUP_NAME', 'stratus-red-team-open-sg-sg'),
-        help='GroupName: The name of the security group. [environment: GROUP_NAME]',
+        metavar='VALUE',
+        default='stratus-red-team-open-sg-sg',
+        help='GroupName: The name of the security group.',
     )
     parser.add_argument(
         '--vpc-id',
         dest='input_vpc_id',
-        default=os.environ.get('VPC_ID', 'vpc-0e568b18707c87afa'),
-        help='VpcId: The ID of the VPC. [environment: VPC_ID]',
+        metavar='VALUE',
+        default='vpc-0e568b18707c87afa',
+        help='VpcId: The ID of the VPC.',
     )
     parser.add_argument(
         "--endpoint-url",

@@ -15,9 +15,9 @@ usage() {
     'Reproduces 7 write calls made by bert-jan between 2023-07-10T12:10:01Z and 2023-07-10T12:10:36Z, synthesized by pysynth from CloudTrail.' \
     '' \
     'Inputs:' \
-    '  --group-name VALUE, or the environment variable GROUP_NAME
+    '  --group-name VALUE
       GroupName: The name of the security group. Default: stratus-red-team-open-sg-sg' \
-    '  --vpc-id VALUE, or the environment variable VPC_ID
+    '  --vpc-id VALUE
       VpcId: The ID of the VPC. Default: vpc-0e568b18707c87afa' \
     '' \
     'Options:' \
@@ -72,11 +72,10 @@ aws_wait() {
     --cli-input-json "file://$workdir/request.json"
 }
 
-# Inputs: the environment first, then the command line.
+# Inputs: their defaults, then the command line; never the environment, where a variable set for
+# something else could change what the script does. Secrets: below.
 input_group_name='stratus-red-team-open-sg-sg'
-if [[ -n ${GROUP_NAME+set} ]]; then input_group_name=$GROUP_NAME; fi
 input_vpc_id='vpc-0e568b18707c87afa'
-if [[ -n ${VPC_ID+set} ]]; then input_vpc_id=$VPC_ID; fi
 endpoint_url=${PYSYNTH_ENDPOINT_URL-}
 while [[ $# -gt 0 ]]; do
   option=$1

@@ -44,20 +44,22 @@ def save_secrets(descriptor: int, secrets: dict) -> None:
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=DESCRIPTION,
-        epilog="The account id and partition come from sts get-caller-identity, the region from the session.",
+        epilog='Secret inputs come from the environment, never the command line, and are asked for when unset: Password from PYSYNTH_SECRET_PASSWORD. The account id and partition come from sts get-caller-identity, the region from the session.',
         allow_abbrev=False,
     )
     parser.add_argument(
         '--user-name',
         dest='input_user_name',
-        default=os.environ.get('USER_NAME', 'bob'),
-        help='UserName: The name of the user to create. [environment: USER_NAME]',
+        metavar='VALUE',
+        default='bob',
+        help='UserName: The name of the user to create.',
     )
     parser.add_argument(
         '--group-name',
         dest='input_group_name',
-        default=os.environ.get('GROUP_NAME', 'developers'),
-        help='GroupName: The name of the group to update. [environment: GROUP_NAME]',
+        metavar='VALUE',
+        default='developers',
+        help='GroupName: The name of the group to update.',
     )
     parser.add_argument(
         '--secrets-file',
@@ -75,7 +77,7 @@ def parse_arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_arguments()
-    args.input_password = read_secret('Password', 'PASSWORD')
+    args.input_password = read_secret('Password', 'PYSYNTH_SECRET_PASSWORD')
     secrets_file = create_secrets_file(args.secrets_file)
     secrets = {}
     # AWS_REGION too, as the AWS CLI v2 reads it.

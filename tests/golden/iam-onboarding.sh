@@ -15,11 +15,11 @@ usage() {
     'Reproduces 5 write calls made by alice between 2024-03-05T10:02:11Z and 2024-03-05T10:02:18Z, synthesized by pysynth from CloudTrail.' \
     '' \
     'Inputs:' \
-    '  --user-name VALUE, or the environment variable USER_NAME
+    '  --user-name VALUE
       UserName: The name of the user to create. Default: bob' \
-    '  PASSWORD (secret: from the environment, or asked for; never an option)
+    '  PYSYNTH_SECRET_PASSWORD (secret: from the environment, or asked for; never an option)
       Password: The new password for the user. The log hides this value.' \
-    '  --group-name VALUE, or the environment variable GROUP_NAME
+    '  --group-name VALUE
       GroupName: The name of the group to update. Default: developers' \
     '' \
     'Options:' \
@@ -73,11 +73,10 @@ aws_call() {
     --cli-input-json "file://$workdir/request.json" "$@"
 }
 
-# Inputs: the environment first, then the command line.
+# Inputs: their defaults, then the command line; never the environment, where a variable set for
+# something else could change what the script does. Secrets: below.
 input_user_name='bob'
-if [[ -n ${USER_NAME+set} ]]; then input_user_name=$USER_NAME; fi
 input_group_name='developers'
-if [[ -n ${GROUP_NAME+set} ]]; then input_group_name=$GROUP_NAME; fi
 endpoint_url=${PYSYNTH_ENDPOINT_URL-}
 secrets_file=
 while [[ $# -gt 0 ]]; do
@@ -98,8 +97,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n $secrets_file ]] || die "the steps create secrets: name a new file for them with --secrets-file FILE"
-if [[ -n ${PASSWORD+set} ]]; then
-  input_password=$PASSWORD
+if [[ -n ${PYSYNTH_SECRET_PASSWORD+set} ]]; then
+  input_password=$PYSYNTH_SECRET_PASSWORD
 else
   read_secret input_password Password
 fi

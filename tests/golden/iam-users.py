@@ -36,20 +36,22 @@ def save_secrets(descriptor: int, secrets: dict) -> None:
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=DESCRIPTION,
-        epilog="The account id and partition come from sts get-caller-identity, the region from the session.",
+        epilog='The account id and partition come from sts get-caller-identity, the region from the session.',
         allow_abbrev=False,
     )
     parser.add_argument(
         '--user-name',
         dest='input_user_name',
-        default=os.environ.get('USER_NAME', 'stratus-red-team-backdoor-u-user'),
-        help='UserName: The name of the user to create. [environment: USER_NAME]',
+        metavar='VALUE',
+        default='stratus-red-team-backdoor-u-user',
+        help='UserName: The name of the user to create.',
     )
     parser.add_argument(
         '--user-name2',
         dest='input_user_name2',
-        default=os.environ.get('USER_NAME2', 'malicious-iam-user'),
-        help='UserName2: The name of the user to create. [environment: USER_NAME2]',
+        metavar='VALUE',
+        default='malicious-iam-user',
+        help='UserName2: The name of the user to create.',
     )
     parser.add_argument(
         '--secrets-file',

@@ -15,9 +15,9 @@ usage() {
     'Reproduces 5 write calls made by bert-jan between 2023-07-10T12:24:28Z and 2023-07-10T12:24:50Z, synthesized by pysynth from CloudTrail.' \
     '' \
     'Inputs:' \
-    '  --user-name VALUE, or the environment variable USER_NAME
+    '  --user-name VALUE
       UserName: The name of the user to create. Default: stratus-red-team-backdoor-u-user' \
-    '  --user-name2 VALUE, or the environment variable USER_NAME2
+    '  --user-name2 VALUE
       UserName2: The name of the user to create. Default: malicious-iam-user' \
     '' \
     'Options:' \
@@ -65,11 +65,10 @@ aws_call() {
     --cli-input-json "file://$workdir/request.json" "$@"
 }
 
-# Inputs: the environment first, then the command line.
+# Inputs: their defaults, then the command line; never the environment, where a variable set for
+# something else could change what the script does. Secrets: below.
 input_user_name='stratus-red-team-backdoor-u-user'
-if [[ -n ${USER_NAME+set} ]]; then input_user_name=$USER_NAME; fi
 input_user_name2='malicious-iam-user'
-if [[ -n ${USER_NAME2+set} ]]; then input_user_name2=$USER_NAME2; fi
 endpoint_url=${PYSYNTH_ENDPOINT_URL-}
 secrets_file=
 while [[ $# -gt 0 ]]; do

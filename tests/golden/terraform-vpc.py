@@ -34,44 +34,50 @@ def with_retries(call, attempts: int, errors: tuple[str, ...]):
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=DESCRIPTION,
-        epilog="The account id and partition come from sts get-caller-identity, the region from the session.",
+        epilog='The account id and partition come from sts get-caller-identity, the region from the session.',
         allow_abbrev=False,
     )
     parser.add_argument(
         '--role-name',
         dest='input_role_name',
-        default=os.environ.get('ROLE_NAME', 'stratus-red-team-ec2-get-password-data-role'),
-        help='RoleName: The name of the role to create. [environment: ROLE_NAME]',
+        metavar='VALUE',
+        default='stratus-red-team-ec2-get-password-data-role',
+        help='RoleName: The name of the role to create.',
     )
     parser.add_argument(
         '--policy-name',
         dest='input_policy_name',
-        default=os.environ.get('POLICY_NAME', 'inline-policy'),
-        help='PolicyName: The name of the policy document. [environment: POLICY_NAME]',
+        metavar='VALUE',
+        default='inline-policy',
+        help='PolicyName: The name of the policy document.',
     )
     parser.add_argument(
         '--role-name2',
         dest='input_role_name2',
-        default=os.environ.get('ROLE_NAME2', 'stratus-red-team-ec2-steal-credentials-role'),
-        help='RoleName2: The name of the role to create. [environment: ROLE_NAME2]',
+        metavar='VALUE',
+        default='stratus-red-team-ec2-steal-credentials-role',
+        help='RoleName2: The name of the role to create.',
     )
     parser.add_argument(
         '--policy-name2',
         dest='input_policy_name2',
-        default=os.environ.get('POLICY_NAME2', 'inline'),
-        help='PolicyName2: The name of the policy document. [environment: POLICY_NAME2]',
+        metavar='VALUE',
+        default='inline',
+        help='PolicyName2: The name of the policy document.',
     )
     parser.add_argument(
         '--instance-profile-name',
         dest='input_instance_profile_name',
-        default=os.environ.get('INSTANCE_PROFILE_NAME', 'stratus-red-team-ec2-steal-credentials-instance'),
-        help='InstanceProfileName: The name of the instance profile to create. [environment: INSTANCE_PROFILE_NAME]',
+        metavar='VALUE',
+        default='stratus-red-team-ec2-steal-credentials-instance',
+        help='InstanceProfileName: The name of the instance profile to create.',
     )
     parser.add_argument(
         '--image-id',
         dest='input_image_id',
-        default=os.environ.get('IMAGE_ID', 'ami-029eb80bc237bec6f'),
-        help='ImageId: The ID of the AMI. [environment: IMAGE_ID]',
+        metavar='VALUE',
+        default='ami-029eb80bc237bec6f',
+        help='ImageId: The ID of the AMI.',
     )
     parser.add_argument(
         "--endpoint-url",

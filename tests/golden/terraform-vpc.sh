@@ -15,17 +15,17 @@ usage() {
     'Reproduces 23 write calls made by bert-jan between 2023-07-10T11:54:39Z and 2023-07-10T11:56:45Z, synthesized by pysynth from CloudTrail.' \
     '' \
     'Inputs:' \
-    '  --role-name VALUE, or the environment variable ROLE_NAME
+    '  --role-name VALUE
       RoleName: The name of the role to create. Default: stratus-red-team-ec2-get-password-data-role' \
-    '  --policy-name VALUE, or the environment variable POLICY_NAME
+    '  --policy-name VALUE
       PolicyName: The name of the policy document. Default: inline-policy' \
-    '  --role-name2 VALUE, or the environment variable ROLE_NAME2
+    '  --role-name2 VALUE
       RoleName2: The name of the role to create. Default: stratus-red-team-ec2-steal-credentials-role' \
-    '  --policy-name2 VALUE, or the environment variable POLICY_NAME2
+    '  --policy-name2 VALUE
       PolicyName2: The name of the policy document. Default: inline' \
-    '  --instance-profile-name VALUE, or the environment variable INSTANCE_PROFILE_NAME
+    '  --instance-profile-name VALUE
       InstanceProfileName: The name of the instance profile to create. Default: stratus-red-team-ec2-steal-credentials-instance' \
-    '  --image-id VALUE, or the environment variable IMAGE_ID
+    '  --image-id VALUE
       ImageId: The ID of the AMI. Default: ami-029eb80bc237bec6f' \
     '' \
     'Options:' \
@@ -97,19 +97,14 @@ aws_wait() {
     --cli-input-json "file://$workdir/request.json"
 }
 
-# Inputs: the environment first, then the command line.
+# Inputs: their defaults, then the command line; never the environment, where a variable set for
+# something else could change what the script does. Secrets: below.
 input_role_name='stratus-red-team-ec2-get-password-data-role'
-if [[ -n ${ROLE_NAME+set} ]]; then input_role_name=$ROLE_NAME; fi
 input_policy_name='inline-policy'
-if [[ -n ${POLICY_NAME+set} ]]; then input_policy_name=$POLICY_NAME; fi
 input_role_name2='stratus-red-team-ec2-steal-credentials-role'
-if [[ -n ${ROLE_NAME2+set} ]]; then input_role_name2=$ROLE_NAME2; fi
 input_policy_name2='inline'
-if [[ -n ${POLICY_NAME2+set} ]]; then input_policy_name2=$POLICY_NAME2; fi
 input_instance_profile_name='stratus-red-team-ec2-steal-credentials-instance'
-if [[ -n ${INSTANCE_PROFILE_NAME+set} ]]; then input_instance_profile_name=$INSTANCE_PROFILE_NAME; fi
 input_image_id='ami-029eb80bc237bec6f'
-if [[ -n ${IMAGE_ID+set} ]]; then input_image_id=$IMAGE_ID; fi
 endpoint_url=${PYSYNTH_ENDPOINT_URL-}
 while [[ $# -gt 0 ]]; do
   option=$1

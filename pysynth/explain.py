@@ -1,0 +1,214 @@
+"""Why the runbook is what it is, in words: for each step, the log records behind it and what became of
+each value of its request; for each input, where it is used and why it is an input; and for every
+choice, the alternatives ``compare`` found and the objective on which they lost.
+
+The reasons are the rules of asp/README.md, read off the facts of the session: a value a call
+created is always taken from that call's output; a name or id the user chose (or that existed
+before) is an input, never a literal; a value CloudTrail hides is a secret input; constants stay
+literal; the rest is decided by the objectives, in their order of priority.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pysynth.facts import Session, Slot, value_text
+from pysynth.model import Runbook
+from pysynth.render.prose import plural
+from pysynth.solve import Answer, Binding
+from pysynth.synth import Synthesis
+
+CLIP = 60
+
+
+class ExplainError(Exception):
+    """What was asked about does not exist; the message names what does."""
+
+
+@dataclass
+class _Runbook:
+    """One answer and its runbook, with the lookups an explanation needs."""
+
+    number: int
+    answer: Answer
+    runbook: Runbook
+    step_of_call: dict[int, str]
+    input_of_path: dict[str, str]
+
+
+def explain(synthesis: Synthesis, step: str | None = None, input_name: str | None = None) -> list[str]:
+    """Lines of prose on the optimal runbook: every step and input, or only ``step`` or ``input_name``."""
+    session = synthesis.session
+    found = [_indexed(number, answer, runbook, session) for number, (answer, runbook)
+             in enumerate(zip(synthesis.outcome.answers, synthesis.runbooks), start=1)]
+    best, others = found[0], found[1:]
+    steps = {item.name: item for item in best.runbook.steps}
+    inputs = {item.name: item for item in best.runbook.inputs}
+    if step is not None and step not in steps:
+        raise ExplainError(f"the runbook has no step {step}; its steps are {', '.join(steps)}")
+    if input_name is not None and input_name not in inputs:
+        raise ExplainError(f"the runbook has no input {input_name}; its inputs are {', '.join(inputs) or 'none'}")
+    objectives = synthesis.outcome.objectives
+    lines = [_costs(best, objectives, synthesis.outcome.optimal, len(others))]
+    slots_of_call: dict[int, list[Slot]] = {}
+    for slot in session.slots:
+        slots_of_call.setdefault(slot.call, []).append(slot)
+    if input_name is None:
+        for call in _calls_in_order(best):
+            name = best.step_of_call[call]
+            if step is None or name == step:
+                lines += _step_lines(call, name, best, others, session, slots_of_call.get(call, []), objectives)
+    if step is None:
+        for item in best.runbook.inputs:
+            if input_name is None or item.name == input_name:
+                lines += _input_lines(item, best, others, session, objectives)
+    return lines
+
+
+def _indexed(number: int, answer: Answer, runbook: Runbook, session: Session) -> _Runbook:
+    by_record = {(record.file, record.index): item.name for item in runbook.steps for record in item.records}
+    step_of_call = {}
+    for call in range(1, len(session.calls) + 1):
+        event = session.call_event(call)
+        if (event.file, event.index) in by_record:
+            step_of_call[call] = by_record[(event.file, event.index)]
+    input_of_path = {path: item.name for item in runbook.inputs for path in item.used_by}
+    return _Runbook(number, answer, runbook, step_of_call, input_of_path)
+
+
+def _calls_in_order(best: _Runbook) -> list[int]:
+    order = {item.name: position for position, item in enumerate(best.runbook.steps)}
+    return sorted(best.answer.steps, key=lambda call: order.get(best.step_of_call.get(call), 0))
+
+
+def _costs(best: _Runbook, objectives: list[str], optimal: bool, alternatives: int) -> str:
+    costs = ", ".join(f"{name} {value}" for name, value in zip(objectives, best.answer.cost))
+    proof = "proven optimal" if optimal else "the best found within the time limit"
+    compared = f"; compared with the {plural(alternatives, 'next best runbook')}" if alternatives else ""
+    return (f"The runbook is {proof} under the objectives, highest priority first: {costs}{compared}. "
+            "A later objective only decides between runbooks that tie on every earlier one.")
+
+
+def _record(session: Session, call: int) -> str:
+    event = session.call_event(call)
+    return f"{event.file} record {event.index} ({event.event_id}, {event.time})"
+
+
+def _step_lines(call: int, name: str, best: _Runbook, others: list[_Runbook], session: Session,
+                slots: list[Slot], objectives: list[str]) -> list[str]:
+    event = session.call_event(call)
+    lines = ["", f"Step {name}: {event.call.service} {event.call.operation}",
+             f"  It reproduces {_record(session, call)}: {_why_step(call, name, best)}"]
+    for retry, into in sorted(best.answer.merged.items()):
+        if into == call:
+            lines.append(f"  It also stands for {_record(session, retry)}, which repeats its request and response "
+                         "with nothing in between using their values: a retry, merged (objective steps).")
+    for other in others:
+        if call not in other.answer.steps:
+            lines.append(f"  Runbook #{other.number} merges this call into another step instead"
+                         f"{_loses(best, other, objectives)}.")
+    for slot in slots:
+        binding = best.answer.bindings.get(slot.id)
+        if binding is None:
+            continue
+        lines.append(f"  {slot.path}: {_choice(binding, slot, best, session)}")
+        lines.append(f"    {_reason(binding, slot, session)}")
+        lines += [f"    {line}" for line in _alternatives(slot, binding, best, others, session, objectives)]
+    return lines
+
+
+def _why_step(call: int, name: str, best: _Runbook) -> str:
+    step = next(item for item in best.runbook.steps if item.name == name)
+    if call in best.answer.waits and step.wait is not None:
+        until = (f" until {step.wait.property_selector} is {' or '.join(step.wait.desired_values)}"
+                 if step.wait.property_selector else " until it succeeds")
+        return (f"the log polled this read, so it becomes a wait on botocore's {step.wait.waiter} waiter{until}, "
+                "up to " + plural(step.wait.max_attempts, "attempt") + " (objective unwaited_polls).")
+    if call in best.answer.read_steps:
+        return "a read whose response a later step takes a value from, so a step makes it."
+    text = "a write call the selection kept, so a step makes it."
+    if call in best.answer.retries and step.retry is not None:
+        errors = ", ".join(step.retry.errors) or "an error"
+        text += (f" The log shows it failed ({errors}) before it succeeded, so it is retried, up to "
+                 f"{plural(step.retry.max_attempts, 'attempt')} (objective unhandled_failures).")
+    return text
+
+
+def _input_lines(item, best: _Runbook, others: list[_Runbook], session: Session, objectives: list[str]) -> list[str]:
+    kind = f"{item.type}, secret" if item.secret else item.type
+    default = "" if item.default is None else f", default {_clip(value_text(item.default))}"
+    lines = ["", f"Input {item.name} ({kind}{default})", f"  Used by {', '.join(item.used_by)}."]
+    paths = set(item.used_by)
+    for slot in session.slots:
+        binding = best.answer.bindings.get(slot.id)
+        step = best.step_of_call.get(slot.call)
+        if binding is None or f"{step}.{slot.path}" not in paths:
+            continue
+        lines.append(f"  {step}.{slot.path}: {_reason(binding, slot, session)}")
+        lines += [f"    {line}" for line in _alternatives(slot, binding, best, others, session, objectives)]
+    return lines
+
+
+def _choice(binding: Binding, slot: Slot, runbook: _Runbook, session: Session) -> str:
+    step = runbook.step_of_call.get(slot.call)
+    if binding.kind in ("input", "secret"):
+        name = runbook.input_of_path.get(f"{step}.{slot.path}", "?")
+        return f"{'secret input' if binding.kind == 'secret' else 'input'} {name}"
+    if binding.kind == "output":
+        output = session.outputs[binding.output - 1]
+        return f"output {output.path} of step {runbook.step_of_call.get(output.call, output.call)}"
+    if binding.kind == "runtime":
+        return f"the session's {binding.runtime.replace('_', ' ')}"
+    return f"the literal {_clip(value_text(slot.value))}"
+
+
+def _reason(binding: Binding, slot: Slot, session: Session) -> str:
+    """Why the slot's value comes from where it does: the rule that forces it, or the objective."""
+    if binding.kind == "secret":
+        return "CloudTrail hides this value, so it is a secret input: required, without a default, never written."
+    if binding.kind == "runtime":
+        return ("It is the account, region or partition the session ran in: written as the runtime value, so the "
+                "runbook runs in any account and region.")
+    if binding.kind == "output":
+        output = session.outputs[binding.output - 1]
+        if session.produced.get(slot.value_id) == output.call:
+            return (f"The value first appeared in the response of {_record(session, output.call)}: the call created "
+                    "it, so it is always taken from that output, never written as a literal (a rule).")
+        return ("An earlier response carries the same value; taking it from there needs no input (objective inputs) "
+                "and keeps the data flow visible (objective input_references).")
+    if binding.kind == "input":
+        if slot.identifier and slot.value_id not in session.produced:
+            return ("It names or identifies something the user chose or that existed before the session, so it is "
+                    "an input with the logged value as default, never a literal (a rule).")
+        return "A policy or the objectives make it an input rather than a literal."
+    if slot.constant:
+        return "It is a constant (an enum, a flag, a number or an AWS-managed policy ARN): it stays literal (a rule)."
+    return ("It is plain data: it stays literal, as each input costs one (objective inputs), unless a policy "
+            "asks for an input.")
+
+
+def _alternatives(slot: Slot, binding: Binding, best: _Runbook, others: list[_Runbook], session: Session,
+                  objectives: list[str]) -> list[str]:
+    lines = []
+    mine = _choice(binding, slot, best, session)
+    for other in others:
+        theirs = other.answer.bindings.get(slot.id)
+        if theirs is None:
+            continue
+        text = _choice(theirs, slot, other, session)
+        if text != mine:
+            lines.append(f"Runbook #{other.number} takes the {text} instead{_loses(best, other, objectives)}.")
+    return lines
+
+
+def _loses(best: _Runbook, other: _Runbook, objectives: list[str]) -> str:
+    """On which objective (the highest in priority) the other runbook is worse, or that it ties."""
+    for name, mine, theirs in zip(objectives, best.answer.cost, other.answer.cost):
+        if theirs != mine:
+            return f", and loses on {name} ({theirs} against {mine})"
+    return ", and ties on every objective: an equally good runbook"
+
+
+def _clip(text: str) -> str:
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= CLIP else text[: CLIP - 1] + "…"

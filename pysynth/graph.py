@@ -1,0 +1,196 @@
+"""A runbook as a picture of its data flow: a Mermaid flowchart or a Graphviz DOT graph.
+
+Nodes are the runbook's inputs and steps, each step labelled with its API call (or its action) and
+the log records it reproduces; solid edges carry a value (an input or a step output) into the
+request members that take it, dotted edges show the order steps run in. The graph walks the steps
+generically: a wait is drawn as a hexagon, a branch as a rhombus with an edge to each step it may
+go to, a loop as a subroutine, and any other action as a rounded node named by its action.
+
+Every label comes from the runbook and so from a log: it is escaped for the format, never written
+raw.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from pysynth.model import EXECUTE_AWS_API, InputRef, OutputRef, Runbook, Step
+from pysynth.render.shapes import leaf_references, leaves
+
+FORMATS = ("mermaid", "dot")
+# How each kind of step is drawn: (Mermaid brackets, DOT shape). Anything else: rounded, by name.
+SHAPES = {
+    EXECUTE_AWS_API: (("[", "]"), "box"),
+    "aws:waitForAwsResourceProperty": (("{{", "}}"), "hexagon"),
+    "aws:assertAwsResourceProperty": (("{{", "}}"), "hexagon"),
+    "aws:branch": (("{", "}"), "diamond"),
+    "aws:loop": (("[[", "]]"), "box3d"),
+}
+OTHER_SHAPE = (("([", "])"), "box")
+# Members of a branch's inputs that name the step it goes to next.
+NEXT_STEP_MEMBERS = ("NextStep", "Default")
+
+
+@dataclass
+class _Node:
+    id: str
+    lines: list[str]
+    brackets: tuple[str, str]
+    shape: str
+    style: str = ""
+
+
+@dataclass
+class _Edge:
+    source: str
+    target: str
+    label: str
+    kind: str = "data"  # data, order or branch
+
+
+@dataclass
+class _Graph:
+    nodes: list[_Node] = field(default_factory=list)
+    edges: list[_Edge] = field(default_factory=list)
+
+
+def graph(runbook: Runbook, fmt: str = "mermaid") -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown graph format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    built = _build(runbook)
+    return _mermaid(built) if fmt == "mermaid" else _dot(built)
+
+
+def _build(runbook: Runbook) -> _Graph:
+    built = _Graph()
+    inputs = {item.name: f"i{number}" for number, item in enumerate(runbook.inputs, 1)}
+    steps = {step.name: f"s{number}" for number, step in enumerate(runbook.steps, 1)}
+    for item in runbook.inputs:
+        kind = f"{item.type}, secret" if item.secret else item.type
+        built.nodes.append(_Node(inputs[item.name], [item.name, f"input ({kind})"], ("[/", "/]"), "parallelogram",
+                                 "input"))
+    for step in runbook.steps:
+        brackets, shape = SHAPES.get(step.action, OTHER_SHAPE)
+        lines = [step.name, _what(step), *_waits_and_retries(step), *_records(step)]
+        built.nodes.append(_Node(steps[step.name], lines, brackets, shape))
+    previous = None
+    for step in runbook.steps:
+        target = steps[step.name]
+        if previous is not None:
+            built.edges.append(_Edge(previous, target, "", "order"))
+        previous = target
+        for source, label in _flows(step, inputs, steps):
+            built.edges.append(_Edge(source, target, label))
+        if step.action == "aws:branch":
+            for label, name in _next_steps(step.request):
+                if name in steps:
+                    built.edges.append(_Edge(target, steps[name], label, "branch"))
+    return built
+
+
+def _what(step: Step) -> str:
+    if step.service and step.api:
+        call = f"{step.service} {step.api}"
+        return call if step.action == EXECUTE_AWS_API else f"{step.action}: {call}"
+    request = step.request if isinstance(step.request, dict) else {}
+    service, api = request.get("Service"), request.get("Api")
+    if isinstance(service, str) and isinstance(api, str):
+        return f"{step.action}: {service} {api}"
+    return step.action
+
+
+def _waits_and_retries(step: Step) -> list[str]:
+    lines = []
+    if step.wait is not None:
+        until = (f"{step.wait.property_selector} in {', '.join(step.wait.desired_values)}"
+                 if step.wait.property_selector else "it succeeds")
+        lines.append(f"waits ({step.wait.waiter}) until {until}")
+    if step.retry is not None:
+        errors = f" on {', '.join(step.retry.errors)}" if step.retry.errors else ""
+        lines.append(f"retried up to {step.retry.max_attempts} times{errors}")
+    return lines
+
+
+def _records(step: Step) -> list[str]:
+    """``trail.json record 4``: the file's name, not its whole path, to keep nodes small."""
+    return [f"{PurePath(record.file).name} record {record.index}" for record in step.records]
+
+
+def _flows(step: Step, inputs: dict[str, str], steps: dict[str, str]) -> list[tuple[str, str]]:
+    """(source node, label) for each value flowing into the step, members that take it joined."""
+    members: dict[tuple[str, str], list[str]] = {}
+    for path, leaf, _ in leaves(step.request, None, ""):
+        for reference in leaf_references(leaf):
+            if isinstance(reference, InputRef) and reference.name in inputs:
+                key = (inputs[reference.name], "")
+            elif isinstance(reference, OutputRef) and reference.step in steps:
+                key = (steps[reference.step], reference.output)
+            else:
+                continue  # runtime values (account, region, partition) come from no node
+            members.setdefault(key, []).append(path.lstrip("."))
+    return [
+        (source, (f"{output} → " if output else "") + ", ".join(paths))
+        for (source, output), paths in members.items()
+    ]
+
+
+def _next_steps(value: object, label: str = ""):
+    """(label, step name) for every NextStep and Default of a branch's inputs."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in NEXT_STEP_MEMBERS and isinstance(item, str):
+                yield (label or "default") if key == "Default" else (label or "choice"), item
+            else:
+                yield from _next_steps(item, label)
+    elif isinstance(value, list):
+        for number, item in enumerate(value, 1):
+            yield from _next_steps(item, f"choice {number}")
+
+
+# --------------------------------------------------------------------------- Mermaid
+
+
+def _mermaid_text(text: str) -> str:
+    """Text inside a quoted Mermaid label: its entity codes for what Mermaid would read."""
+    special = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;", "|": "#124;"}
+    return "".join(special.get(char, char if char.isprintable() else " ") for char in text)
+
+
+def _mermaid(built: _Graph) -> str:
+    lines = ["flowchart TD"]
+    for node in built.nodes:
+        label = "<br/>".join(_mermaid_text(line) for line in node.lines)
+        opening, closing = node.brackets
+        lines.append(f'  {node.id}{opening}"{label}"{closing}')
+    arrows = {"data": "-->", "order": "-.->", "branch": "==>"}
+    for edge in built.edges:
+        label = f'|"{_mermaid_text(edge.label)}"|' if edge.label else ""
+        lines.append(f"  {edge.source} {arrows[edge.kind]}{label} {edge.target}")
+    inputs = [node.id for node in built.nodes if node.style == "input"]
+    if inputs:
+        lines.append("  classDef input fill:#eef,stroke:#66a")
+        lines.append(f"  class {','.join(inputs)} input")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- DOT
+
+
+def _dot_text(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a DOT string takes JSON's escapes for \ and "
+
+
+def _dot(built: _Graph) -> str:
+    lines = ["digraph runbook {", "  rankdir=TB;", '  node [fontname="Helvetica"];', '  edge [fontname="Helvetica"];']
+    for node in built.nodes:
+        style = ' style=filled fillcolor="#eeeeff"' if node.style == "input" else ""
+        label = _dot_text("\n".join(node.lines))
+        lines.append(f"  {node.id} [shape={node.shape} label={label}{style}];")
+    styles = {"data": "", "order": " style=dotted", "branch": " style=bold"}
+    for edge in built.edges:
+        label = f" label={_dot_text(edge.label)}" if edge.label else ""
+        lines.append(f"  {edge.source} -> {edge.target} [{(label + styles[edge.kind]).strip()}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

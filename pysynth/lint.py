@@ -1,0 +1,83 @@
+"""Systems Manager's documented limits on an Automation document, checked before it is uploaded
+(``pysynth upload`` refuses a document that breaks one) and after it is synthesized (``pysynth synth``
+warns: the runbook is still right, but Systems Manager would not take it).
+
+The content limit is read from botocore's documentation of ``CreateDocument``; the loop limits are
+those of the ``aws:loop`` action reference ("The maximum number of iterations is 100", and as many
+iterators).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import yaml
+
+from pysynth.botomodels import operation_model
+from pysynth.render.ssm import SSM_OUTPUT_TYPES
+
+MAX_LOOP_ITERATIONS = 100
+MAX_LOOP_ITERATORS = 100
+
+
+@functools.cache
+def max_document_bytes() -> int:
+    documentation = operation_model("ssm", "CreateDocument").input_shape.members["Content"].documentation or ""
+    match = re.search(r"must not exceed (\d+)\s*KB", documentation)
+    return int(match.group(1)) * 1024 if match else 64 * 1024
+
+
+def limit_problems(text: str) -> list[str]:
+    """Each documented limit the SSM document ``text`` breaks, one line each; [] when none."""
+    problems = []
+    size = len(text.encode("utf-8"))
+    if size > max_document_bytes():
+        problems.append(f"the document is {size:,} bytes; Systems Manager takes at most {max_document_bytes():,} "
+                        "(select fewer calls with --since, --until or --principal)")
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        return problems + [f"the document is not YAML: {str(error).splitlines()[0]}"]
+    steps = document.get("mainSteps") if isinstance(document, dict) else None
+    names: dict[str, int] = {}
+    for step in _steps(steps if isinstance(steps, list) else []):
+        name = step.get("name")
+        names[name] = names.get(name, 0) + 1
+        problems += _step_problems(step)
+    problems += [f"step name {name!r} is used {count} times; step names must be unique"
+                 for name, count in names.items() if count > 1]
+    return problems
+
+
+def _steps(steps: list):
+    """Every step, those inside loops included."""
+    for step in steps:
+        if isinstance(step, dict):
+            yield step
+            inner = step.get("inputs", {}).get("Steps") if isinstance(step.get("inputs"), dict) else None
+            if isinstance(inner, list):
+                yield from _steps(inner)
+
+
+def _step_problems(step: dict) -> list[str]:
+    where = f"step {step.get('name')}"
+    problems = []
+    for output in step.get("outputs") or []:
+        if not isinstance(output, dict):
+            continue
+        selector, kind = output.get("Selector"), output.get("Type")
+        if not (isinstance(selector, str) and selector.startswith("$")):
+            problems.append(f"{where}: output {output.get('Name')}: the selector {selector!r} is not a JSONPath ($…)")
+        if kind not in SSM_OUTPUT_TYPES:
+            problems.append(f"{where}: output {output.get('Name')}: {kind!r} is not an output type "
+                            f"({', '.join(SSM_OUTPUT_TYPES)})")
+    if step.get("action") == "aws:loop" and isinstance(step.get("inputs"), dict):
+        inputs = step["inputs"]
+        iterations = inputs.get("MaxIterations")
+        if isinstance(iterations, int) and not 1 <= iterations <= MAX_LOOP_ITERATIONS:
+            problems.append(f"{where}: MaxIterations {iterations}: aws:loop runs 1 to {MAX_LOOP_ITERATIONS} times")
+        iterators = inputs.get("Iterators")
+        if isinstance(iterators, list) and len(iterators) > MAX_LOOP_ITERATORS:
+            problems.append(f"{where}: {len(iterators)} iterators: aws:loop takes at most {MAX_LOOP_ITERATORS}")
+    return problems
