@@ -648,3 +648,28 @@ def main() -> None:
 # The commands about a runbook rather than a log (explain, iam, graph, upload) live in a module of
 # their own; importing it registers them on the app, after the commands above.
 from pysynth import runbook_commands  # noqa: F401
+
+
+class _PlainHelpCommand(typer.core.TyperCommand):
+    """Help that names each argument as users read it (LOG), without the Python type typer adds
+    beside it (LOG <list[str]>); options already show the kind of value they take."""
+
+    def format_options(self, ctx, formatter) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append((record[0].split(" <", 1)[0], record[1]))
+            elif param.param_type_name == "option":
+                options.append(record)
+        for title, records in (("Arguments", arguments), ("Options", options)):
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+
+
+for _command in app.registered_commands:
+    if _command.cls in (None, typer.core.TyperCommand):
+        _command.cls = _PlainHelpCommand

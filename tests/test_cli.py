@@ -112,6 +112,10 @@ def test_help_reads_as_sentences_with_kinds_of_values():
     for option in ("--principal PRINCIPAL", "--since TIME", "--policy POLICY", "--time-limit SECONDS", "-o, --output FILE"):
         assert option in synth
     assert "<str>" not in synth and "<bool>" not in synth and "<float>" not in synth
+    # Arguments by the name a user reads, never typer's Python type (LOG <list[str]>).
+    for command in names:
+        text = run_cli(command, "--help").stdout
+        assert not re.search(r"<(list\[|str|path|int|float|bool)", text), command
 
 
 def test_counts_have_the_right_plural(tmp_path):
