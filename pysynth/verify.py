@@ -320,6 +320,9 @@ class _Replay:
         self.calls = calls
         self.inputs = {item.name: item for item in runbook.inputs}
         self.position = {step.name: number for number, step in enumerate(runbook.steps)}
+        self.steps_by_name: dict[str, Step] = {}  # the first step of each name, as Runbook.step finds it
+        for step in runbook.steps:
+            self.steps_by_name.setdefault(step.name, step)
         runtime = runtime_values(calls)
         self.globals = {name: runtime.get(GLOBAL_VALUES[name]) for name in GLOBALS}
         self.expected, self.hidden = [], []
@@ -442,7 +445,7 @@ class _Replay:
         if isinstance(leaf, GlobalRef):
             value = self.globals[leaf.name]
             return value if value is not None else _Unknown(f"the log does not show the {GLOBAL_VALUES[leaf.name]}")
-        producer = self.runbook.step(leaf.step)
+        producer = self.steps_by_name[leaf.step]
         number = self.matched.get(producer.name)
         if number is None:
             return _Unknown(f"step {producer.name} reproduces no record")
@@ -711,7 +714,7 @@ class _Replay:
         step_name = next((name for name, number in self.matched.items() if number == producer), None)
         if step_name is None:
             return "no step makes that call"
-        step = self.runbook.step(step_name)
+        step = self.steps_by_name[step_name]
         for output in step.outputs:
             if _at_path(self.calls[producer].call.response, output.path) == value:
                 return f"use {_reference_text(OutputRef(step.name, output.name))}"

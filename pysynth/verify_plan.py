@@ -7,6 +7,8 @@ the runbook's.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from pysynth.evidence import POLLING_READS, failures_before, poll_series, request_key, strings_of
 from pysynth.ingest.events import Event
 from pysynth.lifecycle import CREATES, effects
@@ -34,15 +36,20 @@ def plan_problems(runbook: Runbook, calls: list[Event], matched: dict[str, int],
     problems = []
 
     # Lifecycle: a resource is named only after the step that creates it, and before its deletion.
+    # Each step's effects and the steps naming each affected resource are found once, so the check
+    # is linear in the runbook rather than a scan of every step per effect.
+    effects_of = {number: effects(calls[number].call.service, calls[number].call.operation, calls[number].call.params)
+                  for number in matched.values()}
+    affected = {name for found in effects_of.values() for _, name in found}
+    naming: dict[str, list[tuple[str, int]]] = defaultdict(list)  # resource -> the steps naming it
+    for other, other_number in matched.items():
+        for text in strings_of(calls[other_number].call.params) & affected:
+            naming[text].append((other, other_number))
     for creator, number in matched.items():
         event = calls[number]
-        for kind, name in effects(event.call.service, event.call.operation, event.call.params):
-            for other, other_number in matched.items():
-                if other == creator or name not in strings_of(calls[other_number].call.params):
-                    continue
-                if kind in {effect for effect, value in effects(calls[other_number].call.service,
-                                                               calls[other_number].call.operation,
-                                                               calls[other_number].call.params) if value == name}:
+        for kind, name in effects_of[number]:
+            for other, other_number in naming.get(name, ()):
+                if other == creator or (kind, name) in effects_of[other_number]:
                     continue
                 wrong = position[other] < position[creator] if kind == CREATES else position[other] > position[creator]
                 # Where the log itself shows that order across seconds, the resource outlived what the
