@@ -25,6 +25,7 @@ from pysynth.botomodels import operation_model, resource_identifier_members
 from pysynth.evidence import Failures, PollSeries, failures_before, poll_series, strings_of
 from pysynth.ingest.events import Event
 from pysynth.lifecycle import CREATES, effects
+from pysynth.moments import moments_of, reorderable
 from pysynth.paths import path_text
 from pysynth.solve import Fact, Term
 
@@ -100,6 +101,8 @@ class Session:
     # Call -> its moment: the second it was logged in, numbered from 1 (CloudTrail's order within
     # one second is arbitrary, so the runbook may reorder the calls of a moment).
     moments: list[int] = field(default_factory=list)
+    # The moments whose steps the solver ranks (pysynth.moments): elsewhere the log's order holds.
+    reorderable: set[int] = field(default_factory=set)
     effects: list[tuple[str, int, int]] = field(default_factory=list)  # (creates|deletes, call, value)
     polls: list[Poll] = field(default_factory=list)
     failures: dict[int, Failures] = field(default_factory=dict)  # write call -> failed attempts before it
@@ -173,6 +176,14 @@ def analyse(writes: list[Event], reads: list[Event] = (), failed: list[Event] = 
     session.polls = polls
     positions = {id(event): number for number, event in enumerate(calls, start=1)}
     session.failures = {positions[id(writes[index])]: found for index, found in failures_before(writes, failed).items()}
+    outputs = session.outputs
+    session.reorderable = reorderable(
+        session.moments,
+        ((slot.call, slot.value_id) for slot in session.slots),
+        ((session.slots[slot - 1].call, outputs[output - 1].call) for slot, output in session.can_take),
+        session.effects,
+        ((poll.call, poll.consumer) for poll in polls if poll.consumer is not None),
+    )
     return session
 
 
@@ -205,7 +216,7 @@ def _candidate_calls(merged: list[Event], series: list[PollSeries]):
 class _Analyser:
     def __init__(self, calls: list[Event]):
         self.session = Session(calls=calls, runtime_values=runtime_values(calls))
-        self.session.moments = _moments(calls)
+        self.session.moments = moments_of(calls)
         self.value_ids: dict[tuple, int] = {}
         # Each value's occurrences in responses, in call order: [(call, output id)].
         self.sources: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -553,18 +564,6 @@ def _is_identifier(slot: Slot, service: str) -> bool:
     return all(RESOURCE_ID.match(text) or text.startswith("arn:") for text in texts)
 
 
-def _moments(calls: list[Event]) -> list[int]:
-    """Each call's moment, numbered from 1: calls logged at the same time share one. CloudTrail
-    logs whole seconds, so the calls of one second share a moment; a recorded trace's times are
-    finer, and its order is the order the calls were made."""
-    moments, moment, last = [], 0, None
-    for event in calls:
-        if event.epoch != last or event.epoch == float("inf"):
-            moment, last = moment + 1, event.epoch
-        moments.append(moment)
-    return moments
-
-
 # Outputs of the same moment offered to one slot at most: enough to undo CloudTrail's arbitrary
 # order within a second, and bounded however busy the second.
 SAME_MOMENT_SOURCES = 3
@@ -639,6 +638,8 @@ def _facts(session: Session):
     for moment, size in sizes.items():
         if size > 1:
             yield Fact("moment_size", (moment, size))
+            if moment in session.reorderable:
+                yield Fact("reorderable", (moment,))
     for call, earlier in session.same_request:
         yield Fact("same_request", (call, earlier))
     for kind, call, value_id in session.effects:

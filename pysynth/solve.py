@@ -262,7 +262,7 @@ class _Run:
     def __init__(self, root: Path, check: str, objectives: Path, policies: list[Path], facts: Sequence[Fact]) -> None:
         self.relaxed = check == "relax.lp"
         self.messages: list[tuple[clingo.MessageCode, str]] = []
-        self.ctl = clingo.Control(["--opt-mode=opt", "--opt-strategy=usc"], logger=self._log, message_limit=1000)
+        self.ctl = clingo.Control(["--opt-mode=opt", "--opt-strategy=usc", "--heuristic=Domain"], logger=self._log, message_limit=1000)
         files = [root / "main.lp", root / check, objectives, *policies]
 
         # The levels of every #minimize, a policy's own included, so that each cost is labelled.

@@ -36,6 +36,16 @@ def stable(text: str, fmt: str) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+def without_search(text: str, fmt: str) -> str:
+    """The number of models clingo found on its way to the optimum depends on its search, not on
+    the answer: the golden files pin the runbook, not clingo's heuristics."""
+    if fmt != "json":
+        return text
+    document = json.loads(text)
+    document["solution"]["models"] = 0
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 @pytest.mark.parametrize("fmt", SUFFIXES)
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_example_renders_its_golden_runbook(example, fmt, monkeypatch):
@@ -49,4 +59,4 @@ def test_example_renders_its_golden_runbook(example, fmt, monkeypatch):
     golden = GOLDEN / f"{example}.{SUFFIXES[fmt]}"
     if os.environ.get("PYSYNTH_UPDATE_GOLDEN"):
         golden.write_text(text)
-    assert text == golden.read_text()
+    assert without_search(text, fmt) == without_search(golden.read_text(), fmt)
