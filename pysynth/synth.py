@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pysynth import unlogged
+from pysynth import collector, unlogged
 from pysynth.botomodels import operation_model
 from pysynth.facts import RESOURCE_ID, Session, Slot, analyse
 from pysynth.ingest.events import Event
@@ -62,11 +62,12 @@ def synthesize(
 ) -> Synthesis:
     if not calls:
         raise NothingToSynthesize("no write call was kept, so there is nothing to automate")
-    session = analyse(calls, reads, failed)
-    outcome = solve(session.facts(), policies=policies, objectives=objectives, models=models, time_limit=time_limit)
-    synthesis = Synthesis(session, outcome)
-    if outcome.satisfiable:
-        synthesis.runbooks = [build_runbook(session, answer, outcome) for answer in outcome.answers]
+    with collector.paused():
+        session = analyse(calls, reads, failed)
+        outcome = solve(session.facts(), policies=policies, objectives=objectives, models=models, time_limit=time_limit)
+        synthesis = Synthesis(session, outcome)
+        if outcome.satisfiable:
+            synthesis.runbooks = [build_runbook(session, answer, outcome) for answer in outcome.answers]
     return synthesis
 
 
