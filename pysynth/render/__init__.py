@@ -63,21 +63,25 @@ def check(runbook: Runbook, fmt: str, text: str) -> list[str]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     problems = [] if fmt == "json" else model_problems(runbook, fmt)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        problems.append(f"the {fmt} text cannot be written as UTF-8 ({error.reason} at {error.start})")
-        return problems
-    check_text = _check_json if fmt == "json" else RENDERERS[fmt].check_text
-    return problems + check_text(runbook, text)
+    return problems + _text_problems(runbook, fmt, text)
 
 
 def render_checked(runbook: Runbook, fmt: str) -> str:
     text = render(runbook, fmt)
-    problems = check(runbook, fmt, text)
+    # render refused a runbook with problems of its own: only the text is left to check.
+    problems = _text_problems(runbook, fmt, text)
     if problems:
         raise RenderError(problems)
     return text
+
+
+def _text_problems(runbook: Runbook, fmt: str, text: str) -> list[str]:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return [f"the {fmt} text cannot be written as UTF-8 ({error.reason} at {error.start})"]
+    check_text = _check_json if fmt == "json" else RENDERERS[fmt].check_text
+    return check_text(runbook, text)
 
 
 def _check_json(runbook: Runbook, text: str) -> list[str]:
