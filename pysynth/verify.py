@@ -14,7 +14,6 @@ is a retry: the same step covers it (``pysynth.facts`` merges retries by the sam
 
 from __future__ import annotations
 
-import copy
 import heapq
 import json
 import re
@@ -256,8 +255,10 @@ def _at_path(value: object, path: str) -> object:
 
 
 def _expected_request(event: Event) -> dict:
-    """The call's parameters without the top-level idempotency tokens botocore fills in afresh."""
-    request = copy.deepcopy(event.call.params)
+    """The call's parameters without the top-level idempotency tokens botocore fills in afresh.
+    Only top-level members are left out and the replay never changes a request, so the nested
+    values are the log's own, not copies."""
+    request = dict(event.call.params)
     shape = operation_model(event.call.service, event.call.operation).input_shape
     for member, member_shape in (shape.members.items() if shape is not None else ()):
         if member_shape.metadata.get("idempotencyToken"):
