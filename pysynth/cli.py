@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from pysynth import collector
 from pysynth.facts import analyse
 from pysynth.ingest.events import json_line
 from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, InputError, LeftOut, Selection, ingest
@@ -263,19 +262,18 @@ def synth(
     ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler)
     synthesis = _synthesize(ingested, logs, policy, objectives, time_limit, models=1, strict=strict)
     runbook = synthesis.runbooks[0]
-    with collector.paused():
-        try:
-            text = render_checked(runbook, output_format)
-        except RenderError as error:
-            stderr.print(Text(f"error: the {output_format} rendering failed its checks:\n{error}", style="red"))
-            raise typer.Exit(EXIT_FAILED_CHECK) from None
-        # The same check as `pysynth verify`. The rendering's own check has read the text back to
-        # this very model, so certifying the model certifies what is printed.
-        objectives = synthesis.outcome.objectives
-        verdict = check_synthesized(
-            runbook, ingested.kept, ingested.reads, ingested.failed,
-            require_waits="unwaited_polls" in objectives, require_retries="unhandled_failures" in objectives,
-        )
+    try:
+        text = render_checked(runbook, output_format)
+    except RenderError as error:
+        stderr.print(Text(f"error: the {output_format} rendering failed its checks:\n{error}", style="red"))
+        raise typer.Exit(EXIT_FAILED_CHECK) from None
+    # The same check as `pysynth verify`. The rendering's own check has read the text back to this
+    # very model, so certifying the model certifies what is printed.
+    objectives = synthesis.outcome.objectives
+    verdict = check_synthesized(
+        runbook, ingested.kept, ingested.reads, ingested.failed,
+        require_waits="unwaited_polls" in objectives, require_retries="unhandled_failures" in objectives,
+    )
     if not verdict.certified:
         stderr.print(Text("error: the synthesized runbook does not reproduce the log; not printing it:", style="red"))
         for problem in verdict.problems:

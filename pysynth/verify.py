@@ -23,7 +23,7 @@ from datetime import datetime
 
 from rich.table import Table
 
-from pysynth import unlogged
+from pysynth import collector, unlogged
 from pysynth.botomodels import operation_model
 from pysynth.facts import MIN_EMBEDDED_LENGTH, TOKEN, runtime_values
 from pysynth.ingest.events import Event
@@ -91,11 +91,12 @@ def verify(runbook: Runbook, calls: list[Event], reads: list[Event] = (), failed
     calls) are what read and wait steps may make and the evidence of polling; ``failed`` (failed
     calls) the evidence of retries. ``require_waits``/``require_retries``: a missing wait or retry
     where the log shows polling or failures is a problem."""
-    replay = _Replay(runbook, list(heapq.merge(calls, reads, key=lambda event: event.epoch)))
-    verdict = replay.run()
-    verdict.problems += plan_problems(
-        runbook, replay.calls, replay.matched, failed, require_waits=require_waits, require_retries=require_retries,
-    )
+    with collector.paused():
+        replay = _Replay(runbook, list(heapq.merge(calls, reads, key=lambda event: event.epoch)))
+        verdict = replay.run()
+        verdict.problems += plan_problems(
+            runbook, replay.calls, replay.matched, failed, require_waits=require_waits, require_retries=require_retries,
+        )
     return verdict
 
 

@@ -17,6 +17,7 @@ import json
 
 import jinja2
 
+from pysynth import collector
 from pysynth.model import Runbook, runbook_from_json, runbook_to_json
 from pysynth.render import bash, python, ssm
 from pysynth.render.names import environment_name, option_name
@@ -67,9 +68,10 @@ def check(runbook: Runbook, fmt: str, text: str) -> list[str]:
 
 
 def render_checked(runbook: Runbook, fmt: str) -> str:
-    text = render(runbook, fmt)
-    # render refused a runbook with problems of its own: only the text is left to check.
-    problems = _text_problems(runbook, fmt, text)
+    with collector.paused():
+        text = render(runbook, fmt)
+        # render refused a runbook with problems of its own: only the text is left to check.
+        problems = _text_problems(runbook, fmt, text)
     if problems:
         raise RenderError(problems)
     return text
