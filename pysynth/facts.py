@@ -622,8 +622,10 @@ def _retries(session: Session) -> list[tuple[int, int]]:
 def _storable(fact: Fact) -> Fact:
     """clingo strings cannot hold NUL: a log value with one shows it as U+FFFD in the facts (the
     runbook keeps the real value; only policies reading value_text/2 see the stand-in)."""
-    if any(isinstance(arg, str) and "\x00" in arg for arg in fact.args):
-        return Fact(fact.predicate, tuple(arg.replace("\x00", "\ufffd") if isinstance(arg, str) else arg for arg in fact.args))
+    for arg in fact.args:  # a loop, not any(): this runs for every one of a session's facts
+        if isinstance(arg, str) and "\x00" in arg:
+            return Fact(fact.predicate, tuple(arg.replace("\x00", "\ufffd") if isinstance(arg, str) else arg
+                                              for arg in fact.args))
     return fact
 
 
