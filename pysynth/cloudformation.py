@@ -15,6 +15,7 @@ import re
 
 import yaml
 
+from pysynth import safe_yaml
 from pysynth.iam import (
     GLOBAL_PLACEHOLDERS,
     Parts,
@@ -34,7 +35,7 @@ STACK_VALUES = {"Partition": "AWS::Partition", "Account": "AWS::AccountId", "Reg
 def document_resource(ssm_text: str) -> dict:
     """The SSM document as a resource; its content a mapping, as CloudFormation takes it."""
     return {"Type": "AWS::SSM::Document",
-            "Properties": {"DocumentType": "Automation", "Content": yaml.safe_load(ssm_text),
+            "Properties": {"DocumentType": "Automation", "Content": safe_yaml.load(ssm_text),
                            "UpdateMethod": "NewVersion"}}
 
 

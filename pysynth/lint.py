@@ -14,6 +14,7 @@ import re
 
 import yaml
 
+from pysynth import safe_yaml
 from pysynth.botomodels import operation_model
 from pysynth.render.ssm import SSM_OUTPUT_TYPES
 
@@ -36,7 +37,7 @@ def limit_problems(text: str) -> list[str]:
         problems.append(f"the document is {size:,} bytes; Systems Manager takes at most {max_document_bytes():,} "
                         "(select fewer calls with --since, --until or --principal)")
     try:
-        document = yaml.safe_load(text)
+        document = safe_yaml.load(text)
     except yaml.YAMLError as error:
         return problems + [f"the document is not YAML: {str(error).splitlines()[0]}"]
     steps = document.get("mainSteps") if isinstance(document, dict) else None

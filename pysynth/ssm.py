@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from pysynth import safe_yaml
 from pysynth.evidence import property_wait, success_wait
 from pysynth.model import (
     EXECUTE_AWS_API, GLOBALS, WAIT_FOR_PROPERTY, GlobalRef, Input, InputRef, Output, OutputRef, RecordRef, Retry, Runbook,
@@ -77,7 +78,7 @@ def load_runbook(path: str | Path) -> Runbook:
 def parse_document(text: str, name: str) -> Runbook:
     """The SSM Automation document ``text`` as a runbook; ``name`` says where it came from in errors."""
     try:
-        document = yaml.safe_load(text)
+        document = safe_yaml.load(text)
     except yaml.YAMLError as error:
         raise DocumentError(f"{name}: not YAML or JSON: {_yaml_problem(error)}") from None
     if not isinstance(document, dict):

@@ -13,6 +13,7 @@ import re
 
 import yaml
 
+from pysynth import safe_yaml
 from pysynth.model import WAIT_FOR_PROPERTY, InputRef, OutputRef, Runbook, Step, Template
 from pysynth.render.names import NAME
 from pysynth.render.prose import records_text
@@ -33,61 +34,6 @@ ASSUME_ROLE_PATTERN = r"^$|^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 YAML_SIMPLE_KEY_LIMIT = 1000
 
 
-def _load_yaml(text: str):
-    """libyaml's loader where PyYAML has it (the pure-Python one takes seconds on big runbooks);
-    the pure-Python one where libyaml refuses what YAML allows (an escaped lone surrogate)."""
-    if _RunbookLoader is not None:
-        try:
-            return yaml.load(text, Loader=_RunbookLoader)
-        except yaml.YAMLError:
-            pass
-    return yaml.load(text, Loader=yaml.SafeLoader)
-
-
-_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-class _NotPlain(Exception):
-    """A node the plain construction leaves to PyYAML's own (a merge key, a recursive alias)."""
-
-
-if getattr(yaml, "CSafeLoader", None) is not None:
-    class _RunbookLoader(yaml.CSafeLoader):
-        """libyaml's safe loader, building the mappings, sequences and strings a runbook is made of
-        directly from libyaml's nodes: PyYAML's generic construction costs three times libyaml's
-        parse on a large runbook. Other scalars (numbers, booleans) are built by PyYAML's safe
-        constructor; a document with anything else (merge keys, other tags, a recursive alias) is
-        built by it whole, so the result is always what the safe loader gives."""
-
-        def construct_document(self, node):
-            try:
-                return self._plain(node, set())
-            except _NotPlain:
-                return super().construct_document(node)
-
-        def _plain(self, node, building: set[int]):
-            tag = node.tag
-            if tag == _STR and isinstance(node, yaml.ScalarNode):
-                return node.value
-            if isinstance(node, yaml.ScalarNode):
-                return self.construct_object(node)
-            if id(node) in building:
-                raise _NotPlain
-            building.add(id(node))
-            if tag == _SEQ and isinstance(node, yaml.SequenceNode):
-                value = [self._plain(item, building) for item in node.value]
-            elif tag == _MAP and isinstance(node, yaml.MappingNode):
-                value = {}
-                for key_node, value_node in node.value:
-                    if key_node.tag != _STR:
-                        raise _NotPlain  # a merge key, or a key that is not text
-                    value[key_node.value] = self._plain(value_node, building)
-            else:
-                raise _NotPlain
-            building.discard(id(node))
-            return value
-else:  # pragma: no cover - PyYAML built without libyaml
-    _RunbookLoader = None
 
 
 def yaml_string(text: str) -> str:
@@ -263,7 +209,7 @@ def _normalized(value: object) -> object:
 
 def check_text(runbook: Runbook, text: str) -> list[str]:
     try:
-        document = _load_yaml(text)
+        document = safe_yaml.load(text)
     except yaml.YAMLError as error:
         return [f"the SSM document is not YAML: {error}"]
     if not isinstance(document, dict):
