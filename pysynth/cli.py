@@ -647,7 +647,7 @@ def main() -> None:
 
 # The commands about a runbook rather than a log (explain, iam, graph, upload) live in a module of
 # their own; importing it registers them on the app, after the commands above.
-from pysynth import runbook_commands  # noqa: F401
+from pysynth import runbook_commands  # noqa: E402, F401
 
 
 class _PlainHelpCommand(typer.core.TyperCommand):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 
 def test_encodings_and_templates_are_found_through_the_installed_package():
@@ -14,3 +15,10 @@ def test_encodings_and_templates_are_found_through_the_installed_package():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tempfile.gettempdir())
     assert done.stdout.split() == ["True", "True"], done.stderr
+
+
+def test_the_code_is_ruff_clean():
+    # The rule set is pinned in pyproject.toml, so this means the same whichever ruff is installed.
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", str(root)], capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -38,5 +38,8 @@ def test_raw_delivery_archive_matches_the_merged_file(shared):
         return [(line["event_id"], line["operation"], line["status"], line["reason"]) for line in run.json_lines()]
     # Same records, same classification; order may differ only within one second.
     assert sorted(summary(merged), key=str) == sorted(summary(archive), key=str)
-    kept_ids = lambda run: [line["event_id"] for line in run.json_lines() if line["status"] == "kept"]
+
+    def kept_ids(run):
+        return [line["event_id"] for line in run.json_lines() if line["status"] == "kept"]
+
     assert len(kept_ids(merged)) == len(kept_ids(archive)) > 300
