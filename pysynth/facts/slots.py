@@ -1,219 +1,28 @@
-"""From kept calls to ASP facts: the heavy joins happen here, in Python, in time linear in the
-session; the encodings only choose among the candidates found here.
-
-Each kept write call's request is cut into slots (a scalar, a whole list of scalars, or an id,
-account id or region inside a longer string), each response into outputs; every distinct value gets
-one id. For each slot, the candidate outputs are the first call that showed its value and the most
-recent earlier one: enough for every binding the encodings allow, and linear in size.
-The fact schema is documented in ``asp/README.md``.
-"""
+"""Cutting requests into slots and responses into outputs, and classifying each slot (an
+identifier, a constant, a fragment of a longer string, a hidden value, a runtime value)."""
 
 from __future__ import annotations
 
-import heapq
-import ipaddress
-import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
 
 import botocore.model
 
 from pysynth import unlogged
 from pysynth.botomodels import operation_model, resource_identifier_members
-from pysynth.evidence import Failures, PollSeries, failures_before, poll_series, strings_of
 from pysynth.ingest.events import Event
 from pysynth.lifecycle import CREATES, effects
-from pysynth.moments import moments_of, reorderable
+from pysynth.moments import moments_of
 from pysynth.paths import path_text
-from pysynth.solve import Fact, Term
+from pysynth.facts.joins import join_candidates, retries
+from pysynth.facts.session import OutputSlot, Session, Slot
+from pysynth.facts.values import (
+    ACCOUNT_ID, ACCOUNT_URL, ARN, ARN_PARTITION, AVAILABILITY_ZONE, AWS_MANAGED_ARN, IDENTIFIER_MEMBERS,
+    IDENTIFIER_SUFFIXES, KEY_MEMBERS, MIN_EMBEDDED_LENGTH, NUMBER_TYPES, RESOURCE_TYPE, RESOURCE_WILDCARD,
+    RESOURCE_ID, SCALAR_TYPES, TOKEN, VALUE_MEMBERS, runtime_kind, runtime_values, value_key,
+)
 
-IDENTIFIER_SUFFIXES = ("Name", "Names", "Id", "Ids", "Arn", "Arns", "Bucket", "Identifier", "Alias", "Key")
-# The same words as whole lower-case member names (``name``, ``id``, ``arn``), as REST APIs spell them.
-IDENTIFIER_MEMBERS = frozenset(suffix[0].lower() + suffix[1:] for suffix in IDENTIFIER_SUFFIXES)
-# Key/value data (tags, filters, environment variables) names nothing: told by its shape, a map
-# of scalars or a list of structures that pair a key with its value(s).
-KEY_MEMBERS = frozenset(("key", "name"))
-VALUE_MEMBERS = frozenset(("value", "values"))
-RESOURCE_ID = re.compile(r"^[a-z][a-z0-9]{0,14}-[0-9a-f]{8,17}$")
-AWS_MANAGED_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/")
-ARN = re.compile(r"arn:aws[a-z-]*:[^\s\"',;]*")
-ARN_PARTITION = re.compile(r"^arn:(aws[a-z-]*):")
-# An availability zone is its region and a letter: "us-east-1a" runs elsewhere as "<region>a".
-AVAILABILITY_ZONE = re.compile(r"(?:^|-)([a-z]{2}(?:-[a-z]+)+-\d)[a-z]$")
-ACCOUNT_ID = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
-# A URL whose path starts with an account id names a resource of that account next: an SQS queue.
-ACCOUNT_URL = re.compile(r"https://[^/\s\"']+/([0-9]{12})/([^/\s\"'?#]+)")
-RESOURCE_TYPE = re.compile(r"[:/]")
-RESOURCE_WILDCARD = re.compile(r"[*?$]")
-# Where embedded ids are looked for inside longer strings: tokens of ARNs, documents and paths.
-TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
-MIN_EMBEDDED_LENGTH = 6
-SCALAR_TYPES = {"string", "integer", "long", "boolean", "float", "double", "timestamp", "short", "byte"}
-NUMBER_TYPES = {"integer", "long", "float", "double", "short", "byte"}
-
-
-@dataclass(slots=True)
-class Slot:
-    id: int
-    call: int
-    keys: tuple  # where the value is in the request: member names and list indices
-    path: str  # the same as text: "TagSpecifications[0].Tags[1].Value"
-    member: str
-    containers: tuple[str, ...]
-    value: object
-    value_id: int
-    type: str
-    shape: botocore.model.Shape
-    # For a fragment: where it lies in the string at ``path`` (start, end).
-    span: tuple[int, int] | None = None
-    hidden: bool = False
-    runtime: str | None = None
-    identifier: bool = False
-    constant: bool = False
-
-
-@dataclass(slots=True)
-class OutputSlot:
-    id: int
-    call: int
-    path: str
-    value_id: int
-    type: str
-
-
-@dataclass
-class Session:
-    """The analysed session: calls (the kept write calls and the read calls that may become read
-    or wait steps), slots, outputs, the joins between them, and the evidence of polling and
-    failed attempts around them."""
-
-    calls: list[Event]
-    slots: list[Slot] = field(default_factory=list)
-    outputs: list[OutputSlot] = field(default_factory=list)
-    values: list[object] = field(default_factory=list)
-    produced: dict[int, int] = field(default_factory=dict)
-    first_source: dict[int, int] = field(default_factory=dict)
-    can_take: list[tuple[int, int]] = field(default_factory=list)
-    same_request: list[tuple[int, int]] = field(default_factory=list)
-    runtime_values: dict[str, str] = field(default_factory=dict)
-    # Call -> its moment: the second it was logged in, numbered from 1 (CloudTrail's order within
-    # one second is arbitrary, so the runbook may reorder the calls of a moment).
-    moments: list[int] = field(default_factory=list)
-    # The moments whose steps the solver ranks (pysynth.moments): elsewhere the log's order holds.
-    reorderable: set[int] = field(default_factory=set)
-    effects: list[tuple[str, int, int]] = field(default_factory=list)  # (creates|deletes, call, value)
-    polls: list[Poll] = field(default_factory=list)
-    failures: dict[int, Failures] = field(default_factory=dict)  # write call -> failed attempts before it
-
-    def call_event(self, call: int) -> Event:
-        return self.calls[call - 1]
-
-    def is_read(self, call: int) -> bool:
-        return self.calls[call - 1].read_only
-
-    def facts(self) -> list[Fact]:
-        return [_storable(fact) for fact in _facts(self)]
-
-
-def value_key(value: object) -> tuple:
-    """Equal values share one id; a string "1" and the number 1 do not."""
-    if isinstance(value, bool):
-        return ("boolean", value)
-    if isinstance(value, (int, float)):
-        return ("number", value)
-    if isinstance(value, (list, tuple)):
-        return ("list", tuple(value_key(item) for item in value))
-    if isinstance(value, datetime):
-        return ("timestamp", value.isoformat())
-    if isinstance(value, (bytes, bytearray)):
-        return ("blob", bytes(value))
-    return ("string", str(value))
-
-
-def cidr_prefix(value: object) -> int | None:
-    """The prefix length of an IPv4 or IPv6 CIDR block (``10.0.0.0/16``: 16), or None."""
-    if not isinstance(value, str) or "/" not in value or len(value) > 64:
-        return None
-    try:
-        return ipaddress.ip_network(value, strict=False).prefixlen
-    except ValueError:
-        return None
-
-
-def value_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return json.dumps([value_text(item) for item in value], ensure_ascii=False)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray)):
-        return f"<{len(value)} bytes>"
-    return str(value)
-
-
-@dataclass(slots=True)
-class Poll:
-    """A series of identical reads that polled a value: ``call`` is the last read (a read call of
-    the session), ``consumer`` the first write call after it that uses the value."""
-
-    call: int
-    reads: int
-    waiters: list[str]
-    accepted: list[str]
-    consumer: int | None
-
-
-def analyse(writes: list[Event], reads: list[Event] = (), failed: list[Event] = ()) -> Session:
-    """Slots, outputs, values, candidate bindings and evidence for the kept write calls in log
-    order, with the read calls that polled a resource or whose recorded responses carry a value a
-    later write uses, and the failed attempts before a write succeeded."""
-    merged = list(heapq.merge(writes, reads, key=_epoch))
-    calls, polls = _candidate_calls(merged, poll_series(merged))
-    session = _Analyser(calls).run()
-    session.polls = polls
-    positions = {id(event): number for number, event in enumerate(calls, start=1)}
-    session.failures = {positions[id(writes[index])]: found for index, found in failures_before(writes, failed).items()}
-    outputs = session.outputs
-    session.reorderable = reorderable(
-        session.moments,
-        ((slot.call, slot.value_id) for slot in session.slots),
-        ((session.slots[slot - 1].call, outputs[output - 1].call) for slot, output in session.can_take),
-        session.effects,
-        ((poll.call, poll.consumer) for poll in polls if poll.consumer is not None),
-    )
-    return session
-
-
-def _epoch(event: Event) -> float:
-    return event.epoch
-
-
-def _candidate_calls(merged: list[Event], series: list[PollSeries]):
-    """The session's calls: the writes and, of the reads (all in time order), the last read of each
-    poll series and the recorded reads whose response shows a value a later write's request
-    holds; with the polls, numbered as calls."""
-    later_requests: set[str] = set()
-    useful: set[int] = set()
-    for index in range(len(merged) - 1, -1, -1):
-        event = merged[index]
-        if not event.read_only:
-            later_requests |= strings_of(event.call.params)
-        elif event.call.response and (strings_of(event.call.response) - strings_of(event.call.params)) & later_requests:
-            useful.add(index)
-    useful.update(item.last for item in series)
-    kept = [index for index, event in enumerate(merged) if not event.read_only or index in useful]
-    number = {index: position for position, index in enumerate(kept, start=1)}
-    polls = [
-        Poll(number[item.last], len(item.reads), item.waiters, item.accepted, number.get(item.consumer))
-        for item in series if item.waiters
-    ]
-    return [merged[index] for index in kept], polls
-
-
-class _Analyser:
+class Analyser:
     def __init__(self, calls: list[Event]):
         self.session = Session(calls=calls, runtime_values=runtime_values(calls))
         self.session.moments = moments_of(calls)
@@ -246,8 +55,8 @@ class _Analyser:
                 for kind, name in effects(call.service, call.operation, call.params):
                     session.effects.append((kind, number, self.intern(name)))
         self.find_producers()
-        _join_candidates(session, self.sources)
-        session.same_request = _retries(session)
+        join_candidates(session, self.sources)
+        session.same_request = retries(session)
         return session
 
     def shown_to(self, value_id: int | None, call: int) -> bool:
@@ -405,7 +214,7 @@ class _Analyser:
             span=span, hidden=hidden,
         )
         if not hidden:
-            slot.runtime = runtime if span is not None else _runtime_kind(value, session.runtime_values)
+            slot.runtime = runtime if span is not None else runtime_kind(value, session.runtime_values)
             slot.constant = slot.runtime is None and span is None and _is_constant(slot)
             slot.identifier = slot.runtime is None and not slot.constant and (
                 span is not None
@@ -506,33 +315,6 @@ def _without_overlaps(found):
     return kept
 
 
-def runtime_values(calls: list[Event]) -> dict[str, str]:
-    """The account id, partition and region the session ran in, from the callers' ARNs and the
-    records' regions (the most common one)."""
-    found: dict[str, str] = {}
-    regions: dict[str, int] = defaultdict(int)
-    for event in calls:
-        arn = event.principal.arn or ""
-        parts = arn.split(":")
-        if len(parts) > 4 and parts[0] == "arn":
-            found.setdefault("partition", parts[1])
-            if ACCOUNT_ID.fullmatch(parts[4]):
-                found.setdefault("account_id", parts[4])
-        if event.region:
-            regions[event.region] += 1
-    if regions:
-        found["region"] = max(regions, key=regions.get)
-    return found
-
-
-def _runtime_kind(value: object, runtime: dict[str, str]) -> str | None:
-    if isinstance(value, str):
-        for kind in ("account_id", "region"):
-            if runtime.get(kind) == value:
-                return kind
-    return None
-
-
 def _is_constant(slot: Slot) -> bool:
     shape = slot.shape
     if slot.type in NUMBER_TYPES or slot.type in ("boolean", "timestamp", "blob"):
@@ -562,136 +344,3 @@ def _is_identifier(slot: Slot, service: str) -> bool:
             or slot.member in resource_identifier_members(service)):
         return True
     return all(RESOURCE_ID.match(text) or text.startswith("arn:") for text in texts)
-
-
-# Outputs of the same moment offered to one slot at most: enough to undo CloudTrail's arbitrary
-# order within a second, and bounded however busy the second.
-SAME_MOMENT_SOURCES = 3
-
-
-def _join_candidates(session: Session, sources: dict[int, list[tuple[int, int]]]) -> None:
-    """For each identifier or created value: the first output that showed it, the latest one of an
-    earlier moment, and the ones of the same moment (whose order the runbook decides). Plain data
-    (a tag value "true", a path "/") is never read from a response that merely echoes it: that
-    would tie unrelated steps together."""
-    moments = session.moments
-    for slot in session.slots:
-        if slot.hidden or slot.runtime or not (slot.identifier or slot.value_id in session.produced):
-            continue
-        moment = moments[slot.call - 1]
-        earlier = [output for call, output in sources.get(slot.value_id, ()) if moments[call - 1] < moment]
-        # A read's response shows the state after the writes logged before it: only a call logged
-        # after the read may take its values.
-        same = [output for call, output in sources.get(slot.value_id, ())
-                if moments[call - 1] == moment and call != slot.call
-                and not (session.is_read(call) and call > slot.call)][:SAME_MOMENT_SOURCES]
-        chosen = set(same)
-        if earlier:
-            chosen |= {earlier[0], earlier[-1]}
-        session.can_take.extend((slot.id, output) for output in sorted(chosen))
-
-
-def _retries(session: Session) -> list[tuple[int, int]]:
-    """Pairs (C, C0): write C repeats write C0's request and response, and no call in between uses
-    one of their request values, so C may be a retry of C0. C0 is the first call of an unbroken
-    run of repeats, so that every retry of a run can merge into the same step."""
-    slot_values: dict[int, set[int]] = defaultdict(set)
-    for slot in session.slots:
-        slot_values[slot.call].add(slot.value_id)
-    first_of_run: dict[str, int] = {}
-    latest: dict[str, int] = {}
-    pairs = []
-    for number, event in enumerate(session.calls, start=1):
-        if event.read_only:
-            continue
-        call = event.call
-        key = json.dumps([call.service, call.operation, call.params], sort_keys=True, default=str)
-        earlier, head = latest.get(key), first_of_run.get(key)
-        latest[key] = number
-        first_of_run[key] = number
-        if earlier is None:
-            continue
-        same_response = not call.response or call.response == session.call_event(head).call.response
-        untouched = not any(slot_values[number] & slot_values[between] for between in range(earlier + 1, number))
-        if same_response and untouched:
-            pairs.append((number, head))
-            first_of_run[key] = head
-    return pairs
-
-
-def _storable(fact: Fact) -> Fact:
-    """clingo strings cannot hold NUL: a log value with one shows it as U+FFFD in the facts (the
-    runbook keeps the real value; only policies reading value_text/2 see the stand-in)."""
-    for arg in fact.args:  # a loop, not any(): this runs for every one of a session's facts
-        if isinstance(arg, str) and "\x00" in arg:
-            return Fact(fact.predicate, tuple(arg.replace("\x00", "\ufffd") if isinstance(arg, str) else arg
-                                              for arg in fact.args))
-    return fact
-
-
-def _facts(session: Session):
-    sizes: dict[int, int] = defaultdict(int)
-    for number, event in enumerate(session.calls, start=1):
-        yield Fact("read" if event.read_only else "call", (number,))
-        yield Fact("call_operation", (number, event.call.service, event.call.operation))
-        moment = session.moments[number - 1]
-        sizes[moment] += 1
-        yield Fact("moment", (number, moment, sizes[moment]))
-    for moment, size in sizes.items():
-        if size > 1:
-            yield Fact("moment_size", (moment, size))
-            if moment in session.reorderable:
-                yield Fact("reorderable", (moment,))
-    for call, earlier in session.same_request:
-        yield Fact("same_request", (call, earlier))
-    for kind, call, value_id in session.effects:
-        yield Fact(kind, (call, value_id))
-    for poll in session.polls:
-        yield Fact("poll", (poll.call, poll.reads))
-        for rank, name in enumerate(poll.waiters):
-            yield Fact("waiter", (poll.call, name, rank))
-        for name in poll.accepted:
-            yield Fact("waiter_accepts", (poll.call, name))
-        if poll.consumer is not None:
-            yield Fact("polled_before", (poll.call, poll.consumer))
-    for call, found in session.failures.items():
-        yield Fact("failed_attempts", (call, found.count))
-    for slot in session.slots:
-        yield Fact("slot", (slot.id, slot.call, slot.path))
-        yield Fact("slot_member", (slot.id, slot.member))
-        for container in dict.fromkeys(slot.containers):
-            if container:
-                yield Fact("slot_in", (slot.id, container))
-        yield Fact("slot_value", (slot.id, slot.value_id))
-        yield Fact("slot_type", (slot.id, slot.type))
-        if slot.span is not None:
-            yield Fact("fragment", (slot.id,))
-        if slot.hidden:
-            yield Fact("hidden", (slot.id,))
-        if slot.runtime:
-            yield Fact("runtime", (slot.id, Term(slot.runtime)))
-        if slot.identifier:
-            yield Fact("identifier", (slot.id,))
-        if slot.constant:
-            yield Fact("constant", (slot.id,))
-    hidden_values = {slot.value_id for slot in session.slots if slot.hidden}
-    for value_id, value in enumerate(session.values, start=1):
-        if value_id not in hidden_values:
-            yield Fact("value_text", (value_id, value_text(value)))
-            bits = cidr_prefix(value)
-            if bits is not None:
-                yield Fact("value_cidr", (value_id, bits))
-    # Only outputs some slot may take: the rest of every response (most of it) could bind nothing.
-    offered = {output_id for _, output_id in session.can_take}
-    for output in session.outputs:
-        if output.id not in offered:
-            continue
-        yield Fact("output", (output.id, output.call, output.path))
-        yield Fact("output_value", (output.id, output.value_id))
-        yield Fact("output_type", (output.id, output.type))
-    for value_id, call in session.produced.items():
-        yield Fact("produced", (value_id, call))
-    for value_id, call in session.first_source.items():
-        yield Fact("first_source", (value_id, call))
-    for slot_id, output_id in session.can_take:
-        yield Fact("can_take", (slot_id, output_id))

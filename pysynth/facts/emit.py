@@ -1,0 +1,91 @@
+"""The facts of an analysed session, as ``asp/README.md`` documents them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from collections import defaultdict
+
+
+from pysynth.solve import Fact, Term
+from pysynth.facts.values import cidr_prefix, value_text
+
+if TYPE_CHECKING:
+    from pysynth.facts.session import Session
+
+def storable(fact: Fact) -> Fact:
+    """clingo strings cannot hold NUL: a log value with one shows it as U+FFFD in the facts (the
+    runbook keeps the real value; only policies reading value_text/2 see the stand-in)."""
+    for arg in fact.args:  # a loop, not any(): this runs for every one of a session's facts
+        if isinstance(arg, str) and "\x00" in arg:
+            return Fact(fact.predicate, tuple(arg.replace("\x00", "\ufffd") if isinstance(arg, str) else arg
+                                              for arg in fact.args))
+    return fact
+
+
+def session_facts(session: Session):
+    sizes: dict[int, int] = defaultdict(int)
+    for number, event in enumerate(session.calls, start=1):
+        yield Fact("read" if event.read_only else "call", (number,))
+        yield Fact("call_operation", (number, event.call.service, event.call.operation))
+        moment = session.moments[number - 1]
+        sizes[moment] += 1
+        yield Fact("moment", (number, moment, sizes[moment]))
+    for moment, size in sizes.items():
+        if size > 1:
+            yield Fact("moment_size", (moment, size))
+            if moment in session.reorderable:
+                yield Fact("reorderable", (moment,))
+    for call, earlier in session.same_request:
+        yield Fact("same_request", (call, earlier))
+    for kind, call, value_id in session.effects:
+        yield Fact(kind, (call, value_id))
+    for poll in session.polls:
+        yield Fact("poll", (poll.call, poll.reads))
+        for rank, name in enumerate(poll.waiters):
+            yield Fact("waiter", (poll.call, name, rank))
+        for name in poll.accepted:
+            yield Fact("waiter_accepts", (poll.call, name))
+        if poll.consumer is not None:
+            yield Fact("polled_before", (poll.call, poll.consumer))
+    for call, found in session.failures.items():
+        yield Fact("failed_attempts", (call, found.count))
+    for slot in session.slots:
+        yield Fact("slot", (slot.id, slot.call, slot.path))
+        yield Fact("slot_member", (slot.id, slot.member))
+        for container in dict.fromkeys(slot.containers):
+            if container:
+                yield Fact("slot_in", (slot.id, container))
+        yield Fact("slot_value", (slot.id, slot.value_id))
+        yield Fact("slot_type", (slot.id, slot.type))
+        if slot.span is not None:
+            yield Fact("fragment", (slot.id,))
+        if slot.hidden:
+            yield Fact("hidden", (slot.id,))
+        if slot.runtime:
+            yield Fact("runtime", (slot.id, Term(slot.runtime)))
+        if slot.identifier:
+            yield Fact("identifier", (slot.id,))
+        if slot.constant:
+            yield Fact("constant", (slot.id,))
+    hidden_values = {slot.value_id for slot in session.slots if slot.hidden}
+    for value_id, value in enumerate(session.values, start=1):
+        if value_id not in hidden_values:
+            yield Fact("value_text", (value_id, value_text(value)))
+            bits = cidr_prefix(value)
+            if bits is not None:
+                yield Fact("value_cidr", (value_id, bits))
+    # Only outputs some slot may take: the rest of every response (most of it) could bind nothing.
+    offered = {output_id for _, output_id in session.can_take}
+    for output in session.outputs:
+        if output.id not in offered:
+            continue
+        yield Fact("output", (output.id, output.call, output.path))
+        yield Fact("output_value", (output.id, output.value_id))
+        yield Fact("output_type", (output.id, output.type))
+    for value_id, call in session.produced.items():
+        yield Fact("produced", (value_id, call))
+    for value_id, call in session.first_source.items():
+        yield Fact("first_source", (value_id, call))
+    for slot_id, output_id in session.can_take:
+        yield Fact("can_take", (slot_id, output_id))

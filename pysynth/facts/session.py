@@ -1,0 +1,85 @@
+"""The analysed session: calls, slots, outputs and polls, as the facts are made from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import botocore.model
+
+from pysynth.evidence import Failures
+from pysynth.ingest.events import Event
+from pysynth.solve import Fact
+from pysynth.facts.emit import session_facts, storable
+
+@dataclass(slots=True)
+class Slot:
+    id: int
+    call: int
+    keys: tuple  # where the value is in the request: member names and list indices
+    path: str  # the same as text: "TagSpecifications[0].Tags[1].Value"
+    member: str
+    containers: tuple[str, ...]
+    value: object
+    value_id: int
+    type: str
+    shape: botocore.model.Shape
+    # For a fragment: where it lies in the string at ``path`` (start, end).
+    span: tuple[int, int] | None = None
+    hidden: bool = False
+    runtime: str | None = None
+    identifier: bool = False
+    constant: bool = False
+
+
+@dataclass(slots=True)
+class OutputSlot:
+    id: int
+    call: int
+    path: str
+    value_id: int
+    type: str
+
+
+@dataclass
+class Session:
+    """The analysed session: calls (the kept write calls and the read calls that may become read
+    or wait steps), slots, outputs, the joins between them, and the evidence of polling and
+    failed attempts around them."""
+
+    calls: list[Event]
+    slots: list[Slot] = field(default_factory=list)
+    outputs: list[OutputSlot] = field(default_factory=list)
+    values: list[object] = field(default_factory=list)
+    produced: dict[int, int] = field(default_factory=dict)
+    first_source: dict[int, int] = field(default_factory=dict)
+    can_take: list[tuple[int, int]] = field(default_factory=list)
+    same_request: list[tuple[int, int]] = field(default_factory=list)
+    runtime_values: dict[str, str] = field(default_factory=dict)
+    # Call -> its moment: the second it was logged in, numbered from 1 (CloudTrail's order within
+    # one second is arbitrary, so the runbook may reorder the calls of a moment).
+    moments: list[int] = field(default_factory=list)
+    # The moments whose steps the solver ranks (pysynth.moments): elsewhere the log's order holds.
+    reorderable: set[int] = field(default_factory=set)
+    effects: list[tuple[str, int, int]] = field(default_factory=list)  # (creates|deletes, call, value)
+    polls: list[Poll] = field(default_factory=list)
+    failures: dict[int, Failures] = field(default_factory=dict)  # write call -> failed attempts before it
+
+    def call_event(self, call: int) -> Event:
+        return self.calls[call - 1]
+
+    def is_read(self, call: int) -> bool:
+        return self.calls[call - 1].read_only
+
+    def facts(self) -> list[Fact]:
+        return [storable(fact) for fact in session_facts(self)]
+
+@dataclass(slots=True)
+class Poll:
+    """A series of identical reads that polled a value: ``call`` is the last read (a read call of
+    the session), ``consumer`` the first write call after it that uses the value."""
+
+    call: int
+    reads: int
+    waiters: list[str]
+    accepted: list[str]
+    consumer: int | None
