@@ -13,6 +13,8 @@ from pysynth.evidence import POLLING_READS, failures_before, poll_series, reques
 from pysynth.ingest.events import Event
 from pysynth.lifecycle import CREATES, effects
 from pysynth.model import Runbook
+from pysynth.verify.problems import Problem
+from pysynth.verify.values import record_ref, record_text
 
 LIFECYCLE_ORDER = "lifecycle-order"  # a step names a resource before the step that creates it (or after its deletion)
 MISSING_WAIT = "missing-wait"  # the log polled a resource before a step used it; the runbook does not wait
@@ -29,7 +31,6 @@ def plan_problems(runbook: Runbook, calls: list[Event], matched: dict[str, int],
                   *, require_waits: bool, require_retries: bool) -> list:
     """Problems of the runbook's plan. ``calls`` are the log's kept writes and reads in time order,
     ``matched`` the step -> call the replay found."""
-    from pysynth.verify import Problem, _record, _record_text
 
     position = {step.name: number for number, step in enumerate(runbook.steps)}
     step_of_call = {number: name for name, number in matched.items()}
@@ -60,8 +61,8 @@ def plan_problems(runbook: Runbook, calls: list[Event], matched: dict[str, int],
                     problems.append(Problem(
                         LIFECYCLE_ORDER,
                         f"step {other} names {name!r} {when} step {creator} {kind.removesuffix('s')}s it "
-                        f"({_record_text(event)})",
-                        step=other, record=_record(event),
+                        f"({record_text(event)})",
+                        step=other, record=record_ref(event),
                     ))
 
     if require_waits:
@@ -79,9 +80,9 @@ def plan_problems(runbook: Runbook, calls: list[Event], matched: dict[str, int],
                 problems.append(Problem(
                     MISSING_WAIT,
                     f"step {consumer} uses {series.value!r}, which the log polled {len(series.reads)} times with "
-                    f"{last.call.service} {last.call.operation} before it ({_record_text(last)}), but no wait "
+                    f"{last.call.service} {last.call.operation} before it ({record_text(last)}), but no wait "
                     f"step before it makes that call",
-                    step=consumer, record=_record(last),
+                    step=consumer, record=record_ref(last),
                 ))
 
     if require_retries:
@@ -93,7 +94,7 @@ def plan_problems(runbook: Runbook, calls: list[Event], matched: dict[str, int],
                 problems.append(Problem(
                     MISSING_RETRY,
                     f"step {name}: the log shows its call failing {found.count} time(s) ({', '.join(found.codes)}) "
-                    f"before {_record_text(writes[index])} succeeded, but the step is not retried",
-                    step=name, record=_record(writes[index]),
+                    f"before {record_text(writes[index])} succeeded, but the step is not retried",
+                    step=name, record=record_ref(writes[index]),
                 ))
     return problems

@@ -1,0 +1,61 @@
+"""What a certification finds: the kinds of problems, each problem, and the verdict."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+
+from pysynth.model import EXECUTE_AWS_API, WAIT_FOR_PROPERTY, RecordRef
+
+# Problem kinds.
+MISSING_CALL = "missing-call"  # a kept call that no step makes
+EXTRA_STEP = "extra-step"  # a step that makes a call the log never made
+WRONG_OPERATION = "wrong-operation"  # a step that makes another operation than the call it stands for
+VALUE_DIFFERS = "value-differs"  # a request value other than the logged one
+LITERAL_CREATED_ID = "literal-created-id"  # a value an earlier call created, written as a literal
+OUTPUT_BEFORE_PRODUCER = "output-before-producer"  # an output used before (or without) its step
+SECRET_LITERAL = "secret-literal"  # a value the log hides, written into the runbook
+OMITTED_VALUE = "omitted-value"  # a value the call needed that the log hides or never logs, left out
+UNKNOWN_OUTPUT = "unknown-output"  # an output the step does not declare, or its response lacks
+UNKNOWN_INPUT = "unknown-input"  # an input the runbook does not declare, or an unknown global
+UNSUPPORTED_ACTION = "unsupported-action"  # a step action a log cannot vouch for (branches, loops…)
+RECORDS_DIFFER = "records-differ"  # check_synthesized: a step claims other records than it reproduces
+
+# Actions that make an API call a log record can vouch for (a wait repeats a read the log shows).
+API_ACTIONS = (EXECUTE_AWS_API, WAIT_FOR_PROPERTY)
+# Actions that only read and that no log record stands for.
+READ_ONLY_ACTIONS = {"aws:assertAwsResourceProperty", "aws:sleep"}
+GLOBAL_VALUES = {"ACCOUNT_ID": "account_id", "REGION": "region", "AWS_PARTITION": "partition"}
+MESSAGE_VALUE_LENGTH = 120
+LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+@dataclass(slots=True)
+class Problem:
+    """Why a runbook is not certified. ``message`` is one line; the other fields locate it."""
+
+    kind: str
+    message: str
+    step: str | None = None
+    record: RecordRef | None = None
+    path: str | None = None
+    expected: object = None
+    found: object = None
+
+    def __post_init__(self) -> None:
+        # Step names and map keys come from the runbook and may hold line breaks: escape them.
+        self.message = LINE_BREAKS.sub(lambda match: json.dumps(match.group())[1:-1], self.message)
+
+
+@dataclass(slots=True)
+class Verdict:
+    """Each step with the records it reproduces (in runbook order), and the problems found."""
+
+    matches: list[tuple[str, list[RecordRef]]]
+    problems: list[Problem]
+
+    @property
+    def certified(self) -> bool:
+        return not self.problems
