@@ -25,6 +25,7 @@ import jmespath
 from pysynth.botomodels import operation_model, waiter_model, waiters_of_operation
 from pysynth.ingest.events import Event
 from pysynth.model import Wait
+from pysynth.paths import strings_of
 
 # Waiter names that mean the resource is gone or stopped: a poor match for a write that creates.
 ENDING_STATES = ("Deleted", "Terminated", "Stopped", "NotExists", "Cancelled", "Disassociated")
@@ -67,21 +68,6 @@ def request_key(event: Event) -> str:
               member.metadata.get("idempotencyToken")}
     params = {key: value for key, value in call.params.items() if key not in tokens}
     return json.dumps([call.service, call.operation, params], sort_keys=True, default=str)
-
-
-def strings_of(value: object) -> set[str]:
-    """Every text leaf of a request or response tree."""
-    found: set[str] = set()
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            found.add(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
 
 
 def poll_series(events: list[Event]) -> list[PollSeries]:

@@ -65,3 +65,20 @@ def value_at(value: object, keys: Keys, absent: object = None) -> object:
             return absent
         value = value[key]
     return value
+
+
+def strings_of(value: object, min_length: int = 0) -> set[str]:
+    """Every text leaf of a request or response tree at least ``min_length`` long: the values the
+    reading layer orders records by, and the facts and verify find polling and retries by."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) >= min_length:
+                found.add(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found

@@ -7,7 +7,8 @@ import json
 from collections import defaultdict
 
 
-from pysynth.evidence import PollSeries, strings_of
+from pysynth.evidence import PollSeries
+from pysynth.paths import strings_of
 from pysynth.ingest.events import Event
 from pysynth.facts.session import Poll, Session
 

@@ -15,6 +15,7 @@ from itertools import groupby
 from operator import attrgetter
 
 from pysynth.ingest.events import Event
+from pysynth.paths import strings_of
 
 MIN_VALUE_LENGTH = 3  # shorter strings ("1", "us") are too common to link anything
 
@@ -41,7 +42,7 @@ def drop_duplicates(events: list[Event]) -> None:
 
 
 def _order_by_evidence(group: list[Event]) -> list[Event]:
-    produced = [_strings(event.call.response) if event.call and event.call.response else set() for event in group]
+    produced = [strings_of(event.call.response, MIN_VALUE_LENGTH) if event.call and event.call.response else set() for event in group]
     if not any(produced):
         return group
     # Each value is a node between the records: it is ready once every record whose response holds
@@ -57,7 +58,7 @@ def _order_by_evidence(group: list[Event]) -> list[Event]:
     for consumer, event in enumerate(group):
         if event.call is None:
             continue
-        for value in _strings(event.call.params):
+        for value in strings_of(event.call.params, MIN_VALUE_LENGTH):
             if value in producers and value not in produced[consumer]:
                 users.setdefault(value, []).append(consumer)
                 waiting[consumer] += 1
@@ -87,17 +88,3 @@ def _order_by_evidence(group: list[Event]) -> list[Event]:
                     if waiting[consumer] == 0 and not placed[consumer]:
                         heapq.heappush(ready, consumer)
     return [group[position] for position in order]
-
-
-def _strings(value: object, into: set[str] | None = None) -> set[str]:
-    into = set() if into is None else into
-    if isinstance(value, str):
-        if len(value) >= MIN_VALUE_LENGTH:
-            into.add(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _strings(item, into)
-    elif isinstance(value, list):
-        for item in value:
-            _strings(item, into)
-    return into

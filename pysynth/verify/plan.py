@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from pysynth.evidence import POLLING_READS, failures_before, poll_series, request_key, strings_of
+from pysynth.evidence import POLLING_READS, failures_before, poll_series, request_key
+from pysynth.paths import strings_of
 from pysynth.ingest.events import Event
 from pysynth.lifecycle import CREATES, effects
 from pysynth.model import Runbook
