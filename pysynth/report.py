@@ -224,8 +224,10 @@ def comparison_table(synthesis: Synthesis, runbooks: list[Runbook]) -> Table:
         choices = [_binding_text(answer.bindings.get(slot.id), slot, session, names, inputs)
                    for answer, names, inputs in zip(answers, step_names, input_names)]
         if len(set(choices)) > 1:
-            operation = session.call_event(slot.call).call.operation
-            table.add_row(Text(f"{operation}.{slot.path}"), *(Text(choice) for choice in choices))
+            # The step's name (CreateSecret3), so that twenty calls of one operation stay apart.
+            step = next((names[slot.call] for names in step_names if slot.call in names),
+                        session.call_event(slot.call).call.operation)
+            table.add_row(Text(f"{step}.{slot.path}"), *(Text(choice) for choice in choices))
     return table
 
 
