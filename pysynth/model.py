@@ -8,11 +8,16 @@ tree of dicts and lists whose leaves are literal values (str, int, float, bool) 
 - ``OutputRef(step, output)``: an output of an earlier step (``{{ Step.Output }}``);
 - ``GlobalRef(name)``: a value the runtime supplies: ``ACCOUNT_ID``, ``REGION``, ``AWS_PARTITION``;
 - ``Template(parts)``: a string made of literal text and references, e.g. an ARN with the
-  account id in it.
+  account id in it;
+- ``ItemRef(loop)``: the element the loop step ``loop`` is at (``{{ Loop.CurrentIteratorValue }}``);
+- ``IndexRef(loop)``: that iteration's number, from 1 (``{{ Loop.CurrentIteration }}``).
 
-Steps carry an ``action``: ``aws:executeAwsApi``, or ``aws:waitForAwsResourceProperty`` for a
-wait (``Step.wait``); a step that failed in the log before it succeeded carries a ``Step.retry``.
-Branches (``aws:branch``) and loops (``aws:loop``) can join them without changing what is here. ``to_json``/``from_json`` give the documented JSON form (``--format json``).
+Steps carry an ``action``: ``aws:executeAwsApi``, ``aws:waitForAwsResourceProperty`` for a wait
+(``Step.wait``), or ``aws:loop`` for a loop (``Step.loop``: its body steps, once per element of a
+list). A step that failed in the log before it succeeded carries a ``Step.retry``; a step that
+makes in one call what the log shows as one call per element of a list carries ``Step.batch``.
+``walk`` visits every step, loop bodies included. ``runbook_to_json``/``runbook_from_json`` give
+the documented JSON form (``--format json``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from typing import Union
 
 EXECUTE_AWS_API = "aws:executeAwsApi"
 WAIT_FOR_PROPERTY = "aws:waitForAwsResourceProperty"
+LOOP = "aws:loop"
+# SSM runs an aws:loop over at most this many elements; the step fails on a longer list.
+SSM_MAX_ITERATIONS = 100
 GLOBALS = ("ACCOUNT_ID", "REGION", "AWS_PARTITION")
 SCHEMA_VERSION = 1
 
@@ -42,14 +50,29 @@ class GlobalRef:
     name: str  # one of GLOBALS
 
 
-Reference = Union[InputRef, OutputRef, GlobalRef]
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """The element of the list the enclosing loop step named ``loop`` is at."""
+
+    loop: str
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRef:
+    """The number of the iteration the enclosing loop step named ``loop`` is at, counted from 1."""
+
+    loop: str
+
+
+Reference = Union[InputRef, OutputRef, GlobalRef, ItemRef, IndexRef]
 
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """Literal text and references, concatenated: ``arn:`` + GlobalRef(AWS_PARTITION) + ``:iam::``…"""
+    """Literal text and references, concatenated: ``arn:`` + GlobalRef(AWS_PARTITION) + ``:iam::``…,
+    or a key made from a loop's element: ItemRef(Loop) + ``/``."""
 
-    parts: tuple[Union[str, InputRef, OutputRef, GlobalRef], ...]
+    parts: tuple[Union[str, InputRef, OutputRef, GlobalRef, ItemRef, IndexRef], ...]
 
 
 @dataclass(slots=True)
@@ -72,9 +95,25 @@ class Input:
 
 
 @dataclass(slots=True)
+class Condition:
+    """Which elements of a listed response a list output keeps: those whose ``property`` (a path
+    inside the element: ``State.Name``, ``Name``) equals ``value`` (``test`` "equals") or starts
+    with it ("prefix"), or, for test "tag", whose tag list at ``property`` (``Tags``) holds a tag
+    with key ``value``. ``element`` is the path of the listed elements, a prefix of the output's
+    path (``Reservations[*].Instances[*]`` of ``Reservations[*].Instances[*].InstanceId``)."""
+
+    element: str
+    property: str
+    test: str
+    value: str
+
+
+@dataclass(slots=True)
 class Output:
     """A step output: ``selector`` is the JSONPath SSM reads from the response (``$.User.Arn``),
-    ``path`` the same place in botocore's response (``User.Arn``), ``type`` an SSM output type."""
+    ``path`` the same place in botocore's response (``User.Arn``), ``type`` an SSM output type.
+    A list output (type ``StringList``) has ``[*]`` in its path (``Buckets[*].Name``: every
+    bucket's name) and may keep only the elements that meet ``where``."""
 
     name: str
     selector: str
@@ -83,6 +122,7 @@ class Output:
     # A secret the step creates (CreateAccessKey's SecretAccessKey): the scripts write it to a file
     # the user names, never to stdout; SSM does not declare it (see README: secrets created by a step).
     secret: bool = False
+    where: Condition | None = None
 
 
 @dataclass(slots=True)
@@ -118,9 +158,25 @@ class Retry:
 
 
 @dataclass(slots=True)
+class Loop:
+    """What a loop step repeats: its body ``steps`` (a body step may itself be a loop), once for
+    each element of ``over``, a list: a ``StringList`` input (InputRef) or a list output of an
+    earlier step (OutputRef). Inside the body, ItemRef/IndexRef name the element and the
+    iteration; a body step's outputs are read only by later steps of the same iteration.
+    ``iterations`` is how many the log shows (the step's records are its first iteration's)."""
+
+    over: InputRef | OutputRef
+    steps: list[Step]
+    iterations: int
+
+
+@dataclass(slots=True)
 class Step:
-    """One runbook step: an API call (``aws:executeAwsApi``) or, with ``wait``, a wait that repeats
-    the call until a waiter accepts it (``aws:waitForAwsResourceProperty`` in SSM)."""
+    """One runbook step: an API call (``aws:executeAwsApi``); with ``wait``, a wait that repeats
+    the call until a waiter accepts it (``aws:waitForAwsResourceProperty`` in SSM); with ``loop``,
+    a loop (``aws:loop``; service, api and request are empty). ``batch`` names the request member
+    (``InstanceIds``) that takes a whole list in one call where the log shows one call per element:
+    each of ``records`` is one of those calls."""
 
     name: str
     service: str  # botocore service name: "iam", "ec2"
@@ -132,6 +188,16 @@ class Step:
     description: str = ""
     wait: Wait | None = None
     retry: Retry | None = None
+    loop: Loop | None = None
+    batch: str | None = None
+
+
+def walk(steps: list[Step]):
+    """Every step, in order, a loop step before its body's steps (depth first)."""
+    for step in steps:
+        yield step
+        if step.loop is not None:
+            yield from walk(step.loop.steps)
 
 
 @dataclass(slots=True)
@@ -156,7 +222,8 @@ class Runbook:
         return next(item for item in self.inputs if item.name == name)
 
     def step(self, name: str) -> Step:
-        return next(item for item in self.steps if item.name == name)
+        """The step of that name, inside a loop's body too."""
+        return next(item for item in walk(self.steps) if item.name == name)
 
 
 # --------------------------------------------------------------------------- JSON form
@@ -164,7 +231,8 @@ class Runbook:
 
 def value_to_json(value: object) -> object:
     """A request value as JSON: references become one-key objects (``{"$input": "UserName"}``,
-    ``{"$output": ["CreateUser", "Arn"]}``, ``{"$global": "REGION"}``, ``{"$template": [...]}``);
+    ``{"$output": ["CreateUser", "Arn"]}``, ``{"$global": "REGION"}``, ``{"$item": "Loop"}``,
+    ``{"$index": "Loop"}``, ``{"$template": [...]}``);
     a literal dict whose keys start with ``$`` is wrapped as ``{"$literal": {...}}``."""
     if isinstance(value, InputRef):
         return {"$input": value.name}
@@ -172,6 +240,10 @@ def value_to_json(value: object) -> object:
         return {"$output": [value.step, value.output]}
     if isinstance(value, GlobalRef):
         return {"$global": value.name}
+    if isinstance(value, ItemRef):
+        return {"$item": value.loop}
+    if isinstance(value, IndexRef):
+        return {"$index": value.loop}
     if isinstance(value, Template):
         return {"$template": [value_to_json(part) for part in value.parts]}
     if isinstance(value, dict):
@@ -192,6 +264,10 @@ def value_from_json(value: object) -> object:
                 return OutputRef(item[0], item[1])
             if key == "$global":
                 return GlobalRef(item)
+            if key == "$item":
+                return ItemRef(item)
+            if key == "$index":
+                return IndexRef(item)
             if key == "$template":
                 return Template(tuple(value_from_json(part) for part in item))
             if key == "$literal":
@@ -211,26 +287,30 @@ def runbook_to_json(runbook: Runbook) -> dict:
              "secret": i.secret, "used_by": i.used_by, **({"file": True} if i.file else {})}
             for i in runbook.inputs
         ],
-        "steps": [
-            {
-                "name": s.name, "action": s.action, "service": s.service, "api": s.api,
-                "description": s.description,
-                "request": value_to_json(s.request),
-                "outputs": [
-                    {"name": o.name, "selector": o.selector, "type": o.type, "path": o.path,
-                     **({"secret": True} if o.secret else {})}
-                    for o in s.outputs
-                ],
-                "records": [{"file": r.file, "index": r.index, "event_id": r.event_id, "time": r.time} for r in s.records],
-                **({"wait": asdict(s.wait)} if s.wait else {}),
-                **({"retry": asdict(s.retry)} if s.retry else {}),
-            }
-            for s in runbook.steps
-        ],
+        "steps": [_step_to_json(step) for step in runbook.steps],
         "solution": {
             "objectives": runbook.solution.objectives, "optimal": runbook.solution.optimal,
             "models": runbook.solution.models, "seconds": runbook.solution.seconds,
         },
+    }
+
+
+def _step_to_json(s: Step) -> dict:
+    return {
+        "name": s.name, "action": s.action, "service": s.service, "api": s.api,
+        "description": s.description,
+        "request": value_to_json(s.request),
+        "outputs": [
+            {"name": o.name, "selector": o.selector, "type": o.type, "path": o.path,
+             **({"secret": True} if o.secret else {}), **({"where": asdict(o.where)} if o.where else {})}
+            for o in s.outputs
+        ],
+        "records": [{"file": r.file, "index": r.index, "event_id": r.event_id, "time": r.time} for r in s.records],
+        **({"wait": asdict(s.wait)} if s.wait else {}),
+        **({"retry": asdict(s.retry)} if s.retry else {}),
+        **({"batch": s.batch} if s.batch else {}),
+        **({"loop": {"over": value_to_json(s.loop.over), "iterations": s.loop.iterations,
+                     "steps": [_step_to_json(inner) for inner in s.loop.steps]}} if s.loop else {}),
     }
 
 
@@ -239,16 +319,22 @@ def runbook_from_json(data: dict) -> Runbook:
     return Runbook(
         description=data.get("description", ""),
         inputs=[Input(**item) for item in data["inputs"]],
-        steps=[
-            Step(
-                name=s["name"], service=s["service"], api=s["api"], action=s.get("action", EXECUTE_AWS_API),
-                description=s.get("description", ""), request=value_from_json(s["request"]),
-                outputs=[Output(**o) for o in s.get("outputs", [])],
-                records=[RecordRef(**r) for r in s.get("records", [])],
-                wait=Wait(**s["wait"]) if s.get("wait") else None,
-                retry=Retry(**s["retry"]) if s.get("retry") else None,
-            )
-            for s in data["steps"]
-        ],
+        steps=[_step_from_json(s) for s in data["steps"]],
         solution=Solution(**solution),
+    )
+
+
+def _step_from_json(s: dict) -> Step:
+    loop = s.get("loop")
+    return Step(
+        name=s["name"], service=s["service"], api=s["api"], action=s.get("action", EXECUTE_AWS_API),
+        description=s.get("description", ""), request=value_from_json(s["request"]),
+        outputs=[Output(**{**o, "where": Condition(**o["where"]) if o.get("where") else None})
+                 for o in s.get("outputs", [])],
+        records=[RecordRef(**r) for r in s.get("records", [])],
+        wait=Wait(**s["wait"]) if s.get("wait") else None,
+        retry=Retry(**s["retry"]) if s.get("retry") else None,
+        batch=s.get("batch"),
+        loop=Loop(over=value_from_json(loop["over"]), iterations=loop["iterations"],
+                  steps=[_step_from_json(inner) for inner in loop["steps"]]) if loop else None,
     )

@@ -1,5 +1,8 @@
 """Paths into requests and responses: ``Instances[0].InstanceId`` and its SSM selector form
-``$.Instances[0].InstanceId``.
+``$.Instances[0].InstanceId``; a list's every element is ``[*]`` (``Buckets[*].Name``), and a
+list output may keep only the elements that meet a condition (``model.Condition``): SSM's
+JSONPath writes it as a filter (``[?(@.State.Name == 'running')]``), the AWS CLI's JMESPath as
+``[?State.Name=='running']``.
 
 The one parser of such paths, shared by the renderers (a script reads an output at its path), the
 SSM runner (an output's selector picks it from the response) and ``pysynth verify`` (an output's
@@ -10,11 +13,35 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
-# The JSONPath subset SSM selectors use: $ then .Member and [index] steps.
-SELECTOR_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
+from pysynth.model import Condition
 
-Keys = list[str | int]
+# The JSONPath subset SSM selectors use: $ then .Member, [index], [*] and filter steps.
+SELECTOR_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[(\*)\]|\[\?\((.*?)\)\](?=\.|\[|$)")
+# The filters a Condition becomes: a property equal to a text, starting with one, a tag key present.
+FILTER_EQUALS = re.compile(r"@\.([A-Za-z0-9_.]+) == '((?:[^'\\]|\\.)*)'")
+FILTER_PREFIX = re.compile(r"@\.([A-Za-z0-9_.]+) =~ /\^((?:[^/\\]|\\.)*)\.\*/")
+FILTER_TAG = re.compile(r"'((?:[^'\\]|\\.)*)' in @\.([A-Za-z0-9_.]+)\[\*\]\.Key")
+REGEX_SPECIAL = re.compile(r"([\\^$.|?*+()\[\]{}/-])")
+
+
+@dataclass(frozen=True, slots=True)
+class Every:
+    """``[*]``: every element of a list."""
+
+
+@dataclass(frozen=True, slots=True)
+class Keep:
+    """``[?(...)]``: the elements of a list whose ``property`` meets ``test`` with ``value``."""
+
+    property: str
+    test: str
+    value: str
+
+
+EVERY = Every()
+Keys = list["str | int | Every | Keep"]
 PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
 
 
@@ -24,6 +51,8 @@ def path_text(keys: tuple) -> str:
     for key in keys:
         if isinstance(key, int):
             text += f"[{key}]"
+        elif isinstance(key, Every):
+            text += "[*]"
         elif PLAIN_KEY.fullmatch(key):
             text += f".{key}" if text else key
         else:
@@ -32,8 +61,8 @@ def path_text(keys: tuple) -> str:
 
 
 def parse_selector(selector: str) -> Keys | None:
-    """``$.Instances[0].InstanceId`` -> ``["Instances", 0, "InstanceId"]``; None if it is not in
-    the JSONPath subset SSM selectors use."""
+    """``$.Instances[0].InstanceId`` -> ``["Instances", 0, "InstanceId"]``, ``[*]`` as EVERY and
+    a filter as Keep; None if it is not in the JSONPath subset SSM selectors use."""
     if not selector.startswith("$"):
         return None
     keys: Keys = []
@@ -42,10 +71,90 @@ def parse_selector(selector: str) -> Keys | None:
         match = SELECTOR_STEP.match(selector, position)
         if match is None:
             return None
-        member, index = match.groups()
-        keys.append(member if member is not None else int(index))
+        member, index, every, test = match.groups()
+        if member is not None:
+            keys.append(member)
+        elif index is not None:
+            keys.append(int(index))
+        elif every is not None:
+            keys.append(EVERY)
+        else:
+            keep = _parse_filter(test)
+            if keep is None:
+                return None
+            keys.append(keep)
         position = match.end()
     return keys
+
+
+def _parse_filter(text: str) -> Keep | None:
+    if match := FILTER_EQUALS.fullmatch(text):
+        return Keep(match.group(1), "equals", _unescape(match.group(2)))
+    if match := FILTER_PREFIX.fullmatch(text):
+        return Keep(match.group(1), "prefix", re.sub(r"\\(.)", r"\1", match.group(2)))
+    if match := FILTER_TAG.fullmatch(text):
+        return Keep(match.group(2), "tag", _unescape(match.group(1)))
+    return None
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def list_selector(path: str, where: Condition | None = None) -> str:
+    """The SSM selector of a list output: ``$.Buckets[*].Name``, with the condition as a JSONPath
+    filter in place of the element's ``[*]``."""
+    if where is None:
+        return "$." + path
+    if not path.startswith(where.element) or not where.element.endswith("[*]"):
+        raise ValueError(f"{where.element} is not a list of elements within {path}")
+    head, rest = where.element[:-3], path[len(where.element):]
+    if where.test == "equals":
+        test = f"@.{where.property} == {_quoted(where.value)}"
+    elif where.test == "prefix":
+        pattern = REGEX_SPECIAL.sub(r"\\\1", where.value)
+        test = f"@.{where.property} =~ /^{pattern}.*/"
+    elif where.test == "tag":
+        test = f"{_quoted(where.value)} in @.{where.property}[*].Key"
+    else:
+        raise ValueError(f"unknown condition test {where.test!r}")
+    return f"$.{head}[?({test})]{rest}"
+
+
+def cli_query(path: str, where: Condition | None = None) -> str:
+    """The AWS CLI's ``--query`` (JMESPath) for a list output: ``Buckets[].Name``, flattened, with
+    the condition as a filter on the elements."""
+    if where is None:
+        return path.replace("[*]", "[]")
+    head, rest = where.element[:-3].replace("[*]", "[]"), path[len(where.element):].replace("[*]", "[]")
+    literal = "'" + where.value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if where.test == "equals":
+        test = f"{where.property}=={literal}"
+    elif where.test == "prefix":
+        test = f"starts_with({where.property}, {literal})"
+    else:
+        test = f"contains({where.property}[].Key || `[]`, {literal})"
+    return f"{head}[] | [?{test}]{rest}"
+
+
+def meets(element: object, keep: Keep | Condition) -> bool:
+    """Whether a listed element meets a filter (or the Condition it renders)."""
+    found = value_at(element, parse_path(keep.property) or [])
+    if keep.test == "equals":
+        return found is not None and _text(found) == keep.value
+    if keep.test == "prefix":
+        return isinstance(found, str) and found.startswith(keep.value)
+    if keep.test == "tag":
+        return isinstance(found, list) and any(isinstance(tag, dict) and tag.get("Key") == keep.value for tag in found)
+    return False
+
+
+def _text(value: object) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def parse_path(path: str) -> Keys | None:
@@ -56,7 +165,9 @@ def parse_path(path: str) -> Keys | None:
 
 def value_at(value: object, keys: Keys, absent: object = None) -> object:
     """The value at ``keys``, or ``absent`` where there is none (botocore leaves absent members
-    out, never None)."""
+    out, never None). Keys with ``[*]`` or a filter give the list of every value they reach."""
+    if any(isinstance(key, (Every, Keep)) for key in keys):
+        return values_at(value, keys)
     for key in keys:
         found = (isinstance(key, int) and isinstance(value, list) and key < len(value)) or (
             isinstance(key, str) and isinstance(value, dict) and key in value
@@ -65,6 +176,26 @@ def value_at(value: object, keys: Keys, absent: object = None) -> object:
             return absent
         value = value[key]
     return value
+
+
+def values_at(value: object, keys: Keys) -> list:
+    """Every value ``keys`` reach, flattened as JSONPath does: ``Reservations[*].Instances[*].InstanceId``
+    is one list of ids."""
+    found = [value]
+    for key in keys:
+        reached = []
+        for item in found:
+            if isinstance(key, Every):
+                reached.extend(item if isinstance(item, list) else ())
+            elif isinstance(key, Keep):
+                reached.extend(element for element in (item if isinstance(item, list) else ()) if meets(element, key))
+            elif isinstance(key, int):
+                if isinstance(item, list) and key < len(item):
+                    reached.append(item[key])
+            elif isinstance(item, dict) and key in item:
+                reached.append(item[key])
+        found = reached
+    return found
 
 
 def strings_of(value: object, min_length: int = 0) -> set[str]:

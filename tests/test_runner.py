@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import boto3
+import jmespath
 import pytest
 
 import pysynth.runner as runner_module
@@ -16,7 +17,8 @@ from conftest import run_cli, run_process
 from moto_server import REGION, start_moto_server_with_managed_policies
 from pysynth import runner
 from pysynth.cli import EXIT_RUN_FAILED, EXIT_USAGE
-from pysynth.paths import parse_selector, value_at
+from pysynth.model import Condition
+from pysynth.paths import cli_query, list_selector, parse_selector, value_at
 from pysynth.runner import RunOptions, StepResult, convert_input, convert_output, prepare
 from pysynth.ssm import load_runbook
 
@@ -421,8 +423,29 @@ def test_selectors_read_members_and_indexes():
     assert value_at(response, ["Reservation", "Instances", 2, "InstanceId"]) is None
     assert value_at(response, ["Reservation", "Missing"]) is None
     assert parse_selector("$") == []
-    for selector in ("User.Arn", "$.Tags[*].Key", "$..Arn", "$.Tags[0"):
+    for selector in ("User.Arn", "$..Arn", "$.Tags[0", "$.Tags[?(@.Key > 1)]"):
         assert parse_selector(selector) is None, selector
+
+
+def test_list_selectors_flatten_and_keep_the_elements_a_condition_names():
+    response = {"Reservations": [
+        {"Instances": [{"InstanceId": "i-1", "State": {"Name": "running"}, "Tags": [{"Key": "backup"}]},
+                       {"InstanceId": "i-2", "State": {"Name": "stopped"}}]},
+        {"Instances": [{"InstanceId": "i-3", "State": {"Name": "running"}}]},
+    ]}
+    path = "Reservations[*].Instances[*].InstanceId"
+    element = "Reservations[*].Instances[*]"
+    assert value_at(response, parse_selector(list_selector(path))) == ["i-1", "i-2", "i-3"]
+    for where, kept in ((Condition(element, "State.Name", "equals", "running"), ["i-1", "i-3"]),
+                        (Condition(element, "InstanceId", "prefix", "i-2"), ["i-2"]),
+                        (Condition(element, "Tags", "tag", "backup"), ["i-1"])):
+        selector = list_selector(path, where)
+        assert value_at(response, parse_selector(selector)) == kept, selector
+        assert jmespath.search(cli_query(path, where), response) == kept
+    # A quote in a value from the log stays inside the filter's literal.
+    odd = Condition(element, "Tags", "tag", "it's")
+    assert parse_selector(list_selector(path, odd))[3].value == "it's"
+    assert jmespath.search(cli_query(path, odd), response) == []
 
 
 @pytest.mark.parametrize("value, ssm_type, converted", [
