@@ -22,10 +22,10 @@ from pysynth.resources import as_file, asp_root
 
 # The objectives objectives.lp knows, each optimized only when an objectives file gives it a level.
 OBJECTIVES = (
-    "unhandled_failures", "unwaited_polls", "inputs", "steps", "input_references", "later_sources",
-    "stale_literals", "waiter_choice", "log_order",
+    "unhandled_failures", "unwaited_polls", "inputs", "steps", "loops", "input_references", "later_sources",
+    "stale_literals", "condition_choice", "derived_literals", "loop_choice", "waiter_choice", "log_order",
 )
-BINDING_KINDS = ("output", "input", "literal", "secret", "runtime")
+BINDING_KINDS = ("output", "input", "literal", "secret", "runtime", "item")
 
 _NAME = re.compile(r"_*[a-z][A-Za-z0-9_']*\Z")
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -167,11 +167,14 @@ def _argument_of(symbol: clingo.Symbol) -> int | str | Term:
 class Binding:
     """Where a slot's value comes from: ``kind`` is one of :data:`BINDING_KINDS`; ``output`` is
     the output id for ``output``, ``runtime`` the runtime value (``account_id``, ``region``,
-    ``partition``) for ``runtime``."""
+    ``partition``) for ``runtime``, ``loop`` and ``derivation`` the loop and the way the value
+    follows from its element for ``item``."""
 
     kind: str
     output: int | None = None
     runtime: str | None = None
+    loop: int | None = None
+    derivation: int | None = None
 
 
 @dataclass
@@ -195,6 +198,9 @@ class Answer:
     waits: dict[int, str] = field(default_factory=dict)  # read call -> the waiter it becomes
     read_steps: list[int] = field(default_factory=list)
     retries: list[int] = field(default_factory=list)  # steps retried after the failures the log shows
+    # Loop candidates used -> the list each walks: None for an input list, else a list output's id.
+    loops: dict[int, int | None] = field(default_factory=dict)
+    batched: list[int] = field(default_factory=list)  # used loops that are one call over the whole list
 
 
 @dataclass
@@ -450,13 +456,28 @@ class _Run:
         read_steps: list[int] = []
         retries: list[int] = []
         waits: dict[int, str] = {}
+        loops: dict[int, int | None] = {}
+        batched: list[int] = []
         match = _SHOWN.match
         for symbol in symbols:
             # Reading clingo's text of an atom is several times faster than walking the symbol,
             # and a large runbook has a binding for each of its hundred thousand slots.
-            found = match(str(symbol))
+            text = str(symbol)
+            found = match(text)
             if found is None:
-                _other_atom(symbol, violations, waits)
+                looped = _LOOP_SHOWN.match(text)
+                if looped is None:
+                    _other_atom(symbol, violations, waits)
+                    continue
+                slot, loop, derivation, used, walker, source, batch = looped.groups()
+                if slot is not None:
+                    bindings[int(slot)] = Binding("item", loop=int(loop), derivation=int(derivation))
+                elif used is not None:
+                    loops.setdefault(int(used), None)
+                elif walker is not None:
+                    loops[int(walker)] = int(source) if source is not None else None
+                else:
+                    batched.append(int(batch))
                 continue
             step, value, retry, into, slot, output, runtime, kind, ranked, rank, read, retried = found.groups()
             if step is not None:
@@ -482,13 +503,18 @@ class _Run:
         violations.sort(key=lambda item: (item.rule, item.kind, item.id))
         return Answer(sorted(steps), dict(sorted(merged.items())), dict(sorted(bindings.items())), sorted(inputs),
                       cost, violations, dict(sorted(ranks.items())), dict(sorted(waits.items())), sorted(read_steps),
-                      sorted(retries))
+                      sorted(retries), dict(sorted(loops.items())), sorted(batched))
 
 
 _SHOWN = re.compile(
     r"(?:step\((-?\d+)\)|input\((-?\d+)\)|merged\((-?\d+),(-?\d+)\)"
     r"|bind\((-?\d+),(?:output\((-?\d+)\)|runtime\(([a-z_][A-Za-z0-9_']*)\)|(input|literal|secret))\)"
     r"|rank\((-?\d+),(-?\d+)\)|read_step\((-?\d+)\)|retry\((-?\d+)\))\Z"
+)
+
+_LOOP_SHOWN = re.compile(
+    r"(?:bind\((-?\d+),item\((-?\d+),(-?\d+)\)\)|use\((-?\d+)\)|over\((-?\d+),(?:input|output\((-?\d+)\))\)"
+    r"|batched\((-?\d+)\))\Z"
 )
 
 

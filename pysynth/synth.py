@@ -19,9 +19,10 @@ from pysynth.facts import RESOURCE_ID, Session, Slot, analyse
 from pysynth.ingest.events import Event
 from pysynth.evidence import wait_of
 from pysynth.model import (
-    EXECUTE_AWS_API, WAIT_FOR_PROPERTY, GlobalRef, Input, InputRef, Output, OutputRef, RecordRef, Retry, Runbook,
-    Solution, Step, Template,
+    EXECUTE_AWS_API, LOOP, WAIT_FOR_PROPERTY, GlobalRef, IndexRef, Input, InputRef, ItemRef, Loop, Output, OutputRef,
+    RecordRef, Retry, Runbook, Solution, Step, Template,
 )
+from pysynth.paths import list_selector
 from pysynth.render.prose import plural
 from pysynth.solve import Answer, Outcome, solve
 
@@ -106,14 +107,21 @@ class _RunbookBuilder:
                 output = self.outputs_by_id[binding.output]
                 self.used_outputs[output.call].add(output.id)
         self.output_names = self._name_outputs()
+        self.loops = {loop.id: loop for loop in session.loops if loop.id in answer.loops}
+        self.list_outputs = {source.id: source for loop in self.loops.values() for source in loop.sources
+                             if answer.loops[loop.id] == source.id}
+        self.loop_names = self._name_loops()
+        self.list_output_names = self._name_list_outputs()
         self.input_names: dict[int, str] = {}
         self._inputs: dict[str, Input] = {}
+        self.input_taken = _Names(reserved=("AutomationAssumeRole",))
         self._name_inputs()
+        self.list_inputs = self._name_list_inputs()
 
     # -- inputs -----------------------------------------------------------------------------
 
     def _name_inputs(self) -> None:
-        taken = _Names(reserved=("AutomationAssumeRole",))
+        taken = self.input_taken
         first_member = {}
         for slot in self.session.slots:
             if slot.span is None:
@@ -155,6 +163,59 @@ class _RunbookBuilder:
 
     def inputs(self) -> list[Input]:
         return list(self._inputs.values())
+
+    # -- loops ------------------------------------------------------------------------------
+
+    def _key_member(self, loop) -> str:
+        """The key's member in the singular: ``Bucket``, ``InstanceId`` (of ``InstanceIds``)."""
+        member = self.session.slots[loop.key_slot - 1].member or "Item"
+        return member[:-1] if member.endswith(("Ids", "Names", "Arns", "Keys")) else member
+
+    def _name_loops(self) -> dict[int, str]:
+        """Loop id -> its step's name (``EachBucket``), for every used loop that is a loop step."""
+        taken = _Names(reserved=tuple(self.step_names.values()))
+        return {loop_id: taken.unique("Each" + _identifier(self._key_member(loop)))
+                for loop_id, loop in self.loops.items() if loop_id not in self.answer.batched}
+
+    def _name_list_outputs(self) -> dict[int, str]:
+        """List output id -> its name on the step whose response holds the list."""
+        names = {}
+        for output_id, source in sorted(self.list_outputs.items()):
+            taken = _Names(reserved=tuple(name for (step, name) in self.output_names.values()
+                                          if step == self.step_names[source.call]))
+            words = re.findall(r"[A-Za-z0-9]+", source.path.replace("[*]", ""))
+            last, parent = words[-1], (words[-2] if len(words) > 1 else "")
+            singular = parent[:-1] if parent.endswith("s") else parent
+            name = _plural(last) if not singular or last.startswith(singular) else singular + _plural(last)
+            if source.where is not None:
+                name = {"equals": _identifier(source.where.value), "tag": "Tagged"}.get(source.where.test, "Matching") + name
+            names[output_id] = taken.unique(_identifier(name))
+        return names
+
+    def _name_list_inputs(self) -> dict[int, str]:
+        """Loop id -> the StringList input it walks, for loops over an input list."""
+        names = {}
+        for loop_id, loop in self.loops.items():
+            if self.answer.loops[loop_id] is not None:
+                continue
+            name = self.input_taken.unique(_plural(_identifier(self._key_member(loop))))
+            names[loop_id] = name
+            slot = self.session.slots[loop.key_slot - 1]
+            user = self.loop_names.get(loop_id) or self.step_names[loop.body[0]]
+            self._inputs[name] = Input(
+                name=name, type="StringList", default=[_json_value(element) for element in loop.elements],
+                used_by=[user],
+                description=(f"One {slot.member} per iteration"
+                             + (f": {_first_sentence(slot.shape.documentation)}" if slot.shape.documentation else ".")),
+            )
+        return names
+
+    def _list_of(self, loop_id: int):
+        """What a used loop walks: its input list, or the list output of the step that holds it."""
+        source = self.answer.loops[loop_id]
+        if source is None:
+            return InputRef(self.list_inputs[loop_id])
+        return OutputRef(self.step_names[self.list_outputs[source].call], self.list_output_names[source])
 
     # -- outputs ----------------------------------------------------------------------------
 
@@ -206,6 +267,11 @@ class _RunbookBuilder:
                     type=SSM_OUTPUT_TYPES.get(output.type, "String"),
                     path=output.path,
                 ))
+        for output_id, source in self.list_outputs.items():
+            if source.call == call:
+                outputs.append(Output(name=self.list_output_names[output_id],
+                                      selector=list_selector(source.path, source.where),
+                                      type="StringList", path=source.path, where=source.where))
         # The secrets the call creates: the scripts keep them in a file the user names.
         event = self.session.call_event(call)
         taken = _Names(reserved=tuple(output.name for output in outputs))
@@ -248,7 +314,54 @@ class _RunbookBuilder:
                 step.description += (f" The log shows it failed {_times(failures.count)} "
                                      f"({', '.join(failures.codes)}) before it succeeded, so it is retried.")
             steps.append(step)
-        return steps
+        return self._nest(steps)
+
+    def _nest(self, steps: list[Step]) -> list[Step]:
+        """The steps with each used loop's body steps inside its loop step (outer loops first),
+        and a batched loop's one call standing for all of the loop's calls."""
+        by_name = {step.name: step for step in steps}
+        for loop_id in self.answer.batched:
+            loop = self.loops[loop_id]
+            step = by_name[self.step_names[loop.body[0]]]
+            step.batch = self.session.slots[loop.key_slot - 1].path.rsplit("[", 1)[0]
+            step.records = [_record(self.session.call_event(call)) for call in loop.calls]
+            step.description += (f" The log shows {plural(len(loop.calls), 'such call')}, one per element of a list: "
+                                 f"this one call takes the whole list in {step.batch}.")
+        calls_of = {name: call for call, name in self.step_names.items()}
+        bodies = {loop_id: set(self.loops[loop_id].body) for loop_id in self.loop_names}
+
+        def nest(items: list[Step], outside: frozenset) -> list[Step]:
+            nested: list[Step] = []
+            emitted: set[int] = set()
+            for step in items:
+                call = calls_of[step.name]
+                enclosing = [loop_id for loop_id, body in bodies.items() if call in body and loop_id not in outside]
+                if not enclosing:
+                    nested.append(step)
+                    continue
+                outer = max(enclosing, key=lambda loop_id: (len(bodies[loop_id]), -loop_id))
+                if outer in emitted:
+                    continue
+                emitted.add(outer)
+                body = [item for item in items if calls_of[item.name] in bodies[outer]]
+                nested.append(self._loop_step(outer, nest(body, outside | {outer})))
+            return nested
+
+        return nest(steps, frozenset())
+
+    def _loop_step(self, loop_id: int, body: list[Step]) -> Step:
+        loop = self.loops[loop_id]
+        over = self._list_of(loop_id)
+        events = [self.session.call_event(call) for call in loop.calls]
+        walked = (f"each {self._key_member(loop)} of input {over.name}" if isinstance(over, InputRef)
+                  else f"each element of {over.step}.{over.output}")
+        return Step(
+            name=self.loop_names[loop_id], service="", api="", request={}, action=LOOP,
+            records=[_record(event) for event in events],
+            description=(f"Repeats {plural(len(body), 'step')} for {walked}: {_who(events[0])} made "
+                         f"{plural(len(loop.iterations), 'such iteration')} between {events[0].time} and {events[-1].time}."),
+            loop=Loop(over=over, steps=body, iterations=len(loop.iterations)),
+        )
 
     def _request(self, call: int) -> dict:
         event = self.session.call_event(call)
@@ -257,6 +370,10 @@ class _RunbookBuilder:
         for slot in self.slots_by_call[call]:
             if slot.span is not None:
                 fragments[slot.keys].append(slot)
+                continue
+            binding = self.answer.bindings[slot.id]
+            if binding.kind == "item" and binding.loop in self.answer.batched:
+                _set_at(request, slot.keys[:-1], self._list_of(binding.loop))
                 continue
             _set_at(request, slot.keys, self._value_of(slot))
         for keys, pieces in fragments.items():
@@ -273,6 +390,12 @@ class _RunbookBuilder:
             return InputRef(self.input_names[slot.value_id])
         if binding.kind == "runtime":
             return GlobalRef(RUNTIME_GLOBALS[binding.runtime])
+        if binding.kind == "item":
+            way = self.session.derivations[binding.derivation - 1]
+            name = self.loop_names[binding.loop]
+            reference = ItemRef(name) if way.kind == "element" else IndexRef(name)
+            parts = tuple(part for part in (way.prefix, reference, way.suffix) if part != "")
+            return reference if parts == (reference,) else Template(parts)
         return list(slot.value) if isinstance(slot.value, tuple) else slot.value
 
     def _template(self, text: str, pieces: list[Slot]):
@@ -283,7 +406,10 @@ class _RunbookBuilder:
             if start > position:
                 parts.append(text[position:start])
             value = self._value_of(slot)
-            parts.append(value if not isinstance(value, str) else text[start:end])
+            if isinstance(value, Template):
+                parts.extend(value.parts)
+            else:
+                parts.append(value if not isinstance(value, str) else text[start:end])
             position = end
         if position < len(text):
             parts.append(text[position:])
@@ -302,6 +428,10 @@ def _step_names(session: Session, calls: list[int], waits: dict[int, str]) -> di
         call: taken.unique(f"WaitFor{waits[call]}" if call in waits else session.call_event(call).call.operation)
         for call in calls
     }
+
+
+def _plural(word: str) -> str:
+    return word if word.endswith("s") else word + "s"
 
 
 def _times(count: int) -> str:

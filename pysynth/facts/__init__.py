@@ -18,6 +18,7 @@ import heapq
 
 from pysynth.evidence import failures_before, poll_series
 from pysynth.facts.joins import candidate_calls
+from pysynth.facts.loops import LoopFinder
 from pysynth.facts.session import OutputSlot, Poll, Session, Slot
 from pysynth.facts.slots import Analyser
 from pysynth.facts.values import (
@@ -50,6 +51,12 @@ def analyse(writes: list[Event], reads: list[Event] = (), failed: list[Event] = 
         session.effects,
         ((poll.call, poll.consumer) for poll in polls if poll.consumer is not None),
     )
+    session.loops = LoopFinder(session).run()
+    session.derivations = sorted({way for loop in session.loops for ways in loop.values.values() for way in ways},
+                                 key=lambda way: (way.kind, way.prefix, way.suffix))
+    offered = set(session.can_take)
+    session.can_take.extend(sorted({(slot, output) for loop in session.loops for slot, through in loop.outputs.items()
+                                    for output in through} - offered))
     return session
 
 

@@ -89,3 +89,43 @@ def session_facts(session: Session):
         yield Fact("first_source", (value_id, call))
     for slot_id, output_id in session.can_take:
         yield Fact("can_take", (slot_id, output_id))
+    yield from loop_facts(session)
+
+
+def loop_facts(session: Session):
+    """The loop candidates (``pysynth.facts.loops``): their calls, how each varying slot follows
+    from the loop, and the lists each may walk."""
+    derivation_ids = {way: number for number, way in enumerate(session.derivations, start=1)}
+    for way, number in derivation_ids.items():
+        yield Fact("derivation", (number, way.kind, way.prefix, way.suffix))
+        yield Fact("derivation_length", (number, len(way.prefix) + len(way.suffix)))
+    for loop in session.loops:
+        yield Fact("loop", (loop.id,))
+        yield Fact("loop_iterations", (loop.id, len(loop.iterations)))
+        yield Fact("loop_rank", (loop.id, loop.rank))
+        yield Fact("loop_key", (loop.id, loop.key_slot))
+        for call in loop.calls:
+            yield Fact("loop_call", (loop.id, call))
+        for call in loop.body:
+            yield Fact("loop_body", (loop.id, call))
+        for slot, ways in loop.values.items():
+            yield Fact("loop_varies", (loop.id, slot))
+            for way in ways:
+                yield Fact("loop_value", (loop.id, slot, derivation_ids[way]))
+        for slot, outputs in loop.outputs.items():
+            yield Fact("loop_varies", (loop.id, slot))
+            for output in outputs:
+                yield Fact("loop_output", (loop.id, slot, output))
+        yield Fact("loop_source", (loop.id, Term("input")))
+        for source in loop.sources:
+            yield Fact("loop_source", (loop.id, Term("output", (source.id,))))
+            yield Fact("output", (source.id, source.call, source.path))
+            yield Fact("output_type", (source.id, "list"))
+            if source.where is not None:
+                where = source.where
+                yield Fact("list_condition", (source.id, where.test, where.property, where.value))
+                yield Fact("condition_rank", (source.id, source.rank))
+        if loop.batch_member is not None:
+            yield Fact("loop_batch", (loop.id,))
+        if loop.inner is not None:
+            yield Fact("loop_inner", (loop.id, loop.inner))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import botocore.model
 
 from pysynth.evidence import Failures
+from pysynth.facts.loops import Derivation, LoopCandidate
 from pysynth.ingest.events import Event
 from pysynth.solve import Fact
 from pysynth.facts.emit import session_facts, storable
@@ -63,6 +64,9 @@ class Session:
     effects: list[tuple[str, int, int]] = field(default_factory=list)  # (creates|deletes, call, value)
     polls: list[Poll] = field(default_factory=list)
     failures: dict[int, Failures] = field(default_factory=dict)  # write call -> failed attempts before it
+    loops: list[LoopCandidate] = field(default_factory=list)  # pysynth.facts.loops
+    # Every way a loop's varying value follows from it, numbered from 1 in the facts.
+    derivations: list[Derivation] = field(default_factory=list)
 
     def call_event(self, call: int) -> Event:
         return self.calls[call - 1]
