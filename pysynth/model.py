@@ -160,12 +160,12 @@ class Retry:
 @dataclass(slots=True)
 class Loop:
     """What a loop step repeats: its body ``steps`` (a body step may itself be a loop), once for
-    each element of ``over``, a list: a ``StringList`` input (InputRef) or a list output of an
-    earlier step (OutputRef). Inside the body, ItemRef/IndexRef name the element and the
+    each element of ``over``, a list: a ``StringList`` input (InputRef), a list output of an
+    earlier step (OutputRef), or literal texts (plain data such as CIDR blocks, never names). Inside the body, ItemRef/IndexRef name the element and the
     iteration; a body step's outputs are read only by later steps of the same iteration.
     ``iterations`` is how many the log shows (the step's records are its first iteration's)."""
 
-    over: InputRef | OutputRef
+    over: InputRef | OutputRef | list[str]
     steps: list[Step]
     iterations: int
 

@@ -188,6 +188,10 @@ def explain_violations(synthesis: Synthesis) -> list[str]:
             event = session.call_event(slot.call)
             shown = "<hidden>" if slot.hidden else _clip(value_text(slot.value))
             what = f"{event.call.operation} sets {slot.path} = {shown}"
+        elif violation.kind == "loop":
+            loop = session.loops[violation.id - 1]
+            event = session.call_event(loop.body[0])
+            what = f"a loop of {event.call.operation} over {len(loop.iterations)} iterations"
         else:
             event = session.call_event(violation.id)
             what = f"{event.call.operation}"

@@ -22,7 +22,7 @@ from pysynth.resources import as_file, asp_root
 
 # The objectives objectives.lp knows, each optimized only when an objectives file gives it a level.
 OBJECTIVES = (
-    "unhandled_failures", "unwaited_polls", "inputs", "steps", "loops", "input_references", "later_sources",
+    "unhandled_failures", "unwaited_polls", "listed_positions", "inputs", "steps", "loops", "input_references", "later_sources",
     "stale_literals", "condition_choice", "derived_literals", "loop_choice", "waiter_choice", "log_order",
 )
 BINDING_KINDS = ("output", "input", "literal", "secret", "runtime", "item")
@@ -179,7 +179,8 @@ class Binding:
 
 @dataclass
 class Violation:
-    """A broken rule or policy: ``kind`` is ``slot`` or ``call`` and ``id`` that slot or call."""
+    """A broken rule or policy: ``kind`` is ``slot``, ``call`` or ``loop`` and ``id`` that slot,
+    call or loop candidate."""
 
     rule: str
     kind: str
@@ -198,8 +199,8 @@ class Answer:
     waits: dict[int, str] = field(default_factory=dict)  # read call -> the waiter it becomes
     read_steps: list[int] = field(default_factory=list)
     retries: list[int] = field(default_factory=list)  # steps retried after the failures the log shows
-    # Loop candidates used -> the list each walks: None for an input list, else a list output's id.
-    loops: dict[int, int | None] = field(default_factory=dict)
+    # Loop candidates used -> the list each walks: "input", "literal", or a list output's id.
+    loops: dict[int, int | str] = field(default_factory=dict)
     batched: list[int] = field(default_factory=list)  # used loops that are one call over the whole list
 
 
@@ -456,7 +457,7 @@ class _Run:
         read_steps: list[int] = []
         retries: list[int] = []
         waits: dict[int, str] = {}
-        loops: dict[int, int | None] = {}
+        loops: dict[int, int | str] = {}
         batched: list[int] = []
         match = _SHOWN.match
         for symbol in symbols:
@@ -469,13 +470,13 @@ class _Run:
                 if looped is None:
                     _other_atom(symbol, violations, waits)
                     continue
-                slot, loop, derivation, used, walker, source, batch = looped.groups()
+                slot, loop, derivation, used, walker, kind, source, batch = looped.groups()
                 if slot is not None:
                     bindings[int(slot)] = Binding("item", loop=int(loop), derivation=int(derivation))
                 elif used is not None:
-                    loops.setdefault(int(used), None)
+                    loops.setdefault(int(used), "input")
                 elif walker is not None:
-                    loops[int(walker)] = int(source) if source is not None else None
+                    loops[int(walker)] = int(source) if source is not None else kind
                 else:
                     batched.append(int(batch))
                 continue
@@ -513,7 +514,7 @@ _SHOWN = re.compile(
 )
 
 _LOOP_SHOWN = re.compile(
-    r"(?:bind\((-?\d+),item\((-?\d+),(-?\d+)\)\)|use\((-?\d+)\)|over\((-?\d+),(?:input|output\((-?\d+)\))\)"
+    r"(?:bind\((-?\d+),item\((-?\d+),(-?\d+)\)\)|use\((-?\d+)\)|over\((-?\d+),(?:(input|literal)|output\((-?\d+)\))\)"
     r"|batched\((-?\d+)\))\Z"
 )
 
@@ -581,10 +582,10 @@ def _add_facts_fast(backend: clingo.backend.Backend, symbols: _Symbols, facts: S
 
 
 def _violation(rule: clingo.Symbol, detail: clingo.Symbol) -> Violation:
-    if (detail.type is clingo.SymbolType.Function and detail.name in ("slot", "call") and len(detail.arguments) == 1
-            and detail.arguments[0].type is clingo.SymbolType.Number):
+    if (detail.type is clingo.SymbolType.Function and detail.name in ("slot", "call", "loop")
+            and len(detail.arguments) == 1 and detail.arguments[0].type is clingo.SymbolType.Number):
         return Violation(_text(rule), detail.name, detail.arguments[0].number)
-    raise SolveError(f"violation({rule},{detail}): the detail of a violation must be slot(X) or call(C)")
+    raise SolveError(f"violation({rule},{detail}): the detail of a violation must be slot(X), call(C) or loop(L)")
 
 
 def _text(symbol: clingo.Symbol) -> str:

@@ -188,7 +188,9 @@ class _RunbookBuilder:
             singular = parent[:-1] if parent.endswith("s") else parent
             name = _plural(last) if not singular or last.startswith(singular) else singular + _plural(last)
             if source.where is not None:
-                name = {"equals": _identifier(source.where.value), "tag": "Tagged"}.get(source.where.test, "Matching") + name
+                named = source.where.test == "equals" and source.where.value[:1].isalpha()
+                name = (_identifier(source.where.value) if named else
+                        "Tagged" if source.where.test == "tag" else "Matching") + name
             names[output_id] = taken.unique(_identifier(name))
         return names
 
@@ -196,7 +198,7 @@ class _RunbookBuilder:
         """Loop id -> the StringList input it walks, for loops over an input list."""
         names = {}
         for loop_id, loop in self.loops.items():
-            if self.answer.loops[loop_id] is not None:
+            if self.answer.loops[loop_id] != "input":
                 continue
             name = self.input_taken.unique(_plural(_identifier(self._key_member(loop))))
             names[loop_id] = name
@@ -211,10 +213,13 @@ class _RunbookBuilder:
         return names
 
     def _list_of(self, loop_id: int):
-        """What a used loop walks: its input list, or the list output of the step that holds it."""
+        """What a used loop walks: its input list, its literal list, or the list output of the
+        step that holds it."""
         source = self.answer.loops[loop_id]
-        if source is None:
+        if source == "input":
             return InputRef(self.list_inputs[loop_id])
+        if source == "literal":
+            return [_json_value(element) for element in self.loops[loop_id].elements]
         return OutputRef(self.step_names[self.list_outputs[source].call], self.list_output_names[source])
 
     # -- outputs ----------------------------------------------------------------------------
@@ -353,8 +358,12 @@ class _RunbookBuilder:
         loop = self.loops[loop_id]
         over = self._list_of(loop_id)
         events = [self.session.call_event(call) for call in loop.calls]
-        walked = (f"each {self._key_member(loop)} of input {over.name}" if isinstance(over, InputRef)
-                  else f"each element of {over.step}.{over.output}")
+        if isinstance(over, InputRef):
+            walked = f"each {self._key_member(loop)} of input {over.name}"
+        elif isinstance(over, OutputRef):
+            walked = f"each element of {over.step}.{over.output}"
+        else:
+            walked = f"each of the {plural(len(over), self._key_member(loop))} the log shows"
         return Step(
             name=self.loop_names[loop_id], service="", api="", request={}, action=LOOP,
             records=[_record(event) for event in events],

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import re
 from collections import defaultdict
 
 
 from pysynth.solve import Fact, Term
 from pysynth.facts.values import cidr_prefix, value_text
+
+# A list position past the first: [1], [12].
+LATER_POSITION = re.compile(r"\[[1-9]\d*\]")
 
 if TYPE_CHECKING:
     from pysynth.facts.session import Session
@@ -83,6 +87,8 @@ def session_facts(session: Session):
         yield Fact("output", (output.id, output.call, output.path))
         yield Fact("output_value", (output.id, output.value_id))
         yield Fact("output_type", (output.id, output.type))
+        if session.is_read(output.call) and LATER_POSITION.search(output.path):
+            yield Fact("positional", (output.id,))
     for value_id, call in session.produced.items():
         yield Fact("produced", (value_id, call))
     for value_id, call in session.first_source.items():
@@ -117,6 +123,9 @@ def loop_facts(session: Session):
             for output in outputs:
                 yield Fact("loop_output", (loop.id, slot, output))
         yield Fact("loop_source", (loop.id, Term("input")))
+        key = session.slots[loop.key_slot - 1]
+        if not (key.identifier or key.span is not None or key.hidden or key.runtime):
+            yield Fact("loop_source", (loop.id, Term("literal")))
         for source in loop.sources:
             yield Fact("loop_source", (loop.id, Term("output", (source.id,))))
             yield Fact("output", (source.id, source.call, source.path))

@@ -285,7 +285,9 @@ class LoopFinder:
                 if index == key:
                     continue
                 texts = [slot[row[index]].value for row in rows]
-                ways = derivations(texts, elements)
+                # A created id comes from its creator, whatever pattern its digits happen to follow.
+                created = any(slot[row[index]].value_id in self.session.produced for row in rows)
+                ways = [] if created else derivations(texts, elements)
                 through = self.same_iteration_outputs(iterations, rows, index)
                 if not ways and not through:
                     break
@@ -414,13 +416,16 @@ def conditions(element_path: str, elements: list, acted: list[int]) -> list[Cond
     outside = [element for position, element in enumerate(elements) if position not in kept]
     found: list[Condition] = []
     properties = sorted({path for element in inside for path in _scalar_paths(element)})
+    equal = []
     for prop in properties:
         keys = parse_path(prop)
         values = [value_at(element, keys) for element in inside]
         if values[0] is not None and all(value == values[0] for value in values):
             candidate = Condition(element_path, prop, "equals", _text(values[0]))
             if not any(meets(element, candidate) for element in outside):
-                found.append(candidate)
+                equal.append(candidate)
+    # A state's name before its numeric code: what a reader recognises.
+    found += sorted(equal, key=lambda condition: (not condition.value[:1].isalpha(), condition.property))
     for prop, key in sorted({(prop, key) for element in inside for prop, key in _tag_keys(element)}):
         candidate = Condition(element_path, prop, "tag", key)
         if all(meets(element, candidate) for element in inside) and not any(meets(element, candidate) for element in outside):

@@ -1,0 +1,75 @@
+"""Small demonstrations with repeated work, as traces `pysynth record` writes (full responses)
+or as CloudTrail logs them (reads without responses): the instances the loop tests run on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import make_record, write_log
+
+ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+
+
+def at(second: int) -> str:
+    return f"2024-03-05T10:{second // 60:02d}:{second % 60:02d}Z"
+
+
+def s3(name: str, second: int, request: dict, response: dict | None = None) -> dict:
+    return make_record(name, source="s3.amazonaws.com", time=at(second), request=request, response=response)
+
+
+def ec2(name: str, second: int, request: dict, response: dict | None = None) -> dict:
+    return make_record(name, source="ec2.amazonaws.com", time=at(second), request=request, response=response)
+
+
+def iam(name: str, second: int, request: dict, response: dict | None = None) -> dict:
+    return make_record(name, time=at(second), request=request, response=response)
+
+
+def bucket_encryption(directory: Path, listed: list[str], acted: list[str], recorded: bool = True,
+                      name: str = "buckets.json") -> Path:
+    """ListBuckets (its response recorded, or not as in CloudTrail), then PutBucketEncryption on
+    ``acted`` in the order listed."""
+    response = {"Buckets": [{"Name": bucket, "CreationDate": "2024-01-01T00:00:00Z"} for bucket in listed],
+                "Owner": {"ID": "abc"}}
+    records = [s3("ListBuckets", 0, {}, response if recorded else None)]
+    records += [s3("PutBucketEncryption", second, {"Bucket": bucket, "ServerSideEncryptionConfiguration": ENCRYPTION})
+                for second, bucket in enumerate(acted, start=1)]
+    return write_log(directory / name, records)
+
+
+def subnets_tagged(directory: Path, cidrs: list[str]) -> Path:
+    """For each CIDR block: CreateSubnet in one VPC, then CreateTags on the new subnet with the
+    Name tag ``app-<n>``: a two-call body whose second call reads the first one's output."""
+    records = []
+    for number, cidr in enumerate(cidrs, start=1):
+        subnet = f"subnet-0a1b2c3d4e5f6{number:04d}"
+        records.append(ec2("CreateSubnet", 2 * number, {"VpcId": "vpc-0123456789abcdef0", "CidrBlock": cidr},
+                           {"Subnet": {"SubnetId": subnet, "VpcId": "vpc-0123456789abcdef0", "CidrBlock": cidr,
+                                       "State": "pending"}}))
+        records.append(ec2("CreateTags", 2 * number + 1,
+                           {"Resources": [subnet], "Tags": [{"Key": "Name", "Value": f"app-{number}"}]}))
+    return write_log(directory / "subnets.json", records)
+
+
+def users_in_groups(directory: Path, users: list[str], groups: list[str]) -> Path:
+    """For each user, for each group: AddUserToGroup (CloudTrail: no responses)."""
+    records, second = [], 0
+    for user in users:
+        for group in groups:
+            second += 1
+            records.append(iam("AddUserToGroup", second, {"UserName": user, "GroupName": group}))
+    return write_log(directory / "memberships.json", records)
+
+
+def instances_stopped(directory: Path, states: dict[str, str]) -> Path:
+    """DescribeInstances (recorded), then StopInstances once per running instance."""
+    reservation = {"Instances": [{"InstanceId": instance, "State": {"Code": 16 if state == "running" else 80, "Name": state},
+                                  "InstanceType": "t3.micro"} for instance, state in states.items()]}
+    records = [ec2("DescribeInstances", 0, {}, {"Reservations": [reservation]})]
+    running = [instance for instance, state in states.items() if state == "running"]
+    records += [ec2("StopInstances", second, {"InstanceIds": [instance]},
+                    {"StoppingInstances": [{"InstanceId": instance, "CurrentState": {"Code": 64, "Name": "stopping"},
+                                            "PreviousState": {"Code": 16, "Name": "running"}}]})
+                for second, instance in enumerate(running, start=1)]
+    return write_log(directory / "instances.json", records)
