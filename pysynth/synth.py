@@ -410,6 +410,10 @@ class _RunbookBuilder:
     def _template(self, text: str, pieces: list[Slot]):
         parts: list = []
         position = 0
+        # Of overlapping fragments, the ones the solver left uncut stay in the literal text.
+        cut = [piece for piece in pieces if self.answer.bindings[piece.id].kind != "literal"]
+        pieces = [piece for piece in pieces if piece in cut or not any(
+            other.span[0] < piece.span[1] and piece.span[0] < other.span[1] for other in cut)]
         for slot in sorted(pieces, key=lambda piece: piece.span[0]):
             start, end = slot.span
             if start > position:

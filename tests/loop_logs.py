@@ -73,3 +73,16 @@ def instances_stopped(directory: Path, states: dict[str, str]) -> Path:
                                             "PreviousState": {"Code": 16, "Name": "running"}}]})
                 for second, instance in enumerate(running, start=1)]
     return write_log(directory / "instances.json", records)
+
+
+def names_reused(directory: Path) -> Path:
+    """alice creates the bucket acme-data and the role acme-app, then names a log bucket
+    acme-data-logs and a policy acme-app-data-reader: names built from names she chose once."""
+    return write_log(directory / "names.json", [
+        s3("CreateBucket", 1, {"Bucket": "acme-data"}),
+        iam("CreateRole", 2, {"RoleName": "acme-app", "AssumeRolePolicyDocument": "{}"},
+            {"role": {"roleName": "acme-app", "roleId": "AROAEXAMPLE", "path": "/",
+                      "arn": "arn:aws:iam::111122223333:role/acme-app", "createDate": "Mar 5, 2024 10:00:02 AM"}}),
+        s3("CreateBucket", 3, {"Bucket": "acme-data-logs"}),
+        iam("CreatePolicy", 4, {"PolicyName": "acme-app-data-reader", "PolicyDocument": "{}"}),
+    ])

@@ -344,10 +344,10 @@ def test_policy_with_a_misspelt_predicate_is_reported_as_a_warning(tmp_path):
     assert any("slot_membr" in warning and "\n" not in warning for warning in outcome.warnings)
 
 
-def test_violation_detail_must_be_a_slot_or_a_call(tmp_path):
+def test_violation_detail_must_be_a_slot_a_call_or_a_loop(tmp_path):
     odd = tmp_path / "odd.lp"
     odd.write_text("violation(mine,everything) :- step(1).\n")
-    with pytest.raises(SolveError, match="slot\\(X\\) or call\\(C\\)"):
+    with pytest.raises(SolveError, match="slot\\(X\\), call\\(C\\) or loop\\(L\\)"):
         solve(instance("worked-example"), policies=[odd])
 
 

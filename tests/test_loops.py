@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from loop_logs import bucket_encryption, instances_stopped, subnets_tagged, users_in_groups
+from loop_logs import bucket_encryption, instances_stopped, names_reused, subnets_tagged, users_in_groups
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import LOOP, Condition, IndexRef, InputRef, ItemRef, OutputRef, Template, walk
 from pysynth.resources import asp_root
@@ -119,3 +119,26 @@ def test_a_condition_is_learnt_only_where_one_separates_the_elements(tmp_path, l
         assert loop.loop.over == InputRef("Buckets")
     else:
         assert runbook.step(loop.loop.over.step).outputs[0].where.test == test
+
+
+def test_a_name_chosen_once_is_one_input_everywhere_it_appears_inside_other_names(tmp_path):
+    runbook = synthesized(names_reused(tmp_path))
+    assert [(item.name, item.default) for item in runbook.inputs] == [("Bucket", "acme-data"), ("RoleName", "acme-app")]
+    logs, policy_step = runbook.step("CreateBucket2"), runbook.step("CreatePolicy")
+    assert logs.request["Bucket"] == Template((InputRef("Bucket"), "-logs"))
+    assert policy_step.request["PolicyName"] == Template((OutputRef("CreateRole", "RoleName"), "-data-reader"))
+
+
+def test_of_two_overlapping_names_inside_a_string_the_solver_cuts_one(tmp_path):
+    from loop_logs import iam, s3
+    from conftest import write_log
+    log = write_log(tmp_path / "overlap.json", [
+        s3("CreateBucket", 1, {"Bucket": "my-app"}),
+        s3("CreateBucket", 2, {"Bucket": "app-logs"}),
+        s3("CreateBucket", 3, {"Bucket": "my-app-logs"}),
+    ])
+    runbook = synthesized(log)
+    # Both names are inputs already; cutting either leaves the other's text literal: the longer
+    # name is cut, so the fewest characters stay literal (derived_literals).
+    assert runbook.step("CreateBucket3").request["Bucket"] == Template(("my-", InputRef("Bucket2")))
+    assert len(runbook.inputs) == 2

@@ -72,6 +72,7 @@ def session_facts(session: Session):
             yield Fact("identifier", (slot.id,))
         if slot.constant:
             yield Fact("constant", (slot.id,))
+    yield from overlapping_fragments(session)
     hidden_values = {slot.value_id for slot in session.slots if slot.hidden}
     for value_id, value in enumerate(session.values, start=1):
         if value_id not in hidden_values:
@@ -96,6 +97,24 @@ def session_facts(session: Session):
     for slot_id, output_id in session.can_take:
         yield Fact("can_take", (slot_id, output_id))
     yield from loop_facts(session)
+
+
+def overlapping_fragments(session: Session):
+    """Pairs of fragments of one string that overlap: alternative ways to cut it."""
+    pieces: dict[tuple, list] = defaultdict(list)
+    for slot in session.slots:
+        if slot.span is not None:
+            pieces[(slot.call, slot.keys)].append(slot)
+    for group in pieces.values():
+        overlapping = set()
+        for index, first in enumerate(group):
+            for second in group[index + 1:]:
+                if first.span[0] < second.span[1] and second.span[0] < first.span[1]:
+                    yield Fact("fragment_overlaps", (first.id, second.id))
+                    overlapping |= {first.id, second.id}
+        for slot in group:
+            if slot.id in overlapping:
+                yield Fact("fragment_length", (slot.id, slot.span[1] - slot.span[0]))
 
 
 def loop_facts(session: Session):

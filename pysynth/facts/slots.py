@@ -22,6 +22,11 @@ from pysynth.facts.values import (
     RESOURCE_ID, SCALAR_TYPES, TOKEN, VALUE_MEMBERS, runtime_kind, runtime_values, value_key,
 )
 
+# Where a word splits into the names it may be made of: "vpc-0abc1234-1", "acme_data.logs".
+WORD_SEPARATOR = re.compile(r"[-_.]")
+MAX_WORD_PIECES = 12  # bounds the sub-spans tried per word (quadratic in its pieces)
+
+
 class Analyser:
     def __init__(self, calls: list[Event]):
         self.session = Session(calls=calls, runtime_values=runtime_values(calls))
@@ -158,6 +163,7 @@ class Analyser:
         partition, account id or region, or an id a response showed, or a known identifier."""
         runtime = self.session.runtime_values
         found: list[tuple[int, int, int, str | None]] = []
+        embedded: list[tuple[int, int, int, None]] = []
         for arn in ARN.finditer(text):
             partition = ARN_PARTITION.match(arn.group())
             if partition and partition.group(1) == runtime.get("partition"):
@@ -185,7 +191,30 @@ class Analyser:
                 found.append((start, start + len(region), self.intern(region), "region"))
             elif len(word) >= MIN_EMBEDDED_LENGTH and (self.shown_before(word, call) or word in self.identifier_texts):
                 found.append((token.start(), token.end(), self.intern(word), None))
-        return _without_overlaps(found)
+            else:
+                embedded += self.embedded_names(word, token.start(), call)
+        kept = _without_overlaps(found)
+        # Names inside a longer word may overlap one another ("my-app" and "app-logs" in
+        # "my-app-logs"): each is a candidate, and the solver cuts one of those that overlap.
+        embedded = [piece for piece in embedded if not any(piece[0] < end and start < piece[1] for start, end, *_ in kept)]
+        return sorted(kept + embedded)
+
+    def embedded_names(self, word: str, offset: int, call: int) -> list[tuple[int, int, int, None]]:
+        """Known names and ids inside a word, between its separators: ``vpc-0abc1234`` in the tag
+        ``vpc-0abc1234-1``, ``acme-data`` in ``acme-data-logs``."""
+        bounds = [0, *(match.start() for match in WORD_SEPARATOR.finditer(word)), len(word)]
+        if len(bounds) > MAX_WORD_PIECES:
+            return []
+        found = []
+        for first in range(len(bounds) - 1):
+            for last in range(first + 1, len(bounds)):
+                start = bounds[first] + (first > 0)
+                end = bounds[last]
+                piece = word[start:end]
+                if (end - start < len(word) and len(piece) >= MIN_EMBEDDED_LENGTH
+                        and (piece in self.identifier_texts or self.shown_before(piece, call))):
+                    found.append((offset + start, offset + end, self.intern(piece), None))
+        return found
 
     def resource_name(self, text: str, start: int, end: int) -> list[tuple[int, int, int, None]]:
         """The name or id of the resource an ARN of the session's account (or a URL with its

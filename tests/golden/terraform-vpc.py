@@ -195,6 +195,7 @@ def main() -> None:
     })
     output_create_vpc_vpc_id = response['Vpc']['VpcId']
     output_create_vpc_dhcp_options_id = response['Vpc']['DhcpOptionsId']
+    output_create_vpc_value = response['Vpc']['Tags'][0]['Value']
 
     # CreateInstanceProfile: Reproduces ../shared/cloudtrail/invictus_terraform_vpc_iam_ec2_deploy_session.json record 27 (event 96347fdd-6466-41af-8d6c-df066e2a1a20, 2023-07-10T11:55:10Z).
     # iam CreateInstanceProfile as bert-jan did at 2023-07-10T11:55:10Z.
@@ -262,7 +263,7 @@ def main() -> None:
                     },
                     {
                         'Key': 'Name',
-                        'Value': 'stratus-red-team-ec2-steal-credentials-vpc-public',
+                        'Value': output_create_vpc_value + '-public',
                     },
                 ],
             },
@@ -508,6 +509,7 @@ def main() -> None:
         'AllocateAddress.AllocationId': output_allocate_address_allocation_id,
         'CreateVpc.VpcId': output_create_vpc_vpc_id,
         'CreateVpc.DhcpOptionsId': output_create_vpc_dhcp_options_id,
+        'CreateVpc.Value': output_create_vpc_value,
         'CreateInstanceProfile.InstanceProfileName': output_create_instance_profile_instance_profile_name,
         'CreateInstanceProfile.Arn': output_create_instance_profile_arn,
         'CreateRouteTable.RouteTableId': output_create_route_table_route_table_id,

@@ -245,10 +245,12 @@ request='{
   ]
 }'
 # The outputs come joined by the unit separator (\037), which no AWS identifier contains.
-outputs=$(aws_call ec2 create-vpc "$request" --query 'join(`"\u001f"`, [Vpc.VpcId, Vpc.DhcpOptionsId])' --output text)
+outputs=$(aws_call ec2 create-vpc "$request" --query 'join(`"\u001f"`, [Vpc.VpcId, Vpc.DhcpOptionsId, Vpc.Tags[0].Value])' --output text)
 output_create_vpc_vpc_id=${outputs%%$'\037'*}
 outputs=${outputs#*$'\037'}
-output_create_vpc_dhcp_options_id=$outputs
+output_create_vpc_dhcp_options_id=${outputs%%$'\037'*}
+outputs=${outputs#*$'\037'}
+output_create_vpc_value=$outputs
 
 # CreateInstanceProfile: Reproduces ../shared/cloudtrail/invictus_terraform_vpc_iam_ec2_deploy_session.json record 27 (event 96347fdd-6466-41af-8d6c-df066e2a1a20, 2023-07-10T11:55:10Z).
 # iam CreateInstanceProfile as bert-jan did at 2023-07-10T11:55:10Z.
@@ -324,7 +326,7 @@ request='{
         },
         {
           "Key": "Name",
-          "Value": "stratus-red-team-ec2-steal-credentials-vpc-public"
+          "Value": "'"$(json_escape "$output_create_vpc_value")"'-public"
         }
       ]
     }
@@ -580,6 +582,7 @@ printf '%s\n' '{
   "AllocateAddress.AllocationId": "'"$(json_escape "$output_allocate_address_allocation_id")"'",
   "CreateVpc.VpcId": "'"$(json_escape "$output_create_vpc_vpc_id")"'",
   "CreateVpc.DhcpOptionsId": "'"$(json_escape "$output_create_vpc_dhcp_options_id")"'",
+  "CreateVpc.Value": "'"$(json_escape "$output_create_vpc_value")"'",
   "CreateInstanceProfile.InstanceProfileName": "'"$(json_escape "$output_create_instance_profile_instance_profile_name")"'",
   "CreateInstanceProfile.Arn": "'"$(json_escape "$output_create_instance_profile_arn")"'",
   "CreateRouteTable.RouteTableId": "'"$(json_escape "$output_create_route_table_route_table_id")"'",
