@@ -111,6 +111,8 @@ class _RunbookBuilder:
         self.list_outputs = {source.id: source for loop in self.loops.values() for source in loop.sources
                              if answer.loops[loop.id] == source.id}
         self.loop_names = self._name_loops()
+        self.skeletons = {place: (loop_id, way) for loop_id, loop in self.loops.items() if loop_id in self.loop_names
+                          for place, way in loop.skeletons.items()}
         self.list_output_names = self._name_list_outputs()
         self.input_names: dict[int, str] = {}
         self._inputs: dict[str, Input] = {}
@@ -387,7 +389,7 @@ class _RunbookBuilder:
             _set_at(request, slot.keys, self._value_of(slot))
         for keys, pieces in fragments.items():
             text = _get_at(request, keys)
-            _set_at(request, keys, self._template(text, pieces))
+            _set_at(request, keys, self._template(text, pieces, self.skeletons.get((call, keys))))
         return _plain(request)
 
     def _value_of(self, slot: Slot):
@@ -407,14 +409,30 @@ class _RunbookBuilder:
             return reference if parts == (reference,) else Template(parts)
         return list(slot.value) if isinstance(slot.value, tuple) else slot.value
 
-    def _template(self, text: str, pieces: list[Slot]):
+    def _template(self, text: str, pieces: list[Slot], skeleton=None):
+        """The string as literal text and references; ``skeleton`` (loop id, derivation) where
+        the text around the fragments varies with a loop (``{{ VpcId }}-`` + the iteration)."""
         parts: list = []
         position = 0
         # Of overlapping fragments, the ones the solver left uncut stay in the literal text.
         cut = [piece for piece in pieces if self.answer.bindings[piece.id].kind != "literal"]
-        pieces = [piece for piece in pieces if piece in cut or not any(
-            other.span[0] < piece.span[1] and piece.span[0] < other.span[1] for other in cut)]
-        for slot in sorted(pieces, key=lambda piece: piece.span[0]):
+        pieces = sorted((piece for piece in pieces if piece in cut or not any(
+            other.span[0] < piece.span[1] and piece.span[0] < other.span[1] for other in cut)),
+            key=lambda piece: piece.span[0])
+        if skeleton is not None:
+            loop_id, way = skeleton
+            name = self.loop_names[loop_id]
+            values = iter(self._value_of(slot) for slot in pieces)
+            for text_part in (way.prefix, ItemRef(name) if way.kind == "element" else IndexRef(name), way.suffix):
+                if not isinstance(text_part, str):
+                    parts.append(text_part)
+                    continue
+                literal, *rest = text_part.split("\0")
+                parts.append(literal)
+                for after in rest:
+                    parts += [next(values), after]
+            return _joined(parts)
+        for slot in pieces:
             start, end = slot.span
             if start > position:
                 parts.append(text[position:start])
@@ -426,13 +444,24 @@ class _RunbookBuilder:
             position = end
         if position < len(text):
             parts.append(text[position:])
-        merged: list = []
-        for part in parts:
-            if isinstance(part, str) and merged and isinstance(merged[-1], str):
-                merged[-1] += part
-            else:
-                merged.append(part)
-        return merged[0] if len(merged) == 1 and isinstance(merged[0], str) else Template(tuple(merged))
+        return _joined(parts)
+
+
+def _joined(parts: list):
+    """Parts as one literal string, one reference, or a Template: adjacent texts joined, empty
+    ones and nested Templates flattened."""
+    flat: list = []
+    for part in parts:
+        flat.extend(part.parts if isinstance(part, Template) else [part])
+    merged: list = []
+    for part in flat:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        elif part != "":
+            merged.append(part)
+    if not merged:
+        return ""
+    return merged[0] if len(merged) == 1 and isinstance(merged[0], str) else Template(tuple(merged))
 
 
 def _step_names(session: Session, calls: list[int], waits: dict[int, str]) -> dict[int, str]:

@@ -38,17 +38,21 @@ def bucket_encryption(directory: Path, listed: list[str], acted: list[str], reco
     return write_log(directory / name, records)
 
 
-def subnets_tagged(directory: Path, cidrs: list[str]) -> Path:
+VPC = "vpc-0123456789abcdef0"
+
+
+def subnets_tagged(directory: Path, cidrs: list[str], name: str = "app-{number}") -> Path:
     """For each CIDR block: CreateSubnet in one VPC, then CreateTags on the new subnet with the
-    Name tag ``app-<n>``: a two-call body whose second call reads the first one's output."""
+    Name tag ``name`` (``app-<n>``, or ``{vpc}-<n>``): a two-call body whose second call reads the
+    first one's output."""
     records = []
     for number, cidr in enumerate(cidrs, start=1):
         subnet = f"subnet-0a1b2c3d4e5f6{number:04d}"
-        records.append(ec2("CreateSubnet", 2 * number, {"VpcId": "vpc-0123456789abcdef0", "CidrBlock": cidr},
-                           {"Subnet": {"SubnetId": subnet, "VpcId": "vpc-0123456789abcdef0", "CidrBlock": cidr,
+        records.append(ec2("CreateSubnet", 2 * number, {"VpcId": VPC, "CidrBlock": cidr},
+                           {"Subnet": {"SubnetId": subnet, "VpcId": VPC, "CidrBlock": cidr,
                                        "State": "pending"}}))
         records.append(ec2("CreateTags", 2 * number + 1,
-                           {"Resources": [subnet], "Tags": [{"Key": "Name", "Value": f"app-{number}"}]}))
+                           {"Resources": [subnet], "Tags": [{"Key": "Name", "Value": name.format(number=number, vpc=VPC)}]}))
     return write_log(directory / "subnets.json", records)
 
 

@@ -86,6 +86,15 @@ def test_a_two_call_body_reads_its_own_iterations_output_and_derives_a_tag_from_
     assert tag.request["Tags"][0]["Value"] == Template(("app-", IndexRef(loop.name)))
 
 
+def test_a_tag_made_of_an_input_and_the_iterations_number_follows_both(tmp_path):
+    runbook = synthesized(subnets_tagged(tmp_path, ["10.0.1.0/24", "10.0.2.0/24"], name="{vpc}-{number}"))
+    (loop,) = runbook.steps
+    create, tag = loop.loop.steps
+    # The VPC id as the iteration's CreateSubnet echoes it (input_references), then "-" and the number.
+    assert tag.request["Tags"][0]["Value"] == Template((OutputRef(create.name, "VpcId"), "-", IndexRef(loop.name)))
+    assert create.request["VpcId"] == InputRef("VpcId")
+
+
 def test_two_nested_levels_walk_two_input_lists(tmp_path):
     runbook = synthesized(users_in_groups(tmp_path, ["alice-a", "bob-b"], ["dev", "ops", "qa"]))
     (outer,) = runbook.steps

@@ -71,6 +71,9 @@ class LoopCandidate:
     # Slot of the first iteration -> the ways it follows from the loop, where it varies.
     values: dict[int, list[Derivation]] = field(default_factory=dict)
     outputs: dict[int, list[int]] = field(default_factory=dict)  # slot -> outputs of the same iteration
+    # (call, keys) of a first-iteration string cut into fragments -> how its literal text follows
+    # from the loop, where that text varies.
+    skeletons: dict[tuple, Derivation] = field(default_factory=dict)
     sources: list[ListOutput] = field(default_factory=list)
     batch_member: str | None = None  # the list member one call could take the whole list in
     inner: int | None = None  # the loop candidate of the first iteration's inner loop
@@ -83,6 +86,23 @@ class LoopCandidate:
     @property
     def body(self) -> list[int]:
         return self.iterations[0]
+
+
+@dataclass(slots=True)
+class _Skeleton:
+    """The literal text of a string cut into fragments, each fragment a NUL: ``"\\0-1"`` for the
+    tag ``vpc-0abc1234-1`` whose VPC id is a fragment. A position of its own, with a negative id,
+    so that text varying around the fragments (the ``-1``, ``-2`` of each iteration) is explained
+    like any varying value; it has no binding, so Python fixes its derivation."""
+
+    id: int
+    call: int
+    keys: tuple
+    value: str
+    value_id: int
+    hidden: bool = False
+    identifier: bool = False
+    span: None = None
 
 
 @dataclass(slots=True)
@@ -103,7 +123,10 @@ class LoopFinder:
         self.slots_of: dict[int, list] = defaultdict(list)
         for slot in session.slots:
             self.slots_of[slot.call].append(slot)
-        self.slot_by_id = {slot.id: slot for slot in session.slots}
+        self.slot_by_id: dict[int, object] = {slot.id: slot for slot in session.slots}
+        self.skeleton_slots: dict[int, _Skeleton] = {}
+        self.skeleton_ids: dict[str, int] = {}
+        self.units: dict[int, _Unit] = {}
         self.value_ids = {value_key(value): number for number, value in enumerate(session.values, start=1)}
         self.outputs_of: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
         self.shown_by: dict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -144,18 +167,40 @@ class LoopFinder:
     # -- units ------------------------------------------------------------------------------
 
     def call_unit(self, call: int) -> _Unit:
+        known = self.units.get(call)
+        if known is not None:
+            return known
         event = self.session.call_event(call)
         slots = sorted(self.slots_of[call], key=lambda slot: (slot.path, slot.span or (0, 0)))
         signature = (event.read_only, event.call.service, event.call.operation,
                      tuple((slot.path, slot.span is not None, slot.hidden) for slot in slots))
-        return _Unit([call], signature, [slot.id for slot in slots])
+        positions = [slot.id for slot in slots]
+        pieces: dict[tuple, list] = defaultdict(list)
+        for slot in slots:
+            if slot.span is not None:
+                pieces[slot.keys].append(slot)
+        for keys, cut in pieces.items():
+            text = value_at(event.call.params, list(keys))
+            skeleton, position = "", 0
+            for slot in cut:
+                skeleton += text[position:slot.span[0]] + "\0"
+                position = slot.span[1]
+            skeleton += text[position:]
+            value_id = self.skeleton_ids.setdefault(skeleton, -len(self.skeleton_ids) - 1)
+            pseudo = _Skeleton(-len(self.skeleton_slots) - 1, call, keys, skeleton, value_id)
+            self.skeleton_slots[pseudo.id] = pseudo
+            self.slot_by_id[pseudo.id] = pseudo
+            positions.append(pseudo.id)
+        unit = self.units[call] = _Unit([call], signature, positions)
+        return unit
 
     def loop_unit(self, candidate: LoopCandidate) -> _Unit:
         """An inner loop as one unit: its calls, the slots of its first iteration that do not
         vary with it, and a signature that holds the list it walks (the same in every outer
         iteration, or the units do not align)."""
         varying = set(candidate.values) | set(candidate.outputs)
-        positions = [slot for call in candidate.body for slot in self.unit_positions(call) if slot not in varying]
+        positions = [slot for call in candidate.body for slot in self.unit_positions(call) if slot not in varying
+                     and not (slot < 0 and (self.slot_by_id[slot].call, self.slot_by_id[slot].keys) in candidate.skeletons)]
         signature = ("loop", tuple(self.call_unit(call).signature for call in candidate.body),
                      tuple(value_key(element) for element in candidate.elements),
                      tuple(sorted((self.position_of(candidate, slot), tuple(ways)) for slot, ways in candidate.values.items())))
@@ -235,14 +280,14 @@ class LoopFinder:
         if outside or self.shares_reorderable_moment(calls):
             return []
         found = []
-        for rank, (key, values, outputs) in enumerate(self.key_choices(iterations)):
+        for rank, (key, values, outputs, skeletons) in enumerate(self.key_choices(iterations)):
             key_slot = self.slot_by_id[key]
             elements = [self.slot_by_id[self.positions(iteration)[self.positions(iterations[0]).index(key)]].value
                         for iteration in iterations]
             candidate = LoopCandidate(
                 id=len(self.candidates) + 1,
                 iterations=[[call for unit in iteration for call in unit.calls] for iteration in iterations],
-                key_slot=key, elements=elements, values=values, outputs=outputs, rank=rank,
+                key_slot=key, elements=elements, values=values, outputs=outputs, skeletons=skeletons, rank=rank,
                 inner=next((unit.loop.id for unit in iterations[0] if unit.loop is not None), None),
             )
             candidate.sources = self.list_sources(candidate)
@@ -273,14 +318,15 @@ class LoopFinder:
         produced_inside = {value for value, call in self.session.produced.items()
                            if iterations[0][0].calls[0] <= call <= iterations[-1][-1].calls[-1]}
         keys = [index for index in varying
-                if all(isinstance(slot[row[index]].value, str) and not slot[row[index]].hidden
-                       and slot[row[index]].value_id not in produced_inside for row in rows)]
+                if rows[0][index] > 0 and all(isinstance(slot[row[index]].value, str) and not slot[row[index]].hidden
+                                              and slot[row[index]].value_id not in produced_inside for row in rows)]
         keys.sort(key=lambda index: (not (slot[rows[0][index]].identifier or slot[rows[0][index]].span), index))
         choices = []
         for key in keys[:MAX_KEYS]:
             elements = [slot[row[key]].value for row in rows]
             values: dict[int, list[Derivation]] = {rows[0][key]: [IDENTITY]}
             outputs: dict[int, list[int]] = {}
+            skeletons: dict[tuple, Derivation] = {}
             for index in varying:
                 if index == key:
                     continue
@@ -288,6 +334,12 @@ class LoopFinder:
                 # A created id comes from its creator, whatever pattern its digits happen to follow.
                 created = any(slot[row[index]].value_id in self.session.produced for row in rows)
                 ways = [] if created else derivations(texts, elements)
+                if rows[0][index] < 0:
+                    if not ways:
+                        break
+                    skeleton = slot[rows[0][index]]
+                    skeletons[(skeleton.call, skeleton.keys)] = ways[0]
+                    continue
                 through = self.same_iteration_outputs(iterations, rows, index)
                 if not ways and not through:
                     break
@@ -296,7 +348,7 @@ class LoopFinder:
                 if through:
                     outputs[rows[0][index]] = through
             else:
-                choices.append((rows[0][key], values, outputs))
+                choices.append((rows[0][key], values, outputs, skeletons))
         return choices
 
     def same_iteration_outputs(self, iterations, rows, index) -> list[int]:
