@@ -139,7 +139,7 @@ def test_a_name_chosen_once_is_one_input_everywhere_it_appears_inside_other_name
 
 
 def test_of_two_overlapping_names_inside_a_string_the_solver_cuts_one(tmp_path):
-    from loop_logs import iam, s3
+    from loop_logs import s3
     from conftest import write_log
     log = write_log(tmp_path / "overlap.json", [
         s3("CreateBucket", 1, {"Bucket": "my-app"}),
