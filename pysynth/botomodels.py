@@ -60,6 +60,16 @@ def waiters_of_operation(service: str, operation: str) -> tuple[str, ...]:
 
 
 @functools.cache
+def paginated_operations(service: str) -> frozenset[str]:
+    """The operations botocore has a paginator for (``paginators-1.json``): their reads can return
+    a list in pages."""
+    try:
+        return frozenset(loader().load_service_model(service, "paginators-1")["pagination"])
+    except botocore.exceptions.DataNotFoundError:
+        return frozenset()
+
+
+@functools.cache
 def resource_model(service: str) -> dict | None:
     """boto3's resource model of the service (``resources-1.json``), or None when it has none."""
     try:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pysynth.model import Condition
 
 # The JSONPath subset SSM selectors use: $ then .Member, [index], [*] and filter steps.
-SELECTOR_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[(\*)\]|\[\?\((.*?)\)\](?=\.|\[|$)")
+# A filter's value comes from a log and may hold any character, a line break too.
+SELECTOR_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[(\*)\]|\[\?\((.*?)\)\](?=\.|\[|$)", re.S)
 # The filters a Condition becomes: a property equal to a text, starting with one, a tag key present.
 FILTER_EQUALS = re.compile(r"@\.([A-Za-z0-9_.]+) == '((?:[^'\\]|\\.)*)'")
 FILTER_PREFIX = re.compile(r"@\.([A-Za-z0-9_.]+) =~ /\^((?:[^/\\]|\\.)*)\.\*/")

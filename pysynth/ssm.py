@@ -6,10 +6,13 @@ name and an action, and every ``{{ ... }}`` is a reference the model knows, to a
 to an earlier step. Whether it reproduces a log is ``pysynth.verify``'s question.
 
 ``aws:executeAwsApi`` steps become service, API, request and outputs (a ``maxAttempts`` a retry,
-or, on a read with no outputs that a botocore waiter polls, a wait for success);
-``aws:waitForAwsResourceProperty`` steps a wait, named after the botocore waiter that checks the
-same property; any other action (``aws:branch``, ``aws:loop``…) is kept with its raw inputs so
-that the tools can refuse or skip it by name. The parameter the document assumes as its role
+or, on a read with no outputs that a botocore waiter polls, a wait for success; a selector with a
+filter a list output with its condition); ``aws:waitForAwsResourceProperty`` steps a wait, named
+after the botocore waiter that checks the same property; an ``aws:loop`` over one StringList
+reference (``Iterators``, ``IteratorDataType: String``) a loop step with its body ``Steps``, inside
+which ``{{ Loop.CurrentIteratorValue }}`` and ``{{ Loop.CurrentIteration }}`` are ItemRef and
+IndexRef. Any other action (``aws:branch``, a do-while ``aws:loop``…) is kept with its raw inputs
+so that the tools can refuse or skip it by name. The parameter the document assumes as its role
 (``AutomationAssumeRole``) is where Automation runs, not an input of the task: it is left out.
 """
 
@@ -25,10 +28,11 @@ import yaml
 from pysynth import safe_yaml
 from pysynth.evidence import property_wait, success_wait
 from pysynth.model import (
-    EXECUTE_AWS_API, GLOBALS, WAIT_FOR_PROPERTY, GlobalRef, Input, InputRef, Output, OutputRef, RecordRef, Retry, Runbook,
-    Step, Template,
-    runbook_from_json,
+    EXECUTE_AWS_API, GLOBALS, LOOP, WAIT_FOR_PROPERTY, Condition, GlobalRef, IndexRef, Input, InputRef, ItemRef, Loop,
+    Output, OutputRef, RecordRef, Retry, Runbook, Step, Template,
+    runbook_from_json, walk,
 )
+from pysynth.paths import EVERY, Keep, parse_selector, path_text
 
 SCHEMA_VERSION = "0.3"
 ASSUME_ROLE = "AutomationAssumeRole"
@@ -44,6 +48,17 @@ USED_BY = re.compile(r" ?Used by (\w+\.[^,\s]+(?:, \w+\.[^,\s]+)*)\.\Z")
 RECORDS_NOTE = re.compile(r"Reproduces [^\n]*(?:\n\n|\Z)")
 RECORD = re.compile(r"(?:^|; )(?P<file>.+?) record (?P<index>\d+)(?: \((?:event (?P<event>[^,)]+))?(?:, )?(?P<time>[^)]+)?\))?(?=; |$)")
 LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Inside a loop's steps, the loop step's element and iteration number: {{ Loop.CurrentIteratorValue }}.
+CURRENT_ITERATOR_VALUE = "CurrentIteratorValue"
+CURRENT_ITERATION = "CurrentIteration"
+ITERATOR_DATA_TYPE = "String"  # a for-each loop over a StringList walks strings
+# What pysynth's SSM rendering says of a loop and of a batch step (pysynth.render.ssm.loop_note and
+# batch_note), at the end of the step's description: read back, the iterations the log shows and
+# the member that takes the whole list.
+LOOP_NOTE = re.compile(
+    r"(?:\A|\n\n)Runs its steps once for each element of [^\n]*?; the log shows ([\d,]+) iterations?\.[^\n]*\Z"
+)
+BATCH_NOTE = re.compile(r"(?:\A|\n\n)Makes one call with the whole list in (\w+), where the log shows one call per element\.\Z")
 
 
 class DocumentError(Exception):
@@ -96,7 +111,7 @@ def parse_document(text: str, name: str) -> Runbook:
     runbook = Runbook(
         description=_text(document.get("description")),
         inputs=[_input(key, spec, name) for key, spec in parameters.items() if key not in (ASSUME_ROLE, role)],
-        steps=[_step(spec, position, name) for position, spec in enumerate(steps, start=1)],
+        steps=[_step(spec, str(position), name, ()) for position, spec in enumerate(steps, start=1)],
     )
     _check_references(runbook, name)
     return runbook
@@ -140,7 +155,8 @@ def _parameter_description(text: str) -> tuple[str, bool, list[str]]:
     return text.strip(), secret, used_by.group(1).split(", ") if used_by else []
 
 
-def _step(spec: object, position: int, name: str) -> Step:
+def _step(spec: object, position: str, name: str, loops: tuple[str, ...]) -> Step:
+    """The step ``spec`` at ``position`` (``3``, or ``2 in loop EachBucket``) inside ``loops``."""
     if not isinstance(spec, dict):
         raise DocumentError(f"{name}: step {position} is not a mapping")
     step_name, action = spec.get("name"), spec.get("action")
@@ -159,6 +175,8 @@ def _step(spec: object, position: int, name: str) -> Step:
     records = _records(records_note.group()) if records_note else []
     description = description[records_note.end():] if records_note else description
     outputs = [_output(item, f"{name}: step {step_name}") for item in outputs]
+    if action == LOOP and _for_each(inputs):
+        return _loop_step(step_name, inputs, outputs, description, records, name, loops)
     if action not in (EXECUTE_AWS_API, WAIT_FOR_PROPERTY):
         return Step(name=step_name, service="", api="", request=dict(inputs), outputs=outputs, action=action,
                     description=description, records=records)
@@ -166,8 +184,10 @@ def _step(spec: object, position: int, name: str) -> Step:
     service, api = request.pop("Service", None), request.pop("Api", None)
     if not isinstance(service, str) or not isinstance(api, str):
         raise DocumentError(f"{name}: step {step_name}: {action} needs Service and Api")
+    batch = BATCH_NOTE.search(description)
     step = Step(name=step_name, service=service, api=api, request={}, outputs=outputs, action=action,
-                description=description, records=records)
+                description=description[:batch.start()] if batch else description, records=records,
+                batch=batch.group(1) if batch else None)
     attempts = spec.get("maxAttempts")
     if action == WAIT_FOR_PROPERTY:
         selector, desired = request.pop("PropertySelector", None), request.pop("DesiredValues", None)
@@ -179,8 +199,39 @@ def _step(spec: object, position: int, name: str) -> Step:
         step.wait = success_wait(service, api, attempts) if not outputs else None
         if step.wait is None:
             step.retry = Retry(max_attempts=attempts, errors=[])
-    step.request = request_value(request, f"{name}: {step_name}")
+    step.request = request_value(request, f"{name}: {step_name}", loops)
     return step
+
+
+def _for_each(inputs: dict) -> bool:
+    """Whether an aws:loop's inputs are a for-each loop over one reference to a list, with steps."""
+    iterators = inputs.get("Iterators")
+    return (
+        isinstance(iterators, str) and REFERENCE.fullmatch(iterators.strip()) is not None
+        and inputs.get("IteratorDataType", ITERATOR_DATA_TYPE) == ITERATOR_DATA_TYPE
+        and isinstance(inputs.get("Steps"), list) and bool(inputs["Steps"])
+        and set(inputs) <= {"Iterators", "IteratorDataType", "Steps"}
+    )
+
+
+def _loop_step(
+    step_name: str, inputs: dict, outputs: list[Output], description: str, records: list[RecordRef], name: str,
+    loops: tuple[str, ...],
+) -> Step:
+    over = _string(inputs["Iterators"].strip(), f"{name}: {step_name}.Iterators", loops)
+    if not isinstance(over, (InputRef, OutputRef)):
+        raise DocumentError(f"{name}: step {step_name}: Iterators is not a StringList parameter or step output")
+    note = LOOP_NOTE.search(description)
+    body = [
+        _step(spec, f"{position} in loop {step_name}", name, (*loops, step_name))
+        for position, spec in enumerate(inputs["Steps"], start=1)
+    ]
+    return Step(
+        name=step_name, service="", api="", request={}, outputs=outputs, action=LOOP,
+        description=description[:note.start()] if note else description, records=records,
+        # A document pysynth did not write says nothing of the log: no iterations seen.
+        loop=Loop(over=over, steps=body, iterations=int(note.group(1).replace(",", "")) if note else 0),
+    )
 
 
 def _records(note: str) -> list[RecordRef]:
@@ -196,24 +247,35 @@ def _output(spec: object, where: str) -> Output:
     if not isinstance(spec, dict) or not all(isinstance(spec.get(field), str) for field in fields):
         raise DocumentError(f"{where}: an output needs Name, Selector and Type")
     selector = spec["Selector"]
-    return Output(name=spec["Name"], selector=selector, type=spec["Type"],
-                  path=selector.removeprefix("$").removeprefix("."))
+    keys = parse_selector(selector) or []
+    kept = [position for position, key in enumerate(keys) if isinstance(key, Keep)]
+    if len(kept) != 1:
+        return Output(name=spec["Name"], selector=selector, type=spec["Type"],
+                      path=selector.removeprefix("$").removeprefix("."))
+    # A filter keeps some elements of a list: the path walks every element, the condition keeps some.
+    position = kept[0]
+    keep, listed = keys[position], keys[:position] + [EVERY]
+    return Output(
+        name=spec["Name"], selector=selector, type=spec["Type"], path=path_text(tuple(listed + keys[position + 1:])),
+        where=Condition(path_text(tuple(listed)), keep.property, keep.test, keep.value),
+    )
 
 
-def request_value(value: object, where: str) -> object:
-    """A request value: ``{{ ... }}`` in strings become references; YAML dates become ISO text.
-    Raises DocumentError (naming ``where``) for a reference that is not one."""
+def request_value(value: object, where: str, loops: tuple[str, ...] = ()) -> object:
+    """A request value: ``{{ ... }}`` in strings become references (inside the loop steps ``loops``,
+    their element and iteration too); YAML dates become ISO text. Raises DocumentError (naming
+    ``where``) for a reference that is not one."""
     if isinstance(value, dict):
         converted = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise DocumentError(f"{where}: the key {key!r} is not text")
-            converted[key] = request_value(item, f"{where}.{key}")
+            converted[key] = request_value(item, f"{where}.{key}", loops)
         return converted
     if isinstance(value, list):
-        return [request_value(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return [request_value(item, f"{where}[{index}]", loops) for index, item in enumerate(value)]
     if isinstance(value, str):
-        return _string(value, where)
+        return _string(value, where, loops)
     return _literal(value)
 
 
@@ -221,12 +283,12 @@ def _literal(value: object) -> object:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _string(text: str, where: str):
+def _string(text: str, where: str, loops: tuple[str, ...]):
     """Text, a lone reference, or a Template of both."""
     parts: list = []
     position = 0
     for match in REFERENCE.finditer(text):
-        parts += [text[position:match.start()], _reference(match.group(1), where)]
+        parts += [text[position:match.start()], _reference(match.group(1), where, loops)]
         position = match.end()
     rest = text[position:]
     if "{{" in rest:
@@ -237,7 +299,7 @@ def _string(text: str, where: str):
     return parts[0] if len(parts) == 1 else Template(tuple(parts))
 
 
-def _reference(inner: str, where: str):
+def _reference(inner: str, where: str, loops: tuple[str, ...]):
     text = inner.strip()
     if text.startswith("global:"):
         name = text.removeprefix("global:")
@@ -248,27 +310,58 @@ def _reference(inner: str, where: str):
     if match is None:
         raise DocumentError(f"{where}: {{{{{inner}}}}} is not a reference to an input, a step output or a global")
     step_or_input, output = match.groups()
+    if step_or_input in loops and output == CURRENT_ITERATOR_VALUE:
+        return ItemRef(step_or_input)
+    if step_or_input in loops and output == CURRENT_ITERATION:
+        return IndexRef(step_or_input)
     return OutputRef(step_or_input, output) if output else InputRef(step_or_input)
 
 
 def _check_references(runbook: Runbook, name: str) -> None:
-    """Every reference names a declared input or an earlier step; step names are unique."""
+    """Every reference names a declared input or an earlier step whose outputs it may read (a loop's
+    steps' outputs are read within their iteration only); step names are unique."""
     inputs = {item.name for item in runbook.inputs}
-    all_steps = {step.name for step in runbook.steps}
-    earlier: set[str] = set()
-    for step in runbook.steps:
-        if step.name in earlier:
+    steps = {step.name: step for step in walk(runbook.steps)}
+    _check_step_references(runbook.steps, inputs, steps, set(), set(), name)
+
+
+def _check_step_references(
+    steps: list[Step], inputs: set[str], every_step: dict[str, Step], readable: set[str], defined: set[str],
+    name: str,
+) -> None:
+    readable = set(readable)
+    for step in steps:
+        if step.name in defined:
             raise DocumentError(f"{name}: step {step.name} is defined more than once")
-        if step.action == EXECUTE_AWS_API:
-            for path, reference in _references(step.request, step.name):
-                if isinstance(reference, InputRef) and reference.name not in inputs:
-                    raise DocumentError(f"{name}: {path} refers to input {reference.name}, which the document does not declare")
-                if isinstance(reference, OutputRef) and reference.step not in earlier:
-                    where = "runs later" if reference.step in all_steps else "does not exist"
-                    raise DocumentError(
-                        f"{name}: {path} uses {{{{ {reference.step}.{reference.output} }}}}, but step {reference.step} {where}"
-                    )
-        earlier.add(step.name)
+        if step.loop is not None:
+            references = [(f"{step.name}.Iterators", step.loop.over)]
+        elif step.action == EXECUTE_AWS_API:
+            references = list(_references(step.request, step.name))
+        else:
+            references = []
+        for path, reference in references:
+            if isinstance(reference, InputRef) and reference.name not in inputs:
+                raise DocumentError(f"{name}: {path} refers to input {reference.name}, which the document does not declare")
+            if not isinstance(reference, OutputRef):
+                continue
+            used = f"{name}: {path} uses {{{{ {reference.step}.{reference.output} }}}}"
+            if reference.step in every_step and every_step[reference.step].loop is not None:
+                raise DocumentError(f"{used}, but a loop step gives only its {CURRENT_ITERATOR_VALUE} and "
+                                    f"{CURRENT_ITERATION}, inside its own steps")
+            if reference.step not in readable:
+                raise DocumentError(f"{used}, but step {reference.step} {_unreadable(reference.step, every_step, defined)}")
+        defined.add(step.name)
+        if step.loop is not None:
+            _check_step_references(step.loop.steps, inputs, every_step, readable, defined, name)
+        readable.add(step.name)
+
+
+def _unreadable(step: str, every_step: dict[str, Step], defined: set[str]) -> str:
+    if step not in every_step:
+        return "does not exist"
+    if step in defined:  # it ran, in a loop whose steps are over
+        return "runs in a loop, and its outputs are read only by later steps of the same iteration"
+    return "runs later"
 
 
 def _references(value: object, path: str):
@@ -282,5 +375,5 @@ def _references(value: object, path: str):
         for part in value.parts:
             if not isinstance(part, str):
                 yield path, part
-    elif isinstance(value, (InputRef, OutputRef, GlobalRef)):
+    elif isinstance(value, (InputRef, OutputRef, GlobalRef, ItemRef, IndexRef)):
         yield path, value

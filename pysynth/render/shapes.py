@@ -14,14 +14,18 @@ from pysynth.botomodels import operation_model
 from pysynth.model import (
     GLOBALS,
     GlobalRef,
+    IndexRef,
     Input,
     InputRef,
+    ItemRef,
     Output,
     OutputRef,
     Runbook,
     Step,
     Template,
+    walk,
 )
+from pysynth.paths import Every
 
 
 @functools.cache
@@ -59,9 +63,10 @@ def leaves(value: object, shape: Shape | None, path: str):
         yield path, value, shape
 
 
-def shape_at(shape: Shape | None, keys: list[str | int]) -> Shape | None:
+def shape_at(shape: Shape | None, keys: list) -> Shape | None:
+    """The shape at ``keys``; ``[*]`` (Every) goes into a list's elements as an index does."""
     for key in keys:
-        shape = item_shape(shape) if isinstance(key, int) else member_shape(shape, key)
+        shape = item_shape(shape) if isinstance(key, (int, Every)) else member_shape(shape, key)
     return shape
 
 
@@ -95,7 +100,7 @@ def with_placeholders(value: object, shape: Shape | None) -> object:
         return [with_placeholders(item, item_shape(shape)) for item in value]
     if isinstance(value, Template):
         return "".join(part if isinstance(part, str) else "x" for part in value.parts)
-    if isinstance(value, (InputRef, OutputRef, GlobalRef)):
+    if isinstance(value, (InputRef, OutputRef, GlobalRef, ItemRef, IndexRef)):
         return placeholder_value(shape) if shape is not None else "x"
     return value
 
@@ -141,7 +146,7 @@ def default_fits(ssm_type: str, value: object) -> bool:
 
 
 def leaf_references(leaf: object) -> list:
-    if isinstance(leaf, (InputRef, OutputRef, GlobalRef)):
+    if isinstance(leaf, (InputRef, OutputRef, GlobalRef, ItemRef, IndexRef)):
         return [leaf]
     if isinstance(leaf, Template):
         return [part for part in leaf.parts if not isinstance(part, str)]
@@ -154,6 +159,10 @@ def reference_kind(reference, inputs: dict[str, Input], outputs: dict[tuple[str,
     if isinstance(reference, OutputRef):
         output = outputs.get((reference.step, reference.output))
         return value_kind(output.type) if output else None
+    if isinstance(reference, ItemRef):
+        return "string"  # an element of a StringList
+    if isinstance(reference, IndexRef):
+        return "integer"
     return "string" if reference.name in GLOBALS else None
 
 
@@ -163,10 +172,10 @@ class Context:
     def __init__(self, runbook: Runbook):
         self.runbook = runbook
         self.inputs = {item.name: item for item in runbook.inputs}
-        self.outputs = {(step.name, output.name): output for step in runbook.steps for output in step.outputs}
+        self.outputs = {(step.name, output.name): output for step in walk(runbook.steps) for output in step.outputs}
         references = [
             reference
-            for step in runbook.steps
+            for step in walk(runbook.steps)
             for _, leaf, _ in leaves(step.request, None, step.name)
             for reference in leaf_references(leaf)
         ]

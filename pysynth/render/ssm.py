@@ -4,6 +4,13 @@ Every value is written by ``yaml_string``, a double-quoted scalar that is also a
 SSM Automation reads ``{{ ... }}`` anywhere in a string as a variable reference and has no escape
 for it: a runbook with a literal ``{{`` in a value is refused by validation; in prose
 (descriptions) ``{{`` is written as ``{ {``.
+
+A loop step is an ``aws:loop`` over a StringList (``Iterators``) with its body under ``Steps``; inside
+it, ``{{ Loop.CurrentIteratorValue }}`` is the element and ``{{ Loop.CurrentIteration }}`` its number.
+Its description says how many iterations the log shows, what SSM does with more than 100 elements and,
+when the list comes from a read botocore pages, that ``aws:executeAwsApi`` sees only the first page;
+a batch step's description says which member takes the whole list. ``pysynth.ssm`` reads both notes
+back.
 """
 
 from __future__ import annotations
@@ -14,11 +21,22 @@ import re
 import yaml
 
 from pysynth import safe_yaml
-from pysynth.model import WAIT_FOR_PROPERTY, InputRef, OutputRef, Runbook, Step, Template
+from pysynth.botomodels import paginated_operations
+from pysynth.model import (
+    SSM_MAX_ITERATIONS,
+    WAIT_FOR_PROPERTY,
+    IndexRef,
+    InputRef,
+    ItemRef,
+    OutputRef,
+    Runbook,
+    Step,
+    Template,
+)
 from pysynth.render.names import NAME
-from pysynth.render.prose import records_text
+from pysynth.render.prose import plural, records_text
 from pysynth.render.shapes import Context
-from pysynth.ssm import DocumentError, request_value
+from pysynth.ssm import CURRENT_ITERATION, CURRENT_ITERATOR_VALUE, ITERATOR_DATA_TYPE, DocumentError, request_value
 
 SSM_OUTPUT_TYPES = ("String", "Integer", "Boolean", "StringList", "StringMap", "MapList")
 SSM_STEP_INPUTS = frozenset(("Service", "Api"))  # aws:executeAwsApi's own inputs, beside the request
@@ -32,8 +50,6 @@ ASSUME_ROLE_DESCRIPTION = (
 # parameter cannot default to nothing); the pattern still rejects anything but a role ARN.
 ASSUME_ROLE_PATTERN = r"^$|^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 YAML_SIMPLE_KEY_LIMIT = 1000
-
-
 
 
 def yaml_string(text: str) -> str:
@@ -62,6 +78,10 @@ def ssm_reference(reference) -> str:
         return f"{{{{ {reference.name} }}}}"
     if isinstance(reference, OutputRef):
         return f"{{{{ {reference.step}.{reference.output} }}}}"
+    if isinstance(reference, ItemRef):
+        return f"{{{{ {reference.loop}.{CURRENT_ITERATOR_VALUE} }}}}"
+    if isinstance(reference, IndexRef):
+        return f"{{{{ {reference.loop}.{CURRENT_ITERATION} }}}}"
     return f"{{{{ global:{reference.name} }}}}"
 
 
@@ -149,18 +169,7 @@ def view(context: Context) -> dict:
             "name": item.name, "type": item.type, "description": note + description + used_by,
             "default": item.default,
         })
-    steps = [
-        {
-            "name": step.name, "action": step.action, "service": step.service, "api": step.api,
-            "description": records_text(step) + (f"\n\n{step.description}" if step.description else "")
-            + _secrets_note(step),
-            "request": step.request, "outputs": declared_outputs(step),
-            "max_attempts": step_attempts(step)[0], "timeout_seconds": step_attempts(step)[1],
-            "property_selector": step.wait.property_selector if step.wait else None,
-            "desired_values": step.wait.desired_values if step.wait else None,
-        }
-        for step in runbook.steps
-    ]
+    steps = [_step_view(step, runbook) for step in runbook.steps]
     return {
         "description": runbook.description,
         "assume_role": ssm_reference(InputRef(ASSUME_ROLE)),
@@ -169,6 +178,54 @@ def view(context: Context) -> dict:
         "parameters": parameters, "steps": steps,
         "outputs": [f"{step.name}.{output.name}" for step in runbook.steps for output in declared_outputs(step)],
     }
+
+
+def _step_view(step: Step, runbook: Runbook) -> dict:
+    if step.loop is not None:
+        # A loop step reproduces no call of its own: its records, if any, are said; no "none" note.
+        records = records_text(step) if step.records else ""
+        notes = [records, step.description, loop_note(step, runbook)]
+        return {
+            "name": step.name, "action": step.action, "description": "\n\n".join(note for note in notes if note),
+            "iterators": ssm_reference(step.loop.over), "iterator_data_type": ITERATOR_DATA_TYPE,
+            "steps": [_step_view(inner, runbook) for inner in step.loop.steps],
+        }
+    return {
+        "name": step.name, "action": step.action, "service": step.service, "api": step.api,
+        "description": records_text(step) + (f"\n\n{step.description}" if step.description else "")
+        + _secrets_note(step) + (f"\n\n{batch_note(step.batch)}" if step.batch else ""),
+        "request": step.request, "outputs": declared_outputs(step),
+        "max_attempts": step_attempts(step)[0], "timeout_seconds": step_attempts(step)[1],
+        "property_selector": step.wait.property_selector if step.wait else None,
+        "desired_values": step.wait.desired_values if step.wait else None,
+    }
+
+
+def loop_note(step: Step, runbook: Runbook) -> str:
+    """What a loop step's description says of its list: the iterations the log shows, SSM's limit
+    and, for a list a paginated read gives, that SSM sees its first page only (``pysynth.ssm.LOOP_NOTE``
+    reads it back)."""
+    over = step.loop.over
+    named = f"input {over.name}" if isinstance(over, InputRef) else f"{over.step}.{over.output}"
+    note = (
+        f"Runs its steps once for each element of {named}; the log shows {plural(step.loop.iterations, 'iteration')}. "
+        f"SSM Automation runs a loop at most {SSM_MAX_ITERATIONS} times: on a longer list this step fails, so "
+        "render the runbook as bash or python, or split the list."
+    )
+    if isinstance(over, OutputRef):
+        read = runbook.step(over.step)
+        if read.api in paginated_operations(read.service):
+            note += (
+                f" {read.service} {read.api} returns its list in pages, and aws:executeAwsApi returns only the "
+                "first page: elements on later pages are not visited (the bash and python renderings read every "
+                "page)."
+            )
+    return note
+
+
+def batch_note(member: str) -> str:
+    """What a batch step's description says (``pysynth.ssm.BATCH_NOTE`` reads it back)."""
+    return f"Makes one call with the whole list in {member}, where the log shows one call per element."
 
 
 def declared_outputs(step: Step) -> list:
@@ -228,11 +285,24 @@ def check_text(runbook: Runbook, text: str) -> list[str]:
         parameter = _mapping(parameters.get(item.name))
         expect(f"parameter {item.name} type", parameter.get("type"), item.type)
         expect(f"parameter {item.name} default", parameter.get("default"), item.default)
-    steps = [_mapping(step) for step in _sequence(document.get("mainSteps"))]
-    expect("step names", [step.get("name") for step in steps], [step.name for step in runbook.steps])
-    for written, step in zip(steps, runbook.steps):
+    _check_steps(_sequence(document.get("mainSteps")), runbook.steps, (), expect, problems)
+    return problems
+
+
+def _check_steps(written_steps: list, steps: list[Step], loops: tuple[str, ...], expect, problems: list[str]) -> None:
+    """The written steps are the model's; a loop's body steps (inside ``loops``) are under its Steps."""
+    written_steps = [_mapping(step) for step in written_steps]
+    within = f" in loop {loops[-1]}" if loops else ""
+    expect(f"step names{within}", [step.get("name") for step in written_steps], [step.name for step in steps])
+    for written, step in zip(written_steps, steps):
         inputs = dict(_mapping(written.get("inputs")))
         expect(f"step {step.name} action", written.get("action"), step.action)
+        if step.loop is not None:
+            expect(f"step {step.name} Iterators", inputs.pop("Iterators", None), ssm_reference(step.loop.over))
+            expect(f"step {step.name} IteratorDataType", inputs.pop("IteratorDataType", None), ITERATOR_DATA_TYPE)
+            _check_steps(_sequence(inputs.pop("Steps", None)), step.loop.steps, (*loops, step.name), expect, problems)
+            expect(f"step {step.name} other inputs", inputs, {})
+            continue
         expect(f"step {step.name} Service", inputs.pop("Service", None), step.service)
         expect(f"step {step.name} Api", inputs.pop("Api", None), step.api)
         expect(f"step {step.name} attempts", (written.get("maxAttempts"), written.get("timeoutSeconds")),
@@ -242,7 +312,7 @@ def check_text(runbook: Runbook, text: str) -> list[str]:
                    step.wait.property_selector)
             expect(f"step {step.name} DesiredValues", inputs.pop("DesiredValues", None), step.wait.desired_values)
         try:
-            written_request = request_value(inputs, f"step {step.name}")
+            written_request = request_value(inputs, f"step {step.name}", loops)
         except DocumentError as error:
             problems.append(f"SSM {error}")
             continue
@@ -252,7 +322,6 @@ def check_text(runbook: Runbook, text: str) -> list[str]:
             f"step {step.name} outputs", [(o.get("Name"), o.get("Selector"), o.get("Type")) for o in outputs],
             [(o.name, o.selector, o.type) for o in declared_outputs(step)],
         )
-    return problems
 
 
 def _mapping(value: object) -> dict:

@@ -14,16 +14,20 @@ from botocore.validate import ParamValidator
 from pysynth.botomodels import waiter_model
 from pysynth.model import (
     EXECUTE_AWS_API,
+    LOOP,
     WAIT_FOR_PROPERTY,
+    IndexRef,
     Input,
     InputRef,
+    ItemRef,
     Output,
     OutputRef,
     Runbook,
     Step,
     Template,
+    walk,
 )
-from pysynth.paths import parse_path
+from pysynth.paths import list_selector, parse_path
 from pysynth.render.bash import bash_text
 from pysynth.render.names import (
     NAME,
@@ -50,8 +54,9 @@ from pysynth.render.ssm import ASSUME_ROLE, SSM_OUTPUT_TYPES, ssm_step_inputs, s
 # A retried step gives up after this many attempts: a call that keeps failing is no longer waiting
 # for consistency.
 MAX_RETRY_ATTEMPTS = 10
-# Output paths are plain: member names and list indexes ("Instances[0].InstanceId").
-OUTPUT_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*\Z")
+# Output paths are plain: member names, list indexes and, in a list output, [*] ("Instances[0].InstanceId",
+# "Buckets[*].Name").
+OUTPUT_PATH = re.compile(r"[A-Za-z_]\w*(\[(\d+|\*)\])*(\.[A-Za-z_]\w*(\[(\d+|\*)\])*)*\Z")
 
 
 def model_problems(runbook: Runbook, fmt: str) -> list[str]:
@@ -60,25 +65,40 @@ def model_problems(runbook: Runbook, fmt: str) -> list[str]:
     inputs = {item.name: item for item in runbook.inputs}
     for item in runbook.inputs:
         problems += _input_problems(item, fmt)
-    outputs: dict[tuple[str, str], Output] = {}  # grows step by step: references point backwards
-    for step in runbook.steps:
-        problems += _step_problems(step, inputs, outputs, fmt)
-        outputs.update({(step.name, output.name): output for output in step.outputs})
+    problems += _steps_problems(runbook.steps, inputs, {}, (), fmt)
     if fmt == "ssm":
         problems += _ssm_problems(runbook)
     return problems
 
 
+def _steps_problems(
+    steps: list[Step], inputs: dict[str, Input], outputs: dict[tuple[str, str], Output], loops: tuple[str, ...],
+    fmt: str,
+) -> list[str]:
+    """The problems of a list of steps (the runbook's, or a loop's body inside ``loops``). References
+    point backwards: ``outputs`` are those the steps may read, and a body's own outputs stay in it."""
+    problems = []
+    outputs = dict(outputs)
+    for step in steps:
+        if step.action == LOOP or step.loop is not None:
+            problems += _loop_problems(step, inputs, outputs, loops, fmt)
+        else:
+            problems += _step_problems(step, inputs, outputs, loops, fmt)
+        outputs.update({(step.name, output.name): output for output in step.outputs})
+    return problems
+
+
 def _name_problems(runbook: Runbook, fmt: str) -> list[str]:
     problems = []
-    named = [("input", item.name) for item in runbook.inputs] + [("step", step.name) for step in runbook.steps]
-    named += [(f"output of {step.name}", output.name) for step in runbook.steps for output in step.outputs]
+    steps = list(walk(runbook.steps))  # a loop's body steps are named in the same space as the others
+    named = [("input", item.name) for item in runbook.inputs] + [("step", step.name) for step in steps]
+    named += [(f"output of {step.name}", output.name) for step in steps for output in step.outputs]
     for what, name in named:
         if not NAME.match(name):
             problems.append(f"{what} {name!r}: a name must be a letter then letters, digits or _")
     problems += _duplicates("input", [item.name for item in runbook.inputs])
-    problems += _duplicates("step", [step.name for step in runbook.steps])
-    for step in runbook.steps:
+    problems += _duplicates("step", [step.name for step in steps])
+    for step in steps:
         problems += _duplicates(f"output of {step.name}", [output.name for output in step.outputs])
     if problems:
         return problems  # the names derived below assume well-formed names
@@ -89,7 +109,7 @@ def _name_problems(runbook: Runbook, fmt: str) -> list[str]:
         secrets = [environment_name(item.name) for item in runbook.inputs if item.secret]
         problems += _duplicates("environment variable", secrets)
         problems += _duplicates(
-            "script variable", [output_variable(step.name, o.name) for step in runbook.steps for o in step.outputs]
+            "script variable", [output_variable(step.name, o.name) for step in steps for o in step.outputs]
         )
         for item in runbook.inputs:
             if option_name(item.name) in SCRIPT_OPTIONS:
@@ -124,14 +144,14 @@ def _input_problems(item: Input, fmt: str) -> list[str]:
 
 
 def _step_problems(
-    step: Step, inputs: dict[str, Input], outputs: dict[tuple[str, str], Output], fmt: str,
+    step: Step, inputs: dict[str, Input], outputs: dict[tuple[str, str], Output], loops: tuple[str, ...], fmt: str,
 ) -> list[str]:
     if step.action not in (EXECUTE_AWS_API, WAIT_FOR_PROPERTY):
         return [f"step {step.name}: action {step.action} is not supported yet"]
     operation = known_operation(step.service, step.api)
     if operation is None:
         return [f"step {step.name}: botocore knows no operation {step.service} {step.api}"]
-    problems = _wait_problems(step) + _retry_problems(step)
+    problems = _wait_problems(step) + _retry_problems(step) + _batch_problems(step)
     for path, leaf, shape in leaves(step.request, operation.input_shape, step.name):
         file_input = isinstance(leaf, InputRef) and leaf.name in inputs and inputs[leaf.name].file
         if shape is not None and shape.type_name == "blob":
@@ -142,7 +162,9 @@ def _step_problems(
             if isinstance(reference, OutputRef) and reference_secret(reference, outputs):
                 problems.append(f"{path}: {_describe(reference)} is a secret the step created; no step may use it")
             kind = reference_kind(reference, inputs, outputs)
-            if kind is None:
+            if isinstance(reference, (ItemRef, IndexRef)) and reference.loop not in loops:
+                problems.append(f"{path}: {_describe(reference)} is used outside that loop's steps")
+            elif kind is None:
                 problems.append(f"{path}: {_describe(reference)} is not defined before step {step.name}")
             elif shape is not None and isinstance(leaf, Template) and position_kind(shape) != "string":
                 problems.append(f"{path}: a template makes text, but this member takes {shape.type_name}")
@@ -155,6 +177,40 @@ def _step_problems(
     for output in step.outputs:
         problems += _output_problems(step, output, operation.output_shape)
     return problems
+
+
+def _loop_problems(
+    step: Step, inputs: dict[str, Input], outputs: dict[tuple[str, str], Output], loops: tuple[str, ...], fmt: str,
+) -> list[str]:
+    """A loop step: over a list the steps before it give, with a body of well-formed steps."""
+    where = f"step {step.name}"
+    if step.loop is None or step.action != LOOP:
+        return [f"{where}: a loop step is {LOOP} with a loop, and only a loop step has one"]
+    problems = []
+    if step.service or step.api or step.request or step.outputs or step.batch or step.wait or step.retry:
+        problems.append(f"{where}: a loop step makes no call of its own: no service, API, request, outputs, "
+                        "wait, retry or batch")
+    over = step.loop.over
+    list_type = None
+    if isinstance(over, InputRef) and over.name in inputs:
+        list_type = inputs[over.name].type
+    elif isinstance(over, OutputRef) and (over.step, over.output) in outputs:
+        list_type = outputs[(over.step, over.output)].type
+    if list_type != "StringList":
+        problems.append(f"{where}: it loops over {_describe(over)}, which is not a StringList input or a list "
+                        "output of an earlier step")
+    if not step.loop.steps:
+        problems.append(f"{where}: a loop needs at least one step to repeat")
+    return problems + _steps_problems(step.loop.steps, inputs, outputs, (*loops, step.name), fmt)
+
+
+def _batch_problems(step: Step) -> list[str]:
+    """A batch step gives its whole list to one request member."""
+    if step.batch is None:
+        return []
+    if not isinstance(step.request.get(step.batch), (InputRef, OutputRef)):
+        return [f"step {step.name}: its batch member {step.batch} takes no list input or output"]
+    return []
 
 
 def _wait_problems(step: Step) -> list[str]:
@@ -224,16 +280,40 @@ def _output_problems(step: Step, output: Output, response: Shape | None) -> list
     if output.type not in SSM_OUTPUT_TYPES:
         return [f"{where}: {output.type!r} is not an SSM output type"]
     if not OUTPUT_PATH.match(output.path):
-        return [f"{where}: path {output.path!r} is not member names and [index]es"]
-    if output.selector != f"$.{output.path}":
+        return [f"{where}: path {output.path!r} is not member names, [index]es and [*]"]
+    try:
+        selector = list_selector(output.path, output.where)
+    except ValueError as error:
+        return [f"{where}: {error}"]
+    if output.selector != selector:
         return [f"{where}: selector {output.selector!r} does not select path {output.path!r}"]
     shape = shape_at(response, parse_path(output.path))
     if shape is None:
         return [f"{where}: {step.service} {step.api} responds with no {output.path}"]
     if shape.type_name == "blob":
         return [f"{where}: binary (blob) outputs are not supported yet"]
+    if "[*]" in output.path:
+        return _list_output_problems(where, output, response, shape)
     if value_kind(output.type) != position_kind(shape):
         return [f"{where}: {output.path} is {shape.type_name}, not {output.type}"]
+    return []
+
+
+def _list_output_problems(where: str, output: Output, response: Shape, element: Shape) -> list[str]:
+    """A list output is a StringList of scalars; its condition reads a property its elements have."""
+    if output.type != "StringList" or position_kind(element) == "json":
+        return [f"{where}: {output.path} is a list of {element.type_name}, and a list output is a StringList of "
+                "strings, numbers or booleans"]
+    if output.where is None:
+        return []
+    listed = shape_at(response, parse_path(output.where.element))
+    keys = parse_path(output.where.property)
+    tested = shape_at(listed, keys) if keys else None
+    if tested is None:
+        return [f"{where}: the elements of {output.where.element} have no {output.where.property}"]
+    if (output.where.test == "tag") != (tested.type_name == "list"):
+        return [f"{where}: the {output.where.test} test does not apply to {output.where.property} "
+                f"({tested.type_name})"]
     return []
 
 
@@ -242,15 +322,33 @@ def _describe(reference) -> str:
         return f"input {reference.name}"
     if isinstance(reference, OutputRef):
         return f"output {reference.step}.{reference.output}"
+    if isinstance(reference, ItemRef):
+        return f"the element of loop {reference.loop}"
+    if isinstance(reference, IndexRef):
+        return f"the iteration number of loop {reference.loop}"
     return f"runtime value {reference.name}"
 
 
 def _ssm_problems(runbook: Runbook) -> list[str]:
     problems = [] if runbook.steps else ["an SSM document needs at least one step"]
-    for step in runbook.steps:
+    for step in walk(runbook.steps):
         for member in ssm_step_inputs(step).intersection(step.request):
             problems.append(f"{step.name}.{member}: the SSM step's own {member} input has this name")
-    return problems + _ssm_brace_problems(runbook)
+    return problems + _ssm_nested_loop_problems(runbook.steps, None) + _ssm_brace_problems(runbook)
+
+
+def _ssm_nested_loop_problems(steps: list[Step], outer: str | None) -> list[str]:
+    """SSM Automation runs no aws:loop inside another: a step inside a loop has one parent step (the
+    API's ParentStepDetails), and the runbook editor refuses to nest loops."""
+    problems = []
+    for step in steps:
+        if step.loop is None:
+            continue
+        if outer is not None:
+            problems.append(f"step {step.name}: SSM Automation cannot run a loop inside a loop ({outer}); "
+                            "render this runbook as bash or python")
+        problems += _ssm_nested_loop_problems(step.loop.steps, step.name)
+    return problems
 
 
 def _ssm_brace_problems(runbook: Runbook) -> list[str]:
@@ -262,7 +360,7 @@ def _ssm_brace_problems(runbook: Runbook) -> list[str]:
     for item in runbook.inputs:
         if any("{{" in text for text in _strings(item.default)):
             problems.append(f"input {item.name}: the default {explain}")
-    for step in runbook.steps:
+    for step in walk(runbook.steps):
         for path, leaf, _ in leaves(step.request, None, step.name):
             if isinstance(leaf, Template):
                 text = ssm_text(leaf)
@@ -274,6 +372,9 @@ def _ssm_brace_problems(runbook: Runbook) -> list[str]:
         for path, key in _keys(step.request, step.name):
             if "{{" in key:
                 problems.append(f"{path}: the key {key!r} {explain}")
+        for output in step.outputs:
+            if "{{" in output.selector:  # a filter's value from the log
+                problems.append(f"output {step.name}.{output.name}: the selector {explain}")
     return problems
 
 
