@@ -429,12 +429,14 @@ def run_runbook(
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Print the resolved calls as JSON without making any AWS call; an output "
-                                       "of an earlier step shows as <Step.Output>, a secret as <secret Name>."),
+                                       "of an earlier step shows as <Step.Output>, a secret as <secret Name>, a "
+                                       "loop's element as <Loop.CurrentIteratorValue>."),
     ] = False,
 ) -> None:
     """Run an SSM Automation runbook here, to try it before uploading it: each step's AWS call
-    through boto3, progress on stderr, the outputs as JSON on stdout. Actions other than
-    aws:executeAwsApi are refused before anything runs; the first failing step stops the run."""
+    through boto3, an aws:loop's steps once per element of its list, progress on stderr, the
+    outputs as JSON on stdout. Actions other than aws:executeAwsApi, aws:waitForAwsResourceProperty
+    and a for-each aws:loop are refused before anything runs; the first failing step stops the run."""
     from pysynth.runner import (
         ConsoleReporter,
         RunFailed,

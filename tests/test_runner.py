@@ -173,7 +173,7 @@ def test_an_unsupported_action_is_refused_before_any_call(tmp_path, endpoint):
     assert result.code == EXIT_USAGE
     assert "WaitForUser" not in result.stderr  # waits run
     assert ("error: step ChooseGroup: action aws:branch is not supported by pysynth run yet "
-            "(it runs aws:executeAwsApi, aws:waitForAwsResourceProperty)") in result.stderr
+            "(it runs aws:executeAwsApi, aws:waitForAwsResourceProperty, aws:loop)") in result.stderr
     assert "nothing was run" in result.stderr
     assert result.stdout == ""
     assert user_names(endpoint) == []

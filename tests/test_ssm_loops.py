@@ -1,12 +1,21 @@
 """Loops in the SSM Automation rendering: aws:loop steps with their body nested, list outputs with
-filters, batch steps; the document read back as the same runbook."""
+filters, batch steps; the document read back as the same runbook; and the rendered document run
+with ``pysynth run`` against a moto server, with other names and list lengths than the log's."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
+from pathlib import Path
+
+import boto3
 import pytest
 import yaml
+from conftest import run_cli
+from moto_server import REGION, moto_server  # noqa: F401 (the fixture)
 from test_lint import cfn_lint
 
+from pysynth.cli import EXIT_RUN_FAILED, EXIT_USAGE
 from pysynth.cloudformation import document_resource
 from pysynth.lint import limit_problems
 from pysynth.model import (
@@ -23,6 +32,7 @@ from pysynth.model import (
     Runbook,
     Step,
     Template,
+    runbook_to_json,
 )
 from pysynth.paths import list_selector
 from pysynth.render import RenderError, render, render_checked
@@ -229,3 +239,157 @@ def test_a_hand_written_document_may_not_read_a_loop_from_outside():
     with pytest.raises(DocumentError, match=r"uses \{\{ EachName.CurrentIteratorValue \}\}, but a loop step gives "
                                             "only its CurrentIteratorValue and CurrentIteration, inside its own steps"):
         parse_document(after.replace("{{ VALUE }}", "{{ EachName.CurrentIteratorValue }}"), "x.yaml")
+
+
+# --------------------------------------------------------------------------- running on the emulator
+
+
+@pytest.fixture
+def endpoint(moto_server) -> str:  # noqa: F811 (the fixture)
+    """The moto server's URL, its state reset."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=10).close()
+    return moto_server
+
+
+def client(endpoint: str, service: str):
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+
+
+def rendered(runbook: Runbook, tmp_path: Path, fmt: str = "ssm") -> Path:
+    text = render_checked(runbook, fmt)
+    if fmt == "ssm":
+        assert limit_problems(text) == []
+    path = tmp_path / f"runbook.{'yaml' if fmt == 'ssm' else 'json'}"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def encrypted(s3, bucket: str) -> bool:
+    try:
+        s3.get_bucket_encryption(Bucket=bucket)
+    except s3.exceptions.ClientError as error:
+        assert error.response["Error"]["Code"] == "ServerSideEncryptionConfigurationNotFoundError"
+        return False
+    return True
+
+
+def test_the_loop_encrypts_exactly_the_buckets_its_filter_keeps(endpoint, tmp_path):
+    s3 = client(endpoint, "s3")
+    # Other buckets than the log's two, three of them kept: the runbook names none of them.
+    buckets = ["logs-web", "logs-db", "logs-queue", "data-lake", "app-logs-old", "logs"]
+    for bucket in buckets:
+        s3.create_bucket(Bucket=bucket)
+    result = run_cli("run", str(rendered(encrypt_logs_buckets(), tmp_path)), "--endpoint-url", endpoint)
+    assert result.code == 0, result.stderr
+    assert {bucket for bucket in buckets if encrypted(s3, bucket)} == {"logs-web", "logs-db", "logs-queue"}
+    assert sorted(json.loads(result.stdout)["ListBuckets.Names"]) == ["logs-db", "logs-queue", "logs-web"]
+    assert "ran EachBucket iteration 3/3: 1/1 PutBucketEncryption: s3 PutBucketEncryption" in result.stderr
+    assert "ran 2/2 EachBucket: aws:loop over ListBuckets.Names" in result.stderr
+
+
+def test_a_loop_over_an_input_list_runs_its_two_steps_per_element(endpoint, tmp_path):
+    path = rendered(queues_per_name(["build", "deploy"]), tmp_path)
+    result = run_cli("run", str(path), "--endpoint-url", endpoint, "--param", "QueueNames=alpha,beta,gamma")
+    assert result.code == 0, result.stderr
+    sqs = client(endpoint, "sqs")
+    urls = sorted(sqs.list_queues()["QueueUrls"])
+    assert [url.rsplit("/", 1)[1] for url in urls] == ["alpha", "beta", "gamma"]
+    tags = {url.rsplit("/", 1)[1]: sqs.list_queue_tags(QueueUrl=url)["Tags"] for url in urls}
+    assert tags == {
+        "alpha": {"position": "1", "dead-letter": "alpha-dlq"},
+        "beta": {"position": "2", "dead-letter": "beta-dlq"},
+        "gamma": {"position": "3", "dead-letter": "gamma-dlq"},
+    }
+    # The body's outputs live in their iteration: the runbook's outputs are its own steps'.
+    assert json.loads(result.stdout) == {}
+
+
+def test_a_dry_run_shows_the_loop_and_its_steps_once(endpoint, tmp_path):
+    path = rendered(queues_per_name(["build", "deploy"]), tmp_path)
+    result = run_cli("run", str(path), "--dry-run", "--param", "QueueNames=alpha,beta")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout) == [{
+        "step": "EachName", "action": "aws:loop", "iterators": ["alpha", "beta"],
+        "steps": [
+            {"step": "CreateQueue", "action": "aws:executeAwsApi", "service": "sqs", "api": "CreateQueue",
+             "request": {"QueueName": "<EachName.CurrentIteratorValue>"}},
+            {"step": "TagQueue", "action": "aws:executeAwsApi", "service": "sqs", "api": "TagQueue",
+             "request": {"QueueUrl": "<CreateQueue.QueueUrl>",
+                         "Tags": {"position": "<EachName.CurrentIteration>",
+                                  "dead-letter": "<EachName.CurrentIteratorValue>-dlq"}}},
+        ],
+    }]
+    assert client(endpoint, "sqs").list_queues().get("QueueUrls", []) == []
+
+
+def test_a_loop_over_more_than_100_elements_fails_as_ssm_does(endpoint, tmp_path):
+    path = rendered(queues_per_name(["build"]), tmp_path)
+    names = json.dumps([f"queue-{number}" for number in range(101)])
+    message = ("step EachName failed: aws:loop over input QueueNames: the list holds 101 elements, and SSM "
+               "Automation runs aws:loop at most 100 times (this step fails there too): render the runbook as bash "
+               "or python, or split the list")
+    for dry_run in ([], ["--dry-run"]):
+        result = run_cli("run", str(path), "--endpoint-url", endpoint, "--param", f"QueueNames={names}", *dry_run)
+        assert result.code == EXIT_RUN_FAILED
+        assert f"error: {message}" in result.stderr
+    assert client(endpoint, "sqs").list_queues().get("QueueUrls", []) == []
+
+
+def test_a_failing_body_step_names_its_iteration(endpoint, tmp_path):
+    path = rendered(encrypt_logs_buckets(), tmp_path)
+    s3 = client(endpoint, "s3")
+    s3.create_bucket(Bucket="logs-a")
+    runbook = load_runbook(path)
+    runbook.step("PutBucketEncryption").request["Bucket"] = Template((ItemRef("EachBucket"), "-gone"))
+    json_path = tmp_path / "changed.json"
+    json_path.write_text(json.dumps(runbook_to_json(runbook)), encoding="utf-8")
+    result = run_cli("run", str(json_path), "--endpoint-url", endpoint)
+    assert result.code == EXIT_RUN_FAILED
+    assert "error: step PutBucketEncryption failed in EachBucket iteration 1/1: s3 PutBucketEncryption: NoSuchBucket" in result.stderr
+
+
+def test_the_runner_runs_nested_loops_of_the_json_model(endpoint, tmp_path):
+    runbook = Runbook("Objects under each prefix of each bucket.", [
+        Input("Buckets", "StringList", "b", default=["bucket-one"]), Input("Prefixes", "StringList", "p", default=["x"]),
+    ], [
+        loop_step("EachBucket", InputRef("Buckets"), [
+            loop_step("EachPrefix", InputRef("Prefixes"), [
+                Step("PutObject", "s3", "PutObject", {
+                    "Bucket": ItemRef("EachBucket"),
+                    "Key": Template((ItemRef("EachPrefix"), "/", IndexRef("EachBucket"), "-", IndexRef("EachPrefix"))),
+                }),
+            ], iterations=1),
+        ], iterations=1),
+    ])
+    s3 = client(endpoint, "s3")
+    for bucket in ("bucket-one", "bucket-two"):
+        s3.create_bucket(Bucket=bucket)
+    result = run_cli("run", str(rendered(runbook, tmp_path, "json")), "--endpoint-url", endpoint,
+                     "--param", "Buckets=bucket-one,bucket-two", "--param", "Prefixes=in,out")
+    assert result.code == 0, result.stderr
+    keys = {bucket: sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"])
+            for bucket in ("bucket-one", "bucket-two")}
+    assert keys == {"bucket-one": ["in/1-1", "out/1-2"], "bucket-two": ["in/2-1", "out/2-2"]}
+
+
+def test_a_loop_the_runner_cannot_run_is_refused_before_any_call(endpoint, tmp_path):
+    path = tmp_path / "while.yaml"
+    path.write_text("""\
+schemaVersion: '0.3'
+mainSteps:
+  - name: UntilReady
+    action: aws:loop
+    inputs:
+      MaxIterations: 3
+      LoopCondition: {Variable: "{{ Check.Ready }}", BooleanEquals: true}
+      Steps:
+        - name: Check
+          action: aws:executeAwsApi
+          inputs: {Service: sqs, Api: CreateQueue, QueueName: q}
+""", encoding="utf-8")
+    result = run_cli("run", str(path), "--endpoint-url", endpoint)
+    assert result.code == EXIT_USAGE
+    assert ("error: step UntilReady: pysynth run runs an aws:loop over one StringList (Iterators: a parameter or a "
+            "step output, IteratorDataType: String), with its Steps; this one is not") in result.stderr
+    assert client(endpoint, "sqs").list_queues().get("QueueUrls", []) == []
+
