@@ -9,7 +9,7 @@ to an earlier step. Whether it reproduces a log is ``pysynth.verify``'s question
 or, on a read with no outputs that a botocore waiter polls, a wait for success; a selector with a
 filter a list output with its condition); ``aws:waitForAwsResourceProperty`` steps a wait, named
 after the botocore waiter that checks the same property; an ``aws:loop`` over one StringList
-reference (``Iterators``, ``IteratorDataType: String``) a loop step with its body ``Steps``, inside
+reference or literal texts (``Iterators``, ``IteratorDataType: String``) a loop step with its body ``Steps``, inside
 which ``{{ Loop.CurrentIteratorValue }}`` and ``{{ Loop.CurrentIteration }}`` are ItemRef and
 IndexRef. Any other action (``aws:branch``, a do-while ``aws:loop``…) is kept with its raw inputs
 so that the tools can refuse or skip it by name. The parameter the document assumes as its role
@@ -204,10 +204,12 @@ def _step(spec: object, position: str, name: str, loops: tuple[str, ...]) -> Ste
 
 
 def _for_each(inputs: dict) -> bool:
-    """Whether an aws:loop's inputs are a for-each loop over one reference to a list, with steps."""
+    """Whether an aws:loop's inputs are a for-each loop over one reference to a list, or over
+    literal texts, with steps."""
     iterators = inputs.get("Iterators")
+    literal = isinstance(iterators, list) and all(isinstance(item, str) and "{{" not in item for item in iterators)
     return (
-        isinstance(iterators, str) and REFERENCE.fullmatch(iterators.strip()) is not None
+        (literal or isinstance(iterators, str) and REFERENCE.fullmatch(iterators.strip()) is not None)
         and inputs.get("IteratorDataType", ITERATOR_DATA_TYPE) == ITERATOR_DATA_TYPE
         and isinstance(inputs.get("Steps"), list) and bool(inputs["Steps"])
         and set(inputs) <= {"Iterators", "IteratorDataType", "Steps"}
@@ -218,8 +220,9 @@ def _loop_step(
     step_name: str, inputs: dict, outputs: list[Output], description: str, records: list[RecordRef], name: str,
     loops: tuple[str, ...],
 ) -> Step:
-    over = _string(inputs["Iterators"].strip(), f"{name}: {step_name}.Iterators", loops)
-    if not isinstance(over, (InputRef, OutputRef)):
+    iterators = inputs["Iterators"]
+    over = list(iterators) if isinstance(iterators, list) else _string(iterators.strip(), f"{name}: {step_name}.Iterators", loops)
+    if not isinstance(over, (InputRef, OutputRef, list)):
         raise DocumentError(f"{name}: step {step_name}: Iterators is not a StringList parameter or step output")
     note = LOOP_NOTE.search(description)
     body = [
@@ -334,7 +337,8 @@ def _check_step_references(
         if step.name in defined:
             raise DocumentError(f"{name}: step {step.name} is defined more than once")
         if step.loop is not None:
-            references = [(f"{step.name}.Iterators", step.loop.over)]
+            over = step.loop.over
+            references = [] if isinstance(over, list) else [(f"{step.name}.Iterators", over)]
         elif step.action == EXECUTE_AWS_API:
             references = list(_references(step.request, step.name))
         else:

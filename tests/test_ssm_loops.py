@@ -1,6 +1,7 @@
 """Loops in the SSM Automation rendering: aws:loop steps with their body nested, list outputs with
-filters, batch steps; the document read back as the same runbook; and the rendered document run
-with ``pysynth run`` against a moto server, with other names and list lengths than the log's."""
+filters, batch steps; the document read back as the same runbook; and the rendered document (built
+here, or synthesized from a small log) run with ``pysynth run`` against a moto server, with other
+names and list lengths than the log's."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import boto3
 import pytest
 import yaml
 from conftest import run_cli
+from loop_logs import bucket_encryption, subnets_tagged
 from moto_server import REGION, moto_server  # noqa: F401 (the fixture)
 from test_lint import cfn_lint
 
 from pysynth.cli import EXIT_RUN_FAILED, EXIT_USAGE
 from pysynth.cloudformation import document_resource
+from pysynth.ingest.select import Selection, ingest
 from pysynth.lint import limit_problems
 from pysynth.model import (
     LOOP,
@@ -37,6 +40,7 @@ from pysynth.model import (
 from pysynth.paths import list_selector
 from pysynth.render import RenderError, render, render_checked
 from pysynth.ssm import DocumentError, load_runbook, parse_document
+from pysynth.synth import synthesize
 
 LOG = "trail.json"
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
@@ -149,6 +153,10 @@ def test_the_document_passes_cfn_lint_and_the_ssm_limits(tmp_path):
 
 def test_the_document_reads_back_as_the_same_runbook(tmp_path):
     runbook = everything()
+    # A loop over values the log shows as plain data walks them as written.
+    runbook.steps.append(loop_step("EachSuffix", ["blue", "it's \"green\"\n"], [
+        Step("CreateQueue2", "sqs", "CreateQueue", {"QueueName": Template(("app-", ItemRef("EachSuffix")))}),
+    ], iterations=2))
     text = render_checked(runbook, "ssm")
     assert parse_document(text, "loops.yaml") == runbook
     path = tmp_path / "loops.yaml"
@@ -389,7 +397,41 @@ mainSteps:
 """, encoding="utf-8")
     result = run_cli("run", str(path), "--endpoint-url", endpoint)
     assert result.code == EXIT_USAGE
-    assert ("error: step UntilReady: pysynth run runs an aws:loop over one StringList (Iterators: a parameter or a "
-            "step output, IteratorDataType: String), with its Steps; this one is not") in result.stderr
+    assert ("error: step UntilReady: pysynth run runs an aws:loop over one StringList (Iterators: a parameter, a "
+            "step output or a list of texts, IteratorDataType: String), with its Steps; this one is not") in result.stderr
     assert client(endpoint, "sqs").list_queues().get("QueueUrls", []) == []
 
+
+
+# --------------------------------------------------------------------------- synthesized from a log, run
+
+
+def synthesized(log: Path) -> Runbook:
+    ingested = ingest([str(log)], Selection(all_principals=True))
+    return synthesize(ingested.kept, reads=ingested.reads, failed=ingested.failed).runbooks[0]
+
+
+def test_a_synthesized_filtered_loop_runs_on_other_buckets(endpoint, tmp_path):
+    runbook = synthesized(bucket_encryption(tmp_path, ["data-x", "logs-a", "logs-b"], ["logs-a", "logs-b"]))
+    path = rendered(runbook, tmp_path)
+    s3 = client(endpoint, "s3")
+    buckets = ["logs-one", "logs-two", "logs-three", "backup-logs", "web-assets"]
+    for bucket in buckets:
+        s3.create_bucket(Bucket=bucket)
+    result = run_cli("run", str(path), "--endpoint-url", endpoint)
+    assert result.code == 0, result.stderr
+    assert {bucket for bucket in buckets if encrypted(s3, bucket)} == {"logs-one", "logs-two", "logs-three"}
+
+
+def test_a_synthesized_loop_over_logged_values_creates_and_tags_each_subnet(endpoint, tmp_path):
+    runbook = synthesized(subnets_tagged(tmp_path, ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]))
+    document = mapping(render_checked(runbook, "ssm"))
+    assert document["mainSteps"][0]["inputs"]["Iterators"] == ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]
+    ec2 = client(endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    result = run_cli("run", str(rendered(runbook, tmp_path)), "--endpoint-url", endpoint, "--param", f"VpcId={vpc}")
+    assert result.code == 0, result.stderr
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    names = {subnet["CidrBlock"]: {tag["Key"]: tag["Value"] for tag in subnet.get("Tags", [])}.get("Name")
+             for subnet in subnets}
+    assert names == {"10.0.1.0/24": "app-1", "10.0.2.0/24": "app-2", "10.0.3.0/24": "app-3"}

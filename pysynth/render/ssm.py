@@ -5,7 +5,8 @@ SSM Automation reads ``{{ ... }}`` anywhere in a string as a variable reference 
 for it: a runbook with a literal ``{{`` in a value is refused by validation; in prose
 (descriptions) ``{{`` is written as ``{ {``.
 
-A loop step is an ``aws:loop`` over a StringList (``Iterators``) with its body under ``Steps``; inside
+A loop step is an ``aws:loop`` over a StringList (``Iterators``: a reference, or the literal texts a
+loop over plain data walks) with its body under ``Steps``; inside
 it, ``{{ Loop.CurrentIteratorValue }}`` is the element and ``{{ Loop.CurrentIteration }}`` its number.
 Its description says how many iterations the log shows, what SSM does with more than 100 elements and,
 when the list comes from a read botocore pages, that ``aws:executeAwsApi`` sees only the first page;
@@ -187,7 +188,7 @@ def _step_view(step: Step, runbook: Runbook) -> dict:
         notes = [records, step.description, loop_note(step, runbook)]
         return {
             "name": step.name, "action": step.action, "description": "\n\n".join(note for note in notes if note),
-            "iterators": ssm_reference(step.loop.over), "iterator_data_type": ITERATOR_DATA_TYPE,
+            "iterators": ssm_iterators(step.loop.over), "iterator_data_type": ITERATOR_DATA_TYPE,
             "steps": [_step_view(inner, runbook) for inner in step.loop.steps],
         }
     return {
@@ -201,12 +202,17 @@ def _step_view(step: Step, runbook: Runbook) -> dict:
     }
 
 
+def ssm_iterators(over: InputRef | OutputRef | list[str]) -> str | list[str]:
+    """A loop's Iterators: a reference to its list, or the literal texts it walks."""
+    return over if isinstance(over, list) else ssm_reference(over)
+
+
 def loop_note(step: Step, runbook: Runbook) -> str:
     """What a loop step's description says of its list: the iterations the log shows, SSM's limit
     and, for a list a paginated read gives, that SSM sees its first page only (``pysynth.ssm.LOOP_NOTE``
     reads it back)."""
     over = step.loop.over
-    named = f"input {over.name}" if isinstance(over, InputRef) else f"{over.step}.{over.output}"
+    named = loop_list_text(over)
     note = (
         f"Runs its steps once for each element of {named}; the log shows {plural(step.loop.iterations, 'iteration')}. "
         f"SSM Automation runs a loop at most {SSM_MAX_ITERATIONS} times: on a longer list this step fails, so "
@@ -221,6 +227,15 @@ def loop_note(step: Step, runbook: Runbook) -> str:
                 "page)."
             )
     return note
+
+
+def loop_list_text(over: InputRef | OutputRef | list[str]) -> str:
+    """A loop's list in prose: ``input Buckets``, ``ListBuckets.Names``, ``the 3 listed values``."""
+    if isinstance(over, InputRef):
+        return f"input {over.name}"
+    if isinstance(over, OutputRef):
+        return f"{over.step}.{over.output}"
+    return f"the {plural(len(over), 'listed value')}"
 
 
 def batch_note(member: str) -> str:
@@ -298,7 +313,7 @@ def _check_steps(written_steps: list, steps: list[Step], loops: tuple[str, ...],
         inputs = dict(_mapping(written.get("inputs")))
         expect(f"step {step.name} action", written.get("action"), step.action)
         if step.loop is not None:
-            expect(f"step {step.name} Iterators", inputs.pop("Iterators", None), ssm_reference(step.loop.over))
+            expect(f"step {step.name} Iterators", inputs.pop("Iterators", None), ssm_iterators(step.loop.over))
             expect(f"step {step.name} IteratorDataType", inputs.pop("IteratorDataType", None), ITERATOR_DATA_TYPE)
             _check_steps(_sequence(inputs.pop("Steps", None)), step.loop.steps, (*loops, step.name), expect, problems)
             expect(f"step {step.name} other inputs", inputs, {})

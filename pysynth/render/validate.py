@@ -192,11 +192,15 @@ def _loop_problems(
                         "wait, retry or batch")
     over = step.loop.over
     list_type = None
-    if isinstance(over, InputRef) and over.name in inputs:
+    if isinstance(over, list):
+        list_type = "StringList" if over and all(isinstance(item, str) for item in over) else "literal"
+    elif isinstance(over, InputRef) and over.name in inputs:
         list_type = inputs[over.name].type
     elif isinstance(over, OutputRef) and (over.step, over.output) in outputs:
         list_type = outputs[(over.step, over.output)].type
-    if list_type != "StringList":
+    if list_type == "literal":
+        problems.append(f"{where}: the literal list it loops over must hold one text or more")
+    elif list_type != "StringList":
         problems.append(f"{where}: it loops over {_describe(over)}, which is not a StringList input or a list "
                         "output of an earlier step")
     if not step.loop.steps:
@@ -375,6 +379,9 @@ def _ssm_brace_problems(runbook: Runbook) -> list[str]:
         for output in step.outputs:
             if "{{" in output.selector:  # a filter's value from the log
                 problems.append(f"output {step.name}.{output.name}: the selector {explain}")
+        if step.loop is not None and isinstance(step.loop.over, list):
+            if any("{{" in item for item in step.loop.over if isinstance(item, str)):
+                problems.append(f"step {step.name}: an element of the list it loops over {explain}")
     return problems
 
 

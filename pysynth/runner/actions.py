@@ -14,9 +14,10 @@ from typing import Protocol
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pysynth.model import EXECUTE_AWS_API, LOOP, SSM_MAX_ITERATIONS, WAIT_FOR_PROPERTY, InputRef, Step
+from pysynth.model import EXECUTE_AWS_API, LOOP, SSM_MAX_ITERATIONS, WAIT_FOR_PROPERTY, Step
 from pysynth.paths import parse_selector, value_at
 from pysynth.render import SSM_OUTPUT_TYPES, known_operation
+from pysynth.render.ssm import loop_list_text
 from pysynth.runner.values import (
     Execution,
     Missing,
@@ -140,21 +141,21 @@ def _call_with_attempts(step: Step, execution: Execution) -> dict:
 
 
 class ForEachLoop:
-    """``aws:loop`` over a list (``Iterators``): its steps once per element, in order, each
-    iteration seeing its element and number; like SSM, it fails on a list of more than 100."""
+    """``aws:loop`` over a list (``Iterators``: a reference or literal texts): its steps once per
+    element, in order, each iteration seeing its element and number; like SSM, it fails on a list
+    of more than 100."""
 
     def problems(self, step: Step) -> list[str]:
         if step.loop is None:
-            return [f"step {step.name}: pysynth run runs an aws:loop over one StringList (Iterators: a parameter "
-                    "or a step output, IteratorDataType: String), with its Steps; this one is not"]
+            return [f"step {step.name}: pysynth run runs an aws:loop over one StringList (Iterators: a parameter, "
+                    "a step output or a list of texts, IteratorDataType: String), with its Steps; this one is not"]
         problems = [f"step {step.name}: an aws:loop step has no outputs of its own"] if step.outputs else []
         for inner in step.loop.steps:
             problems += step_problems(inner)
         return problems
 
     def call(self, step: Step) -> str:
-        over = step.loop.over
-        return f"aws:loop over {f'input {over.name}' if isinstance(over, InputRef) else f'{over.step}.{over.output}'}"
+        return f"aws:loop over {loop_list_text(step.loop.over)}"
 
     def plan(self, step: Step, execution: Execution) -> dict:
         elements = self._elements(step, execution, shown=True)
@@ -172,7 +173,8 @@ class ForEachLoop:
         return StepResult()
 
     def _elements(self, step: Step, execution: Execution, shown: bool) -> list | Unknown:
-        elements = execution.value(step.loop.over, shown)
+        over = step.loop.over
+        elements = over if isinstance(over, list) else execution.value(over, shown)
         if isinstance(elements, Unknown):
             return elements
         if not isinstance(elements, list):
