@@ -98,7 +98,9 @@ def vpc(aws, phase):
 
 def subnets(aws, environment) -> list:
     found = aws("ec2").describe_subnets(Filters=[{"Name": "vpc-id", "Values": [environment["vpc"]]}])["Subnets"]
-    return sorted((subnet["CidrBlock"], {tag["Key"]: tag["Value"] for tag in subnet.get("Tags", [])}) for subnet in found)
+    # Each run makes its own VPC: tags are compared with its id written as <vpc>.
+    return sorted((subnet["CidrBlock"], {tag["Key"]: tag["Value"].replace(environment["vpc"], "<vpc>")
+                                         for tag in subnet.get("Tags", [])}) for subnet in found)
 
 
 def queues(aws, environment) -> dict:

@@ -74,10 +74,12 @@ def test_synth_task_synthesizes_the_first_occurrence(trail):
     result = run_cli("synth", "--format", "json", "--task", onboard["id"], str(trail))
     assert result.code == 0, result.stderr
     model = json.loads(result.stdout)
-    names = [step["request"]["UserName"] for step in model["steps"] if step["api"] == "CreateUser"]
+    # The occurrence repeats CreateUser and AddUserToGroup for each user: one loop over their names.
+    (loop,) = model["steps"]
+    names = next(item["default"] for item in model["inputs"] if item["name"] == loop["loop"]["over"]["$input"])
     assert len(names) == 3  # ann, ben, cat: the nine o'clock occurrence
     third = json.loads(run_cli("synth", "--format", "json", "--task", f"{onboard['id']}.3", str(trail)).stdout)
-    assert [step["request"]["UserName"] for step in third["steps"] if step["api"] == "CreateUser"] != names
+    assert next(item["default"] for item in third["inputs"] if item["type"] == "StringList") != names
     assert len(third["steps"]) == 4  # mallory's ivy and jon, not alice's five at the same time
     assert third["steps"][0]["records"][0]["time"] == "2024-03-05T11:00:00Z"
 
