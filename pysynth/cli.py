@@ -260,7 +260,8 @@ def synth(
     if task:
         selection = _task_selection(logs, selection, task, gap, engine, scheduler)
     ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler)
-    synthesis = _synthesize(ingested, logs, policy, objectives, time_limit, models=1, strict=strict)
+    synthesis = _synthesize(ingested, logs, policy, objectives, time_limit, models=1, strict=strict,
+                            target=output_format)
     runbook = synthesis.runbooks[0]
     try:
         text = render_checked(runbook, output_format)
@@ -487,12 +488,12 @@ def _names(logs: list[str]) -> str:
 
 
 def _synthesize(ingested: Ingested, logs: list[str], policy, objectives, time_limit, models: int,
-                strict: bool = False) -> Synthesis:
+                strict: bool = False, target: str | None = None) -> Synthesis:
     kept = _kept_or_exit(ingested, logs)
     try:
         synthesis = synthesize(
             kept, reads=ingested.reads, failed=ingested.failed, policies=[_policy_path(name) for name in policy or []], objectives=objectives,
-            models=models, time_limit=time_limit,
+            models=models, time_limit=time_limit, target=target,
         )
     except SolveError as error:
         stderr.print(Text(f"error: {error}", style="red"))

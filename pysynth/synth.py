@@ -24,6 +24,7 @@ from pysynth.model import (
 )
 from pysynth.paths import list_selector
 from pysynth.render.prose import plural
+from pysynth.resources import asp_root
 from pysynth.solve import Answer, Outcome, solve
 
 RUNTIME_GLOBALS = {"account_id": "ACCOUNT_ID", "region": "REGION", "partition": "AWS_PARTITION"}
@@ -60,9 +61,15 @@ def synthesize(
     objectives: Path | None = None,
     models: int = 1,
     time_limit: float | None = None,
+    target: str | None = None,
 ) -> Synthesis:
+    """``target``: the format the runbook is for; what it cannot run (``asp/targets/<target>.lp``,
+    SSM: nested loops) is ruled out like a policy."""
     if not calls:
         raise NothingToSynthesize("no write call was kept, so there is nothing to automate")
+    limits = asp_root() / "targets" / f"{target}.lp"
+    if target is not None and limits.is_file():
+        policies = [*policies, Path(str(limits))]
     with collector.paused():
         session = analyse(calls, reads, failed)
         outcome = solve(session.facts(), policies=policies, objectives=objectives, models=models, time_limit=time_limit)
