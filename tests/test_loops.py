@@ -151,3 +151,15 @@ def test_of_two_overlapping_names_inside_a_string_the_solver_cuts_one(tmp_path):
     # name is cut, so the fewest characters stay literal (derived_literals).
     assert runbook.step("CreateBucket3").request["Bucket"] == Template(("my-", InputRef("Bucket2")))
     assert len(runbook.inputs) == 2
+
+
+def test_for_ssm_which_runs_no_loop_inside_another_the_solver_finds_the_best_runbook_without_nesting(tmp_path):
+    log = users_in_groups(tmp_path, ["alice-a", "bob-b"], ["dev", "ops", "qa"])
+    ingested = ingest([str(log)], Selection(all_principals=True))
+    synthesis = synthesize(ingested.kept, reads=ingested.reads, failed=ingested.failed, target="ssm")
+    runbook = synthesis.runbooks[0]
+    assert synthesis.outcome.optimal
+    nested = [step for step in walk(runbook.steps) if step.loop and any(inner.loop for inner in step.loop.steps)]
+    assert nested == [] and any(step.loop for step in runbook.steps)
+    # The same demonstration for bash or Python nests the two loops.
+    assert synthesized(log).steps[0].loop.steps[0].loop is not None
