@@ -399,8 +399,9 @@ def verify_runbook(
         raise typer.Exit(EXIT_NOT_CERTIFIED)
     stdout.print(matches_table(document, verdict))
     records = sum(len(records) for _, records in verdict.matches)
-    steps = plural(len(document.steps), "step")
-    stderr.print(Text(f"certified: {steps} {'reproduces' if len(document.steps) == 1 else 'reproduce'} "
+    # Every step counts, a loop's body steps too: with their iterations, they make the calls.
+    count = len(verdict.matches)
+    stderr.print(Text(f"certified: {plural(count, 'step')} {'reproduces' if count == 1 else 'reproduce'} "
                       f"{'the' if records == 1 else 'all'} {plural(records, 'kept call')}"))
 
 

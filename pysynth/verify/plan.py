@@ -13,7 +13,7 @@ from pysynth.evidence import POLLING_READS, failures_before, poll_series, reques
 from pysynth.paths import strings_of
 from pysynth.ingest.events import Event
 from pysynth.lifecycle import CREATES, effects
-from pysynth.model import Runbook
+from pysynth.verify.instances import Instance, iterations_text
 from pysynth.verify.problems import Problem
 from pysynth.verify.values import record_ref, record_text
 
@@ -28,32 +28,36 @@ def moment_of(event: Event) -> float:
     return event.epoch
 
 
-def plan_problems(runbook: Runbook, calls: list[Event], matched: dict[str, int], failed: list[Event],
+def plan_problems(placed: list[tuple[Instance, list[int]]], calls: list[Event], failed: list[Event],
                   *, require_waits: bool, require_retries: bool) -> list:
-    """Problems of the runbook's plan. ``calls`` are the log's kept writes and reads in time order,
-    ``matched`` the step -> call the replay found."""
+    """Problems of the runbook's plan. ``placed`` are the matched steps' instances in the order the
+    runbook runs them (a loop's body once per iteration), each with the calls it makes; ``calls``
+    are the log's kept writes and reads in time order."""
 
-    position = {step.name: number for number, step in enumerate(runbook.steps)}
-    step_of_call = {number: name for name, number in matched.items()}
+    at: dict[int, tuple[int, Instance]] = {}  # call -> (the instance's place in the run, the instance)
+    for place, (instance, numbers) in enumerate(placed):
+        for number in numbers:
+            at[number] = (place, instance)
     problems = []
 
     # Lifecycle: a resource is named only after the step that creates it, and before its deletion.
-    # Each step's effects and the steps naming each affected resource are found once, so the check
+    # Each call's effects and the calls naming each affected resource are found once, so the check
     # is linear in the runbook rather than a scan of every step per effect.
     effects_of = {number: effects(calls[number].call.service, calls[number].call.operation, calls[number].call.params)
-                  for number in matched.values()}
+                  for number in at}
     affected = {name for found in effects_of.values() for _, name in found}
-    naming: dict[str, list[tuple[str, int]]] = defaultdict(list)  # resource -> the steps naming it
-    for other, other_number in matched.items():
-        for text in strings_of(calls[other_number].call.params) & affected:
-            naming[text].append((other, other_number))
-    for creator, number in matched.items():
+    naming: dict[str, list[int]] = defaultdict(list)  # resource -> the calls naming it
+    for number in at:
+        for text in strings_of(calls[number].call.params) & affected:
+            naming[text].append(number)
+    for number, (place, creator) in at.items():
         event = calls[number]
         for kind, name in effects_of[number]:
-            for other, other_number in naming.get(name, ()):
-                if other == creator or (kind, name) in effects_of[other_number]:
+            for other_number in naming.get(name, ()):
+                other_place, other = at[other_number]
+                if other_place == place or (kind, name) in effects_of[other_number]:
                     continue
-                wrong = position[other] < position[creator] if kind == CREATES else position[other] > position[creator]
+                wrong = other_place < place if kind == CREATES else other_place > place
                 # Where the log itself shows that order across seconds, the resource outlived what the
                 # lifecycle says (it existed before, or came back): the log is the evidence.
                 logged = moment_of(calls[other_number]) - moment_of(event)
@@ -61,41 +65,47 @@ def plan_problems(runbook: Runbook, calls: list[Event], matched: dict[str, int],
                     when = "before" if kind == CREATES else "after"
                     problems.append(Problem(
                         LIFECYCLE_ORDER,
-                        f"step {other} names {name!r} {when} step {creator} {kind.removesuffix('s')}s it "
+                        f"{other.text} names {name!r} {when} {_named(creator)} {kind.removesuffix('s')}s it "
                         f"({record_text(event)})",
-                        step=other, record=record_ref(event),
+                        step=other.step.name, record=record_ref(event), iterations=other.iterations,
                     ))
 
     if require_waits:
-        waited = {}  # request key of a read -> the runbook positions of the wait steps making it
-        for name, number in matched.items():
-            step = runbook.steps[position[name]]
-            if step.wait is not None:
-                waited.setdefault(request_key(calls[number]), []).append(position[name])
+        waited = {}  # request key of a read -> the places of the wait steps' instances making it
+        for number, (place, instance) in at.items():
+            if instance.step.wait is not None:
+                waited.setdefault(request_key(calls[number]), []).append(place)
         for series in poll_series(calls):
-            consumer = step_of_call.get(series.consumer) if series.consumer is not None else None
+            found = at.get(series.consumer) if series.consumer is not None else None
             last = calls[series.last]
-            if consumer is None or not (len(series.reads) >= POLLING_READS or series.accepted):
+            if found is None or not (len(series.reads) >= POLLING_READS or series.accepted):
                 continue
-            if not any(at < position[consumer] for at in waited.get(request_key(last), ())):
+            place, consumer = found
+            if not any(wait < place for wait in waited.get(request_key(last), ())):
                 problems.append(Problem(
                     MISSING_WAIT,
-                    f"step {consumer} uses {series.value!r}, which the log polled {len(series.reads)} times with "
+                    f"{consumer.text} uses {series.value!r}, which the log polled {len(series.reads)} times with "
                     f"{last.call.service} {last.call.operation} before it ({record_text(last)}), but no wait "
                     f"step before it makes that call",
-                    step=consumer, record=record_ref(last),
+                    step=consumer.step.name, record=record_ref(last), iterations=consumer.iterations,
                 ))
 
     if require_retries:
         writes = [event for event in calls if not event.read_only]
         index_of = {id(event): number for number, event in enumerate(calls)}
         for index, found in failures_before(writes, failed).items():
-            name = step_of_call.get(index_of[id(writes[index])])
-            if name is not None and runbook.steps[position[name]].retry is None:
+            placed_at = at.get(index_of[id(writes[index])])
+            instance = placed_at[1] if placed_at else None
+            if instance is not None and instance.step.retry is None:
                 problems.append(Problem(
                     MISSING_RETRY,
-                    f"step {name}: the log shows its call failing {found.count} time(s) ({', '.join(found.codes)}) "
+                    f"{instance.text}: the log shows its call failing {found.count} time(s) ({', '.join(found.codes)}) "
                     f"before {record_text(writes[index])} succeeded, but the step is not retried",
-                    step=name, record=record_ref(writes[index]),
+                    step=instance.step.name, record=record_ref(writes[index]), iterations=instance.iterations,
                 ))
     return problems
+
+
+def _named(instance: Instance) -> str:
+    """``step CreateUser``, or ``step CreateSubnet in EachVpc iteration 2 (vpc-1)``."""
+    return instance.text if not instance.frames else f"step {instance.step.name} in {iterations_text(instance.frames)}"

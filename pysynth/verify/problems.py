@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 from pysynth.model import EXECUTE_AWS_API, WAIT_FOR_PROPERTY, RecordRef
@@ -20,8 +20,13 @@ SECRET_LITERAL = "secret-literal"  # a value the log hides, written into the run
 OMITTED_VALUE = "omitted-value"  # a value the call needed that the log hides or never logs, left out
 UNKNOWN_OUTPUT = "unknown-output"  # an output the step does not declare, or its response lacks
 UNKNOWN_INPUT = "unknown-input"  # an input the runbook does not declare, or an unknown global
-UNSUPPORTED_ACTION = "unsupported-action"  # a step action a log cannot vouch for (branches, loops…)
-RECORDS_DIFFER = "records-differ"  # check_synthesized: a step claims other records than it reproduces
+UNSUPPORTED_ACTION = "unsupported-action"  # a step action a log cannot vouch for (branches…)
+RECORDS_DIFFER = "records-differ"  # check_synthesized: a step claims other records or iterations than it makes
+OUTSIDE_LOOP = "outside-loop"  # a loop's element, iteration or body output used outside that loop
+UNREPLAYABLE_LOOP = "unreplayable-loop"  # a loop whose list the log cannot give (no recorded response)
+ITERATION_COUNT = "iteration-count"  # a loop's list longer or shorter than the iterations the log shows
+ITERATION_ORDER = "iteration-order"  # a loop's list in another order than the log's iterations
+BATCH_DIFFERS = "batch-differs"  # a batch step's one call sends another list than its logged calls together
 
 # Actions that make an API call a log record can vouch for (a wait repeats a read the log shows).
 API_ACTIONS = (EXECUTE_AWS_API, WAIT_FOR_PROPERTY)
@@ -34,7 +39,8 @@ LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 @dataclass(slots=True)
 class Problem:
-    """Why a runbook is not certified. ``message`` is one line; the other fields locate it."""
+    """Why a runbook is not certified. ``message`` is one line; the other fields locate it
+    (``iterations``: inside loops, the iteration of each enclosing loop, outermost first)."""
 
     kind: str
     message: str
@@ -43,6 +49,7 @@ class Problem:
     path: str | None = None
     expected: object = None
     found: object = None
+    iterations: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         # Step names and map keys come from the runbook and may hold line breaks: escape them.
@@ -51,10 +58,16 @@ class Problem:
 
 @dataclass(slots=True)
 class Verdict:
-    """Each step with the records it reproduces (in runbook order), and the problems found."""
+    """Each step with the records it reproduces (every step, loop bodies included, in runbook order;
+    a body step's records are those of all its iterations), and the problems found.
+    ``first_iterations``: for each step in a loop body, and each loop step, the records of its first
+    iteration (what a synthesized step claims); ``iterations``: for each loop step, how many
+    iterations each time it ran (once per iteration of an enclosing loop)."""
 
     matches: list[tuple[str, list[RecordRef]]]
     problems: list[Problem]
+    first_iterations: dict[str, list[RecordRef]] = field(default_factory=dict)
+    iterations: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def certified(self) -> bool:

@@ -1,31 +1,36 @@
-"""The replay of a runbook against a log: each step matched to the call it makes, and the problems
-of each matched step."""
+"""The replay of a runbook against a log: each step, in each iteration of the loops around it, matched
+to the call it makes.
+
+Matching runs twice over the runbook in order. The first pass takes only calls whose request is
+exactly the step's replayed one, so that a step that differs does not take the call another step
+makes; the second matches what is left to the call that differs least. A loop step expands into
+its iterations as the replay reaches it (its list is only known once the step that lists it is
+matched); in a loop, iteration after iteration, each step takes the next call of its operation
+the log shows: the iterations must reproduce the logged calls one for one and in order.
+"""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 
-
 from pysynth import unlogged
-from pysynth.botomodels import operation_model
-from pysynth.facts import TOKEN, runtime_values
+from pysynth.facts import runtime_values
 from pysynth.ingest.events import Event
-from pysynth.render.shapes import shape_at
 from pysynth.ingest.normalize import Normalizer
+from pysynth.model import GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Runbook, Step, Template, walk
+from pysynth.paths import path_text
+from pysynth.verify import batches, checks, loops
+from pysynth.verify.instances import Frame, Instance, Scopes
 from pysynth.verify.plan import moment_of
-from pysynth.model import GLOBALS, GlobalRef, InputRef, OutputRef, Runbook, Step, Template
-from pysynth.paths import parse_path, path_text
 from pysynth.verify.problems import (
-    API_ACTIONS, EXTRA_STEP, GLOBAL_VALUES, LITERAL_CREATED_ID, MISSING_CALL, OMITTED_VALUE, OUTPUT_BEFORE_PRODUCER,
-    READ_ONLY_ACTIONS, SECRET_LITERAL, UNKNOWN_INPUT, UNKNOWN_OUTPUT, UNSUPPORTED_ACTION, VALUE_DIFFERS,
-    WRONG_OPERATION, Problem, Verdict,
+    API_ACTIONS, EXTRA_STEP, GLOBAL_VALUES, ITERATION_ORDER, MISSING_CALL, OMITTED_VALUE, SECRET_LITERAL,
+    UNKNOWN_OUTPUT, VALUE_DIFFERS, WRONG_OPERATION, Problem, Verdict,
 )
 from pysynth.verify.values import (
-    ABSENT, Finding, Unknown, at_path, created_ids, expected_request, leaves, literal_texts, record_ref, record_text,
-    reference_text, references, same, show, show_pair, text_of, unlogged_reason, value_key,
+    ABSENT, REFERENCES, Finding, Unknown, created_ids, expected_request, leaves, output_value, record_ref,
+    record_text, reference_text, references, same, text_of, value_key,
 )
-
-# --------------------------------------------------------------------------- the replay
 
 
 class Replay:
@@ -33,10 +38,7 @@ class Replay:
         self.runbook = runbook
         self.calls = calls
         self.inputs = {item.name: item for item in runbook.inputs}
-        self.position = {step.name: number for number, step in enumerate(runbook.steps)}
-        self.steps_by_name: dict[str, Step] = {}  # the first step of each name, as Runbook.step finds it
-        for step in runbook.steps:
-            self.steps_by_name.setdefault(step.name, step)
+        self.scopes = Scopes(runbook.steps)
         runtime = runtime_values(calls)
         self.globals = {name: runtime.get(GLOBAL_VALUES[name]) for name in GLOBALS}
         self.expected, self.hidden = [], []
@@ -54,33 +56,46 @@ class Replay:
             if not self.hidden[number]:
                 key = value_key([event.call.service, event.call.operation, self.expected[number]])
                 self.by_request[key].append(number)
-        self.matched: dict[str, int] = {}  # step name -> the call it makes
-        self.retries: dict[str, list[int]] = defaultdict(list)
+        # The moments of each operation's calls, in log order: where a loop's next call may be.
+        self.moments = {operation: [moment_of(calls[number]) for number in numbers]
+                        for operation, numbers in self.by_operation.items()}
+        self.matched: dict[tuple, int] = {}  # instance key -> the call it makes
+        self.key_of_call: dict[int, tuple] = {}
+        self.batched: dict[tuple, list[int]] = {}  # a batch step's instance -> its further calls
+        self.retries: dict[tuple, list[int]] = defaultdict(list)
         self.taken: set[int] = set()
         self.problems: list[Problem] = []
         self.bad_references: set[tuple[str, object]] = set()  # (step, reference) already reported
+        self.literals_reported: set[tuple[str, str]] = set()  # (step, path) of created ids written as literals
         self.created = created_ids(calls, {value for value in self.globals.values() if value})
+        self.instances: list[Instance] = []  # every instance, in the order the runbook runs them
+        self.walked: dict[tuple, list] = {}  # a loop step's instance -> the elements it walks
+        self.unwalked: list[tuple[Instance, Unknown]] = []  # loop instances whose list the log cannot give
+        # The latest call each outermost loop's instances have made so far: the next iteration's
+        # calls come after it.
+        self.last_in_run: dict[str, int] = {}
 
     def run(self) -> Verdict:
-        api_steps = [step for step in self.runbook.steps if step.action in API_ACTIONS]
-        self.check_inputs()
-        for step in self.runbook.steps:
-            self.check_action(step)
-            self.check_references(step)
-        # Exact matches first, so that a step that differs does not take the call another step makes.
-        for step in api_steps:
-            self.match(step, exact=True)
-        for step in api_steps:
-            if step.name not in self.matched:
-                self.match(step, exact=False)
+        checks.check_runbook(self)
+        for instance in self.expand(self.runbook.steps, ()):
+            if instance.step.action in API_ACTIONS:
+                self.match(instance, exact=True)
+        self.last_in_run.clear()
+        for instance in self.expand(self.runbook.steps, (), final=True):
+            self.instances.append(instance)
+            if instance.step.action in API_ACTIONS:
+                self.match(instance, exact=False)
         self.cover_retries()
-        for step in api_steps:
+        accounted = loops.account(self)
+        for instance in self.instances:
             # A read or wait the log does not show changes nothing: only what it feeds is checked.
-            if step.name not in self.matched and not Normalizer.is_read_only(step.service, step.api):
-                self.match_other_operation(step)
-        for step in api_steps:
-            if step.name in self.matched:
-                self.check_step(step)
+            step = instance.step
+            if (step.action in API_ACTIONS and instance.key not in self.matched and instance.key not in accounted
+                    and not Normalizer.is_read_only(step.service, step.api)):
+                self.match_other_operation(instance)
+        for instance in self.instances:
+            if instance.key in self.matched:
+                checks.check_step(self, instance)
         for number, event in enumerate(self.calls):
             if number not in self.taken and not event.read_only:
                 self.problems.append(Problem(
@@ -89,64 +104,63 @@ class Replay:
                     f"{f' (event {event.event_id})' if event.event_id else ''} is made by no step",
                     record=record_ref(event),
                 ))
-        matches = []
-        for step in self.runbook.steps:
-            numbers = [self.matched[step.name], *self.retries[step.name]] if step.name in self.matched else []
-            matches.append((step.name, [record_ref(self.calls[number]) for number in numbers]))
-        return Verdict(matches, self.problems)
+        return self.verdict()
 
-    # -- what the runbook says on its own -------------------------------------------------------
+    # -- loops ----------------------------------------------------------------------------------
 
-    def check_inputs(self) -> None:
-        for item in self.runbook.inputs:
-            if item.secret and item.default is not None:
-                self.problems.append(Problem(
-                    SECRET_LITERAL,
-                    f"input {item.name} is secret but has a default: a secret is given when the runbook "
-                    f"starts and never written into it",
-                ))
+    def expand(self, steps: list[Step], frames: tuple[Frame, ...], final: bool = False):
+        """Every instance of ``steps`` in the order the runbook runs them, each loop step followed by
+        its body once per element of its list. The generator is consumed one instance at a time,
+        each matched before the next is made: a loop's list comes from a call matched before it."""
+        for step in steps:
+            instance = Instance(step, frames)
+            yield instance
+            if step.loop is None:
+                continue
+            elements = self.elements(instance)
+            if isinstance(elements, Unknown):
+                if final:
+                    self.unwalked.append((instance, elements))
+                continue
+            if final:
+                self.walked[instance.key] = elements
+            for number, element in enumerate(elements, start=1):
+                yield from self.expand(step.loop.steps, frames + (Frame(step.name, number, element),), final)
 
-    def check_action(self, step: Step) -> None:
-        if step.action not in API_ACTIONS and step.action not in READ_ONLY_ACTIONS:
-            self.problems.append(Problem(
-                UNSUPPORTED_ACTION,
-                f"step {step.name}: action {step.action} cannot be checked against a log",
-                step=step.name,
-            ))
-
-    def check_references(self, step: Step) -> None:
-        if step.action not in API_ACTIONS:
-            return
-        for path, reference in references(step.request):
-            where = f"step {step.name} {path}"
-            problem = None
-            if isinstance(reference, InputRef) and reference.name not in self.inputs:
-                problem = (UNKNOWN_INPUT, f"{where}: {reference_text(reference)} names no input of the runbook")
-            elif isinstance(reference, GlobalRef) and reference.name not in GLOBALS:
-                problem = (UNKNOWN_INPUT, f"{where}: {reference_text(reference)} is no runtime value "
-                                          f"({', '.join(GLOBALS)})")
-            elif isinstance(reference, OutputRef):
-                producer = self.position.get(reference.step)
-                if producer is None or producer >= self.position[step.name]:
-                    when = "there is no such step" if producer is None else f"step {reference.step} runs later"
-                    problem = (OUTPUT_BEFORE_PRODUCER, f"{where} uses {reference_text(reference)}, but {when}")
-                elif reference.output not in {o.name for o in self.runbook.steps[producer].outputs}:
-                    problem = (UNKNOWN_OUTPUT, f"{where} uses {reference_text(reference)}, but step "
-                                               f"{reference.step} declares no output {reference.output}")
-            if problem and (step.name, reference) not in self.bad_references:
-                self.bad_references.add((step.name, reference))
-                self.problems.append(Problem(problem[0], problem[1], step=step.name, path=path))
+    def elements(self, instance: Instance) -> list | Unknown:
+        """The list a loop step's instance walks: its input's default, or the list output in the
+        logged response of the call its step made."""
+        over = instance.step.loop.over
+        if (instance.step.name, over) in self.bad_references:
+            return Unknown("reported", reported=True)
+        if isinstance(over, InputRef):
+            default = self.inputs[over.name].default
+            return default if isinstance(default, list) else Unknown(f"input {over.name} has no list as its default")
+        number = self.matched.get(self.scopes.producer_key(instance, over.step))
+        if number is None:
+            return Unknown(f"step {over.step} reproduces no record")
+        event = self.calls[number]
+        if event.call.response is None:
+            return Unknown(f"{record_text(event)} ({event.call.operation}) has no response in the log: CloudTrail logs "
+                           f"none for reads; record the session with `pysynth record`, or walk an input list whose "
+                           f"default is the demonstrated values")
+        output = next(item for item in self.scopes.steps[over.step].outputs if item.name == over.output)
+        value = output_value(event.call.response, output)
+        if not isinstance(value, list):
+            return Unknown(f"the response of {record_text(event)} has no list at {output.path}")
+        return value
 
     # -- resolving references -------------------------------------------------------------------
 
-    def resolve(self, step: Step, leaf: object) -> object:
-        """The value of a reference or template in ``step``'s request during the replay."""
+    def resolve(self, instance: Instance, leaf: object) -> object:
+        """The value of a reference or template in ``instance``'s request during the replay."""
+        step = instance.step
         if (step.name, leaf) in self.bad_references:
             return Unknown("reported", reported=True)
         if isinstance(leaf, Template):
             texts = []
             for part in leaf.parts:
-                value = part if isinstance(part, str) else self.resolve(step, part)
+                value = part if isinstance(part, str) else self.resolve(instance, part)
                 if isinstance(value, Unknown):
                     return value
                 texts.append(text_of(value))
@@ -159,38 +173,55 @@ class Replay:
         if isinstance(leaf, GlobalRef):
             value = self.globals[leaf.name]
             return value if value is not None else Unknown(f"the log does not show the {GLOBAL_VALUES[leaf.name]}")
-        producer = self.steps_by_name[leaf.step]
-        number = self.matched.get(producer.name)
+        if isinstance(leaf, (ItemRef, IndexRef)):
+            frame = next(frame for frame in instance.frames if frame.loop == leaf.loop)
+            return frame.element if isinstance(leaf, ItemRef) else frame.number
+        number = self.matched.get(self.scopes.producer_key(instance, leaf.step))
         if number is None:
-            return Unknown(f"step {producer.name} reproduces no record")
-        output = next(item for item in producer.outputs if item.name == leaf.output)
-        value = at_path(self.calls[number].call.response, output.path)
+            return Unknown(f"step {leaf.step} reproduces no record")
+        output = next(item for item in self.scopes.steps[leaf.step].outputs if item.name == leaf.output)
+        event = self.calls[number]
+        value = output_value(event.call.response, output) if event.call.response is not None else ABSENT
         if value is ABSENT:
             self.bad_references.add((step.name, leaf))
+            what = (f"{record_text(event)} has no response in the log" if event.call.response is None
+                    else f"the response of {record_text(event)} has nothing at {output.path}")
             self.problems.append(Problem(
-                UNKNOWN_OUTPUT,
-                f"step {step.name} uses {reference_text(leaf)}, but the response of "
-                f"{record_text(self.calls[number])} has nothing at {output.path}",
-                step=step.name, record=record_ref(self.calls[number]),
+                UNKNOWN_OUTPUT, f"{instance.text} uses {reference_text(leaf)}, but {what}",
+                step=step.name, record=record_ref(event), iterations=instance.iterations,
             ))
             return Unknown("reported", reported=True)
         return value
 
+    def concrete(self, instance: Instance, node: object) -> object:
+        """``node`` with every reference replaced by its replayed value (an Unknown if any has none)."""
+        if isinstance(node, (*REFERENCES, Template)):
+            return self.resolve(instance, node)
+        if isinstance(node, dict):
+            items = {key: self.concrete(instance, item) for key, item in node.items()}
+            unknown = next((item for item in items.values() if isinstance(item, Unknown)), None)
+            return unknown or items
+        if isinstance(node, list):
+            items = [self.concrete(instance, item) for item in node]
+            return next((item for item in items if isinstance(item, Unknown)), items)
+        return node
+
     # -- comparing a request with a call --------------------------------------------------------
 
-    def compare(self, step: Step, node: object, expected: object, keys: tuple, hidden: set[str], source=None):
-        """Findings where ``node`` (a request tree of ``step``) differs from ``expected``."""
+    def compare(self, instance: Instance, node: object, expected: object, keys: tuple, hidden: set[str],
+                source=None):
+        """Findings where ``node`` (a request tree of ``instance``'s step) differs from ``expected``."""
         path = path_text(keys)
         if path in hidden:
             if source is None and isinstance(node, InputRef) and node.name in self.inputs:
                 item = self.inputs[node.name]
                 if item.secret or item.default is None:
                     return  # a secret: the person running the runbook gives it (its default is checked apart)
-            if not isinstance(node, (InputRef, OutputRef, GlobalRef)) or (step.name, node) not in self.bad_references:
+            if not isinstance(node, REFERENCES) or (instance.step.name, node) not in self.bad_references:
                 yield Finding(SECRET_LITERAL, path, expected, node, source)
             return
-        if isinstance(node, (InputRef, OutputRef, GlobalRef, Template)):
-            value = self.resolve(step, node)
+        if isinstance(node, (*REFERENCES, Template)):
+            value = self.resolve(instance, node)
             if isinstance(value, Unknown):
                 if not value.reported:
                     yield Finding(VALUE_DIFFERS, path, expected, value, node)
@@ -204,84 +235,125 @@ class Replay:
                 elif child is ABSENT or wanted is ABSENT:
                     yield Finding(VALUE_DIFFERS, path_text(keys + (key,)), wanted, child, source)
                 else:
-                    yield from self.compare(step, child, wanted, keys + (key,), hidden, source)
+                    yield from self.compare(instance, child, wanted, keys + (key,), hidden, source)
         elif isinstance(node, list) and isinstance(expected, list) and len(node) == len(expected):
             for index, (child, wanted) in enumerate(zip(node, expected)):
-                yield from self.compare(step, child, wanted, keys + (index,), hidden, source)
+                yield from self.compare(instance, child, wanted, keys + (index,), hidden, source)
         elif not same(node, expected):
             yield Finding(VALUE_DIFFERS, path, expected, node, source)
 
-    def findings(self, step: Step, number: int) -> list[Finding]:
-        return list(self.compare(step, step.request, self.expected[number], (), self.hidden[number]))
+    def findings(self, instance: Instance, number: int) -> list[Finding]:
+        found = self.compare(instance, instance.step.request, self.expected[number], (), self.hidden[number])
+        member = instance.step.batch
+        # A batch step's list is checked against all its calls together (``batches``), not against one.
+        return [finding for finding in found if member is None or not batches.in_member(finding.path, member)]
 
     # -- matching steps to calls ----------------------------------------------------------------
 
-    def producers_before(self, step: Step, number: int) -> bool:
-        """Whether every step whose output ``step`` uses made its call no later than the second of
-        call ``number`` (CloudTrail's order within one second is arbitrary)."""
-        for _, reference in references(step.request):
-            producer = self.matched.get(reference.step) if isinstance(reference, OutputRef) else None
+    def producers_before(self, instance: Instance, number: int) -> bool:
+        """Whether every step whose output ``instance`` uses made its call no later than the second
+        of call ``number`` (CloudTrail's order within one second is arbitrary)."""
+        for _, reference in references(instance.step.request):
+            producer = (self.matched.get(self.scopes.producer_key(instance, reference.step))
+                        if isinstance(reference, OutputRef) else None)
             if producer is not None and moment_of(self.calls[producer]) > moment_of(self.calls[number]):
                 return False
         return True
 
-    def match(self, step: Step, exact: bool) -> None:
-        if exact:
-            number = self.identical_call(step)
-            if number is not None:
-                self.assign(step, number)
-                return
+    def in_order(self, instance: Instance, number: int) -> bool:
+        """Whether call ``number`` may be ``instance``'s: in a loop, no earlier than the calls of the
+        iterations before it (within one second, CloudTrail's order is arbitrary)."""
+        last = self.last_in_run.get(instance.frames[0].loop) if instance.frames else None
+        return last is None or moment_of(self.calls[number]) >= moment_of(self.calls[last])
+
+    def match(self, instance: Instance, exact: bool) -> None:
+        if instance.key in self.matched:
+            self.follow(instance, self.matched[instance.key])
+            return
+        if instance.step.batch is not None and batches.match(self, instance, exact):
+            return
+        number = self.identical_call(instance)
+        if number is not None:
+            self.assign(instance, number)
+            return
+        if not exact and instance.frames:
+            self.match_next(instance)
+            return
         best = None
+        step = instance.step
         for number in self.by_operation.get((step.service, step.api), ()):
-            if number in self.taken:
+            if number in self.taken or not self.in_order(instance, number):
                 continue
-            found = self.findings(step, number)
+            found = self.findings(instance, number)
             if exact and any(finding.kind in (VALUE_DIFFERS, OMITTED_VALUE) for finding in found):
                 continue
-            score = (sum(finding.concrete for finding in found), not self.producers_before(step, number), number)
+            score = (sum(finding.concrete for finding in found), not self.producers_before(instance, number), number)
             if best is None or score < best:
                 best = score
         if best is not None:
-            self.assign(step, best[2])
+            self.assign(instance, best[2])
 
-    def identical_call(self, step: Step) -> int | None:
-        """The first free call whose request is exactly the step's replayed one, made after the
-        calls of the steps it reads from."""
-        request = self.concrete(step, step.request)
+    def identical_calls(self, instance: Instance) -> list[int]:
+        """The free calls whose request is exactly the instance's replayed one, made after the calls
+        of the steps it reads from."""
+        step = instance.step
+        request = self.concrete(instance, step.request)
         if isinstance(request, Unknown):
-            return None
+            return []
         key = value_key([step.service, step.api, request])
-        free = [number for number in self.by_request.get(key, ())
-                if number not in self.taken and self.producers_before(step, number)]
-        if free and self.calls[free[0]].read_only:
+        return [number for number in self.by_request.get(key, ())
+                if number not in self.taken and self.producers_before(instance, number)]
+
+    def identical_call(self, instance: Instance) -> int | None:
+        free = [number for number in self.identical_calls(instance) if self.in_order(instance, number)]
+        if free and self.calls[free[0]].read_only and not instance.frames:
             # Identical reads (a poll series) are one and the same to a read or wait step: the one it
             # names, else the last.
-            claimed = {(record.file, record.index) for record in step.records}
+            claimed = {(record.file, record.index) for record in instance.step.records}
             return next((number for number in free if (self.calls[number].file, self.calls[number].index) in claimed),
                         free[-1])
         return free[0] if free else None
 
-    def concrete(self, step: Step, node: object) -> object:
-        """``node`` with every reference replaced by its replayed value (an Unknown if any has none)."""
-        if isinstance(node, (InputRef, OutputRef, GlobalRef, Template)):
-            return self.resolve(step, node)
-        if isinstance(node, dict):
-            items = {key: self.concrete(step, item) for key, item in node.items()}
-            unknown = next((item for item in items.values() if isinstance(item, Unknown)), None)
-            return unknown or items
-        if isinstance(node, list):
-            items = [self.concrete(step, item) for item in node]
-            return next((item for item in items if isinstance(item, Unknown)), items)
-        return node
+    def match_next(self, instance: Instance) -> None:
+        """An instance in a loop that no identical call matched: the next call of its operation the
+        log shows after the iterations before it, to be compared value by value. When there is
+        none, but an identical call came earlier, the log made the iterations in another order."""
+        step = instance.step
+        operation = (step.service, step.api)
+        numbers = self.by_operation.get(operation, ())
+        last = self.last_in_run.get(instance.frames[0].loop)
+        start = 0 if last is None else bisect_left(self.moments[operation], moment_of(self.calls[last]))
+        number = next((number for number in numbers[start:] if number not in self.taken), None)
+        if number is not None:
+            self.assign(instance, number)
+            return
+        earlier = self.identical_calls(instance)
+        if earlier:
+            self.problems.append(Problem(
+                ITERATION_ORDER,
+                f"{instance.text}: the log made its call, {record_text(self.calls[earlier[0]])}, before "
+                f"{record_text(self.calls[last])} of an earlier iteration: the list is not in the order of the log",
+                step=step.name, record=record_ref(self.calls[earlier[0]]), iterations=instance.iterations,
+            ))
+            self.assign(instance, earlier[0])
 
-    def assign(self, step: Step, number: int) -> None:
-        self.matched[step.name] = number
+    def assign(self, instance: Instance, number: int) -> None:
+        self.matched[instance.key] = number
+        self.key_of_call[number] = instance.key
         self.taken.add(number)
+        self.follow(instance, number)
+
+    def follow(self, instance: Instance, number: int) -> None:
+        """The loop around ``instance`` has made call ``number``: its next calls come after it."""
+        if instance.frames:
+            run = instance.frames[0].loop
+            last = self.last_in_run.get(run)
+            self.last_in_run[run] = number if last is None else max(last, number)
 
     def cover_retries(self) -> None:
         """A call that repeats a matched call exactly, with no call in between using one of its
         values, is that call retried: the same step covers it."""
-        step_of = {number: name for name, number in self.matched.items()}
+        step_of = dict(self.key_of_call)
         last_of_request: dict[str, int] = {}
         for number, event in enumerate(self.calls):
             if event.read_only:
@@ -305,9 +377,10 @@ class Replay:
         hidden = self.hidden[number]
         return {value_key(leaf) for keys, leaf in leaves(self.expected[number]) if path_text(keys) not in hidden}
 
-    def match_other_operation(self, step: Step) -> None:
+    def match_other_operation(self, instance: Instance) -> None:
         """A step of an operation the log never made: the same service's left-over call that
         shares the most top-level values stands for it (wrong-operation); else it is extra."""
+        step = instance.step
         best = None
         for number, event in enumerate(self.calls):
             if number in self.taken or event.call.service != step.service:
@@ -315,7 +388,8 @@ class Replay:
             expected, hidden = self.expected[number], self.hidden[number]
             shared = sum(
                 key in expected and not any(
-                    finding.kind == VALUE_DIFFERS for finding in self.compare(step, value, expected[key], (key,), hidden)
+                    finding.kind == VALUE_DIFFERS
+                    for finding in self.compare(instance, value, expected[key], (key,), hidden)
                 )
                 for key, value in step.request.items()
             )
@@ -323,113 +397,43 @@ class Replay:
                 best = (shared, number)
         if best is None:
             self.problems.append(Problem(
-                EXTRA_STEP, f"step {step.name}: the log has no {step.service} {step.api} call it reproduces",
-                step=step.name,
+                EXTRA_STEP, f"{instance.text}: the log has no {step.service} {step.api} call it reproduces",
+                step=step.name, iterations=instance.iterations,
             ))
             return
         event = self.calls[best[1]]
         self.taken.add(best[1])
         self.problems.append(Problem(
             WRONG_OPERATION,
-            f"step {step.name} calls {step.service} {step.api}, but {record_text(event)} made "
+            f"{instance.text} calls {step.service} {step.api}, but {record_text(event)} made "
             f"{event.call.service} {event.call.operation}",
-            step=step.name, record=record_ref(event),
+            step=step.name, record=record_ref(event), iterations=instance.iterations,
         ))
 
-    # -- a matched step -------------------------------------------------------------------------
+    # -- the verdict ----------------------------------------------------------------------------
 
-    def check_step(self, step: Step) -> None:
-        number = self.matched[step.name]
-        event = self.calls[number]
-        for finding in self.findings(step, number):
-            self.problems.append(self.finding_problem(step, number, finding))
-        for path, reference in references(step.request):
-            producer_number = self.matched.get(reference.step) if isinstance(reference, OutputRef) else None
-            if producer_number is not None and moment_of(self.calls[producer_number]) > moment_of(event):
-                producer = self.calls[producer_number]
-                self.problems.append(Problem(
-                    OUTPUT_BEFORE_PRODUCER,
-                    f"step {step.name} {path} uses {reference_text(reference)}, but the log made "
-                    f"{record_text(event)} before {record_text(producer)}",
-                    step=step.name, record=record_ref(event), path=path,
-                ))
-        self.check_literals(step, number)
+    def calls_of(self, instance: Instance) -> list[int]:
+        """The calls an instance makes: its own (a batch step's several), and the retries it covers."""
+        if instance.key not in self.matched:
+            return []
+        return [self.matched[instance.key], *self.batched.get(instance.key, ()), *self.retries[instance.key]]
 
-    def finding_problem(self, step: Step, number: int, finding: Finding) -> Problem:
-        event = self.calls[number]
-        where = f"step {step.name} {finding.path or '(request)'}"
-        record = record_ref(event)
-        if finding.kind == OMITTED_VALUE:
-            return Problem(
-                OMITTED_VALUE,
-                f"{where}: {record_text(event)} sent a value here that the log does not show "
-                f"({unlogged_reason(event, finding.path)}); the runbook leaves it out, so it would not do "
-                f"what the log did: give it through a secret input (a file input for binary data)",
-                step=step.name, record=record, path=finding.path,
-            )
-        if finding.kind == SECRET_LITERAL:
-            # The message never shows the value: it may be the secret itself.
-            if finding.source is not None:
-                given = f"a value of {reference_text(finding.source)}"
-            elif isinstance(finding.found, InputRef):
-                given = f"input {finding.found.name}, which has a default"
-            elif isinstance(finding.found, (OutputRef, GlobalRef)):
-                given = reference_text(finding.found)
-            else:
-                given = "a template" if isinstance(finding.found, Template) else "a literal"
-            return Problem(
-                SECRET_LITERAL,
-                f"{where}: {record_text(event)} hides this value, so only a secret input may give it, "
-                f"not {given}",
-                step=step.name, record=record, path=finding.path,
-            )
-        if isinstance(finding.found, Unknown):
-            found = f"{reference_text(finding.source)}, which has no value ({finding.found.why})"
-            expected = show(finding.expected)
-        else:
-            expected, found = show_pair(finding.expected, finding.found)
-            if finding.source is not None:
-                found = f"{found} (from {reference_text(finding.source)})"
-        if finding.expected is not ABSENT and finding.path in self.hidden[number]:
-            expected = "a hidden value"
-        return Problem(
-            VALUE_DIFFERS,
-            f"{where}: {record_text(event)} has {expected}, the runbook gives {found}",
-            step=step.name, record=record, path=finding.path, expected=finding.expected,
-            found=finding.source if isinstance(finding.found, Unknown) else finding.found,
-        )
-
-    def check_literals(self, step: Step, number: int) -> None:
-        """Literals that are ids an earlier call created, whole or inside a longer text."""
-        hidden = self.hidden[number]
-        reported: set[str] = set()
-        request_shape = operation_model(step.service, step.api).input_shape
-        for path, text in literal_texts(step.request):
-            if path in hidden or path in reported:
-                continue
-            shape = shape_at(request_shape, parse_path(path) or [])
-            if shape is not None and text in (shape.enum or ()):
-                continue  # an enum value a response showed first (an architecture) was not created
-            candidates = [text] + [token.group() for token in TOKEN.finditer(text)]
-            value = next((item for item in candidates if self.created.get(item, number) < number), None)
-            if value is None:
-                continue
-            reported.add(path)
-            producer = self.created[value]
-            self.problems.append(Problem(
-                LITERAL_CREATED_ID,
-                f"step {step.name} {path or '(request)'}: {show(value)} is written as a literal, but "
-                f"{record_text(self.calls[producer])} ({self.calls[producer].call.operation}) created it; "
-                f"{self.suggestion(producer, value)}",
-                step=step.name, record=record_ref(self.calls[producer]), path=path, found=value,
-            ))
-
-    def suggestion(self, producer: int, value: str) -> str:
-        step_name = next((name for name, number in self.matched.items() if number == producer), None)
-        if step_name is None:
-            return "no step makes that call"
-        step = self.steps_by_name[step_name]
-        for output in step.outputs:
-            if at_path(self.calls[producer].call.response, output.path) == value:
-                return f"use {reference_text(OutputRef(step.name, output.name))}"
-        return f"declare an output of step {step.name} that selects it and use that"
+    def verdict(self) -> Verdict:
+        iterations: dict[str, list[int]] = defaultdict(list)
+        first_walk: dict[str, tuple] = {}  # each loop step -> its first instance that walked a list
+        for key, elements in self.walked.items():
+            iterations[key[0]].append(len(elements))
+            first_walk.setdefault(key[0], key)
+        records: dict[str, list] = defaultdict(list)
+        first: dict[str, list] = {}
+        for instance in self.instances:
+            made = [record_ref(self.calls[number]) for number in self.calls_of(instance)]
+            records[instance.step.name] += made
+            if instance.frames and instance.step.name not in first:
+                first[instance.step.name] = made
+            # Each loop around the instance, in its first iteration, made these calls too.
+            for depth, frame in enumerate(instance.frames):
+                if frame.number == 1 and first_walk.get(frame.loop) == (frame.loop, instance.iterations[:depth]):
+                    first.setdefault(frame.loop, []).extend(made)
+        matches = [(step.name, records.get(step.name, [])) for step in walk(self.runbook.steps)]
+        return Verdict(matches, loops.collapsed(self.problems), first, dict(iterations))

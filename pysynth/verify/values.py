@@ -11,9 +11,14 @@ from datetime import datetime
 from pysynth.botomodels import operation_model
 from pysynth.facts import MIN_EMBEDDED_LENGTH
 from pysynth.ingest.events import Event
-from pysynth.model import GlobalRef, InputRef, OutputRef, RecordRef, Template
-from pysynth.paths import parse_path, path_text, value_at
+from pysynth.model import GlobalRef, IndexRef, InputRef, ItemRef, Output, OutputRef, RecordRef, Template
+from pysynth.paths import list_selector, parse_path, parse_selector, path_text, value_at
 from pysynth.verify.problems import MESSAGE_VALUE_LENGTH, VALUE_DIFFERS
+
+# The references a request may hold; a Template holds them among its text.
+REFERENCES = (InputRef, OutputRef, GlobalRef, ItemRef, IndexRef)
+# An element named in a message ("EachBucket iteration 3 (logs-c)") is clipped to this length.
+ELEMENT_TEXT_LENGTH = 40
 
 # --------------------------------------------------------------------------- values
 
@@ -76,7 +81,7 @@ def text_of(value: object) -> str:
 def show(value: object) -> str:
     if value is ABSENT:
         return "nothing"
-    if isinstance(value, (InputRef, OutputRef, GlobalRef, Template)):
+    if isinstance(value, (*REFERENCES, Template)):
         return reference_text(value)
     text = json.dumps(value, ensure_ascii=False, default=shown_inside)
     return text if len(text) <= MESSAGE_VALUE_LENGTH else text[:MESSAGE_VALUE_LENGTH - 1] + "…"
@@ -84,7 +89,7 @@ def show(value: object) -> str:
 
 def shown_inside(value: object) -> str:
     """References and timestamps inside a list or map shown in a message."""
-    return reference_text(value) if isinstance(value, (InputRef, OutputRef, GlobalRef, Template)) else str(value)
+    return reference_text(value) if isinstance(value, (*REFERENCES, Template)) else str(value)
 
 
 def show_pair(expected: object, found: object) -> tuple[str, str]:
@@ -103,6 +108,10 @@ def reference_text(reference) -> str:
         return f"{{{{ {reference.step}.{reference.output} }}}}"
     if isinstance(reference, GlobalRef):
         return f"{{{{ global:{reference.name} }}}}"
+    if isinstance(reference, ItemRef):
+        return f"{{{{ {reference.loop}.CurrentIteratorValue }}}}"
+    if isinstance(reference, IndexRef):
+        return f"{{{{ {reference.loop}.CurrentIteration }}}}"
     return json.dumps("".join(part if isinstance(part, str) else reference_text(part) for part in reference.parts),
                       ensure_ascii=False)
 
@@ -124,7 +133,7 @@ def references(request: dict):
     found = []
     for keys, leaf in leaves(request):
         parts = leaf.parts if isinstance(leaf, Template) else (leaf,)
-        found += [(path_text(keys), part) for part in parts if isinstance(part, (InputRef, OutputRef, GlobalRef))]
+        found += [(path_text(keys), part) for part in parts if isinstance(part, REFERENCES)]
     return list(dict.fromkeys(found))
 
 
@@ -139,6 +148,25 @@ def at_path(value: object, path: str) -> object:
     """The value at an output path (``Instances[0].InstanceId``), or ABSENT."""
     keys = parse_path(path)
     return ABSENT if keys is None else value_at(value, keys, ABSENT)
+
+
+def output_value(response: object, output: Output) -> object:
+    """An output's value in a response, or ABSENT: a list output (``Buckets[*].Name``) is the list
+    of every value it reaches, only of the elements that meet its condition, as SSM's selector
+    (``paths.list_selector``) picks them."""
+    if output.where is None:
+        return at_path(response, output.path)
+    try:
+        keys = parse_selector(list_selector(output.path, output.where))
+    except ValueError:
+        return ABSENT
+    return ABSENT if keys is None else value_at(response, keys)
+
+
+def element_text(element: object) -> str:
+    """A loop's element as a message names it: text as is, anything else as JSON, clipped."""
+    text = text_of(element)
+    return text if len(text) <= ELEMENT_TEXT_LENGTH else text[:ELEMENT_TEXT_LENGTH - 1] + "…"
 
 
 def expected_request(event: Event) -> dict:
