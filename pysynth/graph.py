@@ -4,7 +4,10 @@ Nodes are the runbook's inputs and steps, each step labelled with its API call (
 the log records it reproduces; solid edges carry a value (an input or a step output) into the
 request members that take it, dotted edges show the order steps run in. The graph walks the steps
 generically: a wait is drawn as a hexagon, a branch as a rhombus with an edge to each step it may
-go to, a loop as a subroutine, and any other action as a rounded node named by its action.
+go to, a loop as a subroutine heading a cluster (a Mermaid subgraph, a DOT cluster) that holds its
+body, and any other action as a rounded node named by its action. The loop's list flows into the
+loop node; its element and iteration number flow from the loop node into the body steps that take
+them, and a dashed edge leads from the body's last step back to the loop node for the next element.
 
 Every label comes from the runbook and so from a log: it is escaped for the format, never written
 raw.
@@ -16,7 +19,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from pysynth.model import EXECUTE_AWS_API, InputRef, OutputRef, Runbook, Step
+from pysynth.model import EXECUTE_AWS_API, IndexRef, InputRef, ItemRef, OutputRef, Runbook, Step, walk
+from pysynth.render.prose import plural, walked_text
 from pysynth.render.shapes import leaf_references, leaves
 
 FORMATS = ("mermaid", "dot")
@@ -40,6 +44,7 @@ class _Node:
     brackets: tuple[str, str]
     shape: str
     style: str = ""
+    cluster: str | None = None  # the cluster of the innermost loop it belongs to
 
 
 @dataclass
@@ -47,13 +52,24 @@ class _Edge:
     source: str
     target: str
     label: str
-    kind: str = "data"  # data, order or branch
+    kind: str = "data"  # data, order, branch or repeat (a loop's body back to the loop)
+
+
+@dataclass
+class _Cluster:
+    """A loop: its node (``head``) and its body's steps."""
+
+    id: str
+    label: str
+    parent: str | None
+    head: str
 
 
 @dataclass
 class _Graph:
     nodes: list[_Node] = field(default_factory=list)
     edges: list[_Edge] = field(default_factory=list)
+    clusters: list[_Cluster] = field(default_factory=list)
 
 
 def graph(runbook: Runbook, fmt: str = "mermaid") -> str:
@@ -66,31 +82,44 @@ def graph(runbook: Runbook, fmt: str = "mermaid") -> str:
 def _build(runbook: Runbook) -> _Graph:
     built = _Graph()
     inputs = {item.name: f"i{number}" for number, item in enumerate(runbook.inputs, 1)}
-    steps = {step.name: f"s{number}" for number, step in enumerate(runbook.steps, 1)}
+    steps = {step.name: f"s{number}" for number, step in enumerate(walk(runbook.steps), 1)}
     for item in runbook.inputs:
         kind = f"{item.type}, secret" if item.secret else item.type
         built.nodes.append(_Node(inputs[item.name], [item.name, f"input ({kind})"], ("[/", "/]"), "parallelogram",
                                  "input"))
-    for step in runbook.steps:
-        brackets, shape = SHAPES.get(step.action, OTHER_SHAPE)
-        lines = [step.name, _what(step), *_waits_and_retries(step), *_records(step)]
-        built.nodes.append(_Node(steps[step.name], lines, brackets, shape))
-    previous = None
-    for step in runbook.steps:
-        target = steps[step.name]
-        if previous is not None:
-            built.edges.append(_Edge(previous, target, "", "order"))
-        previous = target
-        for source, label in _flows(step, inputs, steps):
-            built.edges.append(_Edge(source, target, label))
-        if step.action == "aws:branch":
-            for label, name in _next_steps(step.request):
-                if name in steps:
-                    built.edges.append(_Edge(target, steps[name], label, "branch"))
+    _add_steps(built, runbook, runbook.steps, inputs, steps, None)
     return built
 
 
-def _what(step: Step) -> str:
+def _add_steps(built: _Graph, runbook: Runbook, steps: list[Step], inputs: dict[str, str], ids: dict[str, str],
+               cluster: str | None) -> None:
+    """The nodes of ``steps`` (one level: the runbook's, or a loop's body) and the edges into them."""
+    previous = None
+    for step in steps:
+        target = ids[step.name]
+        brackets, shape = SHAPES.get(step.action, OTHER_SHAPE)
+        lines = [step.name, _what(runbook, step), *_notes(step), *_records(step)]
+        inner = f"c{target[1:]}" if step.loop is not None and step.loop.steps else None
+        built.nodes.append(_Node(target, lines, brackets, shape, cluster=inner or cluster))
+        if previous is not None:
+            built.edges.append(_Edge(previous, target, "", "order"))
+        previous = target
+        for source, label in _flows(step, inputs, ids):
+            built.edges.append(_Edge(source, target, label))
+        if step.action == "aws:branch":
+            for label, name in _next_steps(step.request):
+                if name in ids:
+                    built.edges.append(_Edge(target, ids[name], label, "branch"))
+        if inner is not None:
+            built.clusters.append(_Cluster(inner, f"loop {step.name}", cluster, target))
+            _add_steps(built, runbook, step.loop.steps, inputs, ids, inner)
+            built.edges.append(_Edge(target, ids[step.loop.steps[0].name], "", "order"))
+            built.edges.append(_Edge(ids[step.loop.steps[-1].name], target, "next element", "repeat"))
+
+
+def _what(runbook: Runbook, step: Step) -> str:
+    if step.loop is not None:
+        return f"{step.action} over {walked_text(runbook, step)}"
     if step.service and step.api:
         call = f"{step.service} {step.api}"
         return call if step.action == EXECUTE_AWS_API else f"{step.action}: {call}"
@@ -101,8 +130,13 @@ def _what(step: Step) -> str:
     return step.action
 
 
-def _waits_and_retries(step: Step) -> list[str]:
+def _notes(step: Step) -> list[str]:
+    """What the step does beyond one call: its iterations, wait, retries, or the list it sends at once."""
     lines = []
+    if step.loop is not None:
+        lines.append(f"{plural(step.loop.iterations, 'iteration')} in the log")
+    if step.batch is not None:
+        lines.append(f"one call for the whole list in {step.batch}")
     if step.wait is not None:
         until = (f"{step.wait.property_selector} in {', '.join(step.wait.desired_values)}"
                  if step.wait.property_selector else "it succeeds")
@@ -121,15 +155,20 @@ def _records(step: Step) -> list[str]:
 def _flows(step: Step, inputs: dict[str, str], steps: dict[str, str]) -> list[tuple[str, str]]:
     """(source node, label) for each value flowing into the step, members that take it joined."""
     members: dict[tuple[str, str], list[str]] = {}
-    for path, leaf, _ in leaves(step.request, None, ""):
-        for reference in leaf_references(leaf):
-            if isinstance(reference, InputRef) and reference.name in inputs:
-                key = (inputs[reference.name], "")
-            elif isinstance(reference, OutputRef) and reference.step in steps:
-                key = (steps[reference.step], reference.output)
-            else:
-                continue  # runtime values (account, region, partition) come from no node
-            members.setdefault(key, []).append(path.lstrip("."))
+    taken = [(path.lstrip("."), reference) for path, leaf, _ in leaves(step.request, None, "")
+             for reference in leaf_references(leaf)]
+    if step.loop is not None:
+        taken.append(("each element", step.loop.over))
+    for path, reference in taken:
+        if isinstance(reference, InputRef) and reference.name in inputs:
+            key = (inputs[reference.name], "")
+        elif isinstance(reference, OutputRef) and reference.step in steps:
+            key = (steps[reference.step], reference.output)
+        elif isinstance(reference, (ItemRef, IndexRef)) and reference.loop in steps:
+            key = (steps[reference.loop], "element" if isinstance(reference, ItemRef) else "iteration number")
+        else:
+            continue  # runtime values (account, region, partition) come from no node
+        members.setdefault(key, []).append(path)
     return [
         (source, (f"{output} → " if output else "") + ", ".join(paths))
         for (source, output), paths in members.items()
@@ -149,6 +188,17 @@ def _next_steps(value: object, label: str = ""):
             yield from _next_steps(item, f"choice {number}")
 
 
+def _in_order(built: _Graph, cluster: str | None, add_node, add_cluster) -> None:
+    """The nodes of one cluster (None: outside every loop) in runbook order, each inner loop's
+    cluster where its loop node stands."""
+    heads = {inner.head: inner for inner in built.clusters if inner.parent == cluster}
+    for node in built.nodes:
+        if node.id in heads:
+            add_cluster(heads[node.id])
+        elif node.cluster == cluster:
+            add_node(node)
+
+
 # --------------------------------------------------------------------------- Mermaid
 
 
@@ -160,11 +210,19 @@ def _mermaid_text(text: str) -> str:
 
 def _mermaid(built: _Graph) -> str:
     lines = ["flowchart TD"]
-    for node in built.nodes:
+
+    def add_node(node: _Node) -> None:
         label = "<br/>".join(_mermaid_text(line) for line in node.lines)
         opening, closing = node.brackets
         lines.append(f'  {node.id}{opening}"{label}"{closing}')
-    arrows = {"data": "-->", "order": "-.->", "branch": "==>"}
+
+    def add_cluster(inner: _Cluster) -> None:
+        lines.append(f'  subgraph {inner.id} ["{_mermaid_text(inner.label)}"]')
+        _in_order(built, inner.id, add_node, add_cluster)
+        lines.append("  end")
+
+    _in_order(built, None, add_node, add_cluster)
+    arrows = {"data": "-->", "order": "-.->", "branch": "==>", "repeat": "-.->"}
     for edge in built.edges:
         label = f'|"{_mermaid_text(edge.label)}"|' if edge.label else ""
         lines.append(f"  {edge.source} {arrows[edge.kind]}{label} {edge.target}")
@@ -184,11 +242,21 @@ def _dot_text(text: str) -> str:
 
 def _dot(built: _Graph) -> str:
     lines = ["digraph runbook {", "  rankdir=TB;", '  node [fontname="Helvetica"];', '  edge [fontname="Helvetica"];']
-    for node in built.nodes:
+
+    def add_node(node: _Node) -> None:
         style = ' style=filled fillcolor="#eeeeff"' if node.style == "input" else ""
         label = _dot_text("\n".join(node.lines))
         lines.append(f"  {node.id} [shape={node.shape} label={label}{style}];")
-    styles = {"data": "", "order": " style=dotted", "branch": " style=bold"}
+
+    def add_cluster(inner: _Cluster) -> None:
+        # Graphviz draws a subgraph as a box only when its name starts with "cluster".
+        lines.append(f"  subgraph cluster_{inner.id} {{")
+        lines.append(f"  label={_dot_text(inner.label)}; style=dashed;")
+        _in_order(built, inner.id, add_node, add_cluster)
+        lines.append("  }")
+
+    _in_order(built, None, add_node, add_cluster)
+    styles = {"data": "", "order": " style=dotted", "branch": " style=bold", "repeat": " style=dashed"}
     for edge in built.edges:
         label = f" label={_dot_text(edge.label)}" if edge.label else ""
         lines.append(f"  {edge.source} -> {edge.target} [{(label + styles[edge.kind]).strip()}];")

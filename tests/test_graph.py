@@ -12,12 +12,19 @@ from conftest import run_cli
 
 from pysynth.graph import graph
 from pysynth.model import (
+    LOOP,
+    Condition,
+    IndexRef,
     Input,
     InputRef,
+    ItemRef,
+    Loop,
+    Output,
     OutputRef,
     RecordRef,
     Runbook,
     Step,
+    Template,
     runbook_to_json,
 )
 
@@ -29,6 +36,7 @@ MERMAID_LINE = re.compile(
     r'|  [is]\d+(\[/|\[\[|\[|\{\{|\{|\(\[)"[^"]*"(/\]|\]\]|\]|\}\}|\}|\]\))'
     r'|  [is]\d+ (-->|-\.->|==>)(\|"[^"|]*"\|)? s\d+'
     r'|  classDef input fill:#eef,stroke:#66a|  class [is\d,]+ input'
+    r'|  subgraph c\d+ \["[^"]*"\]|  end'
 )
 
 
@@ -121,3 +129,50 @@ def test_bad_input(tmp_path):
     assert result.code == 2 and "choose one of mermaid, dot" in result.stderr
     with pytest.raises(ValueError):
         graph(hostile_runbook(), "png")
+
+
+def loop_runbook() -> Runbook:
+    """List the buckets; for each log bucket, encrypt it and tag it with its iteration's number;
+    then stop the instances, all in one call."""
+    names = Output("Names", "$.Buckets[?(@.Name =~ /^logs\\-.*/)].Name", "StringList", "Buckets[*].Name",
+                   where=Condition("Buckets[*]", "Name", "prefix", "logs-"))
+    body = [
+        Step("EncryptBucket", "s3", "PutBucketEncryption", {
+            "Bucket": ItemRef("EachBucket"),
+            "ServerSideEncryptionConfiguration": {"Rules": [{"ApplyServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "AES256"}}]}}, records=[RecordRef("trace.json", 1, None, None)]),
+        Step("TagBucket", "s3", "PutBucketTagging", {
+            "Bucket": ItemRef("EachBucket"),
+            "Tagging": {"TagSet": [{"Key": "n", "Value": Template(("bucket-", IndexRef("EachBucket")))}]}}),
+    ]
+    return Runbook("Buckets.", [Input("InstanceIds", "StringList", "The instances.", default=["i-1", "i-2"])], [
+        Step("ListBuckets", "s3", "ListBuckets", {}, outputs=[names]),
+        Step("EachBucket", "", "", {}, action=LOOP, loop=Loop(OutputRef("ListBuckets", "Names"), body, 3)),
+        Step("StopInstances", "ec2", "StopInstances", {"InstanceIds": InputRef("InstanceIds")}, batch="InstanceIds"),
+    ])
+
+
+def test_a_loop_is_a_cluster_its_list_and_element_flow_through():
+    lines = graph(loop_runbook(), "mermaid").splitlines()
+    assert all(MERMAID_LINE.fullmatch(line) for line in lines), lines
+    # The loop node heads its cluster, the body's steps inside it; the step after the loop is outside.
+    start, end = lines.index('  subgraph c2 ["loop EachBucket"]'), lines.index("  end")
+    assert [line.split("[")[0].strip() for line in lines[start + 1:end]] == ["s2", "s3", "s4"]
+    assert lines[start + 1] == ('  s2[["EachBucket<br/>aws:loop over ListBuckets.Names (Buckets[*].Name where Name '
+                                'starts with #quot;logs-#quot;)<br/>3 iterations in the log"]]')
+    assert any(line.startswith('  s5["StopInstances<br/>ec2 StopInstances<br/>one call for the whole list in '
+                               'InstanceIds') for line in lines[end:])
+    for edge in ['  s1 -->|"Names → each element"| s2', '  s2 -->|"element → Bucket"| s3',
+                 '  s2 -->|"element → Bucket"| s4', '  s2 -->|"iteration number → Tagging.TagSet[0].Value"| s4',
+                 "  s2 -.-> s3", "  s3 -.-> s4", '  s4 -.->|"next element"| s2', "  s2 -.-> s5", "  s1 -.-> s2"]:
+        assert edge in lines
+
+
+def test_a_loop_is_a_dot_cluster():
+    (parsed,) = pydot.graph_from_dot_data(graph(loop_runbook(), "dot"))
+    (cluster,) = parsed.get_subgraphs()
+    assert cluster.get_name() == "cluster_c2" and json.loads(cluster.get("label")) == "loop EachBucket"
+    assert [node.get_name() for node in cluster.get_nodes()] == ["s2", "s3", "s4"]
+    assert {node.get_name() for node in parsed.get_nodes()} >= {"i1", "s1", "s5"}
+    back = [edge for edge in parsed.get_edges() if (edge.get_source(), edge.get_destination()) == ("s4", "s2")]
+    assert [(json.loads(edge.get("label")), edge.get("style")) for edge in back] == [("next element", "dashed")]

@@ -1,11 +1,15 @@
 """Prose in the renderings and messages: comments and help texts that no log value can break, which
-log records a step reproduces, and counts with the right plural."""
+log records a step reproduces, what a loop walks, and counts with the right plural."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
-from pysynth.model import RecordRef, Step
+from pysynth.model import Condition, InputRef, RecordRef, Runbook, Step, walk
+
+# How each test of a list output's condition reads.
+CONDITION_TESTS = {"equals": "is", "prefix": "starts with", "tag": "has a tag"}
 
 
 def comment(text: str) -> str:
@@ -33,3 +37,23 @@ def records_text(step: Step) -> str:
 def plural(number: int, noun: str, many: str | None = None) -> str:
     """``1 step``, ``2 steps``; ``many`` where the plural is not the noun and an s."""
     return f"{number:,} {noun if number == 1 else many or noun + 's'}"
+
+
+def condition_text(condition: Condition) -> str:
+    """``Name starts with "logs-"``, ``State.Name is "running"``, ``Tags has a tag "backup"``: the
+    value quoted as JSON, so that no log value breaks the line it is in."""
+    return f"{condition.property} {CONDITION_TESTS.get(condition.test, condition.test)} {json.dumps(condition.value)}"
+
+
+def walked_text(runbook: Runbook, step: Step) -> str:
+    """What a loop step walks: ``input Buckets``, or ``ListBuckets.Names (Buckets[*].Name where Name
+    starts with "logs-")``."""
+    over = step.loop.over
+    if isinstance(over, InputRef):
+        return f"input {over.name}"
+    producer = next((item for item in walk(runbook.steps) if item.name == over.step), None)
+    output = next((item for item in producer.outputs if item.name == over.output), None) if producer else None
+    if output is None:
+        return f"{over.step}.{over.output}"
+    where = f" where {condition_text(output.where)}" if output.where else ""
+    return f"{over.step}.{over.output} ({output.path}{where})"
