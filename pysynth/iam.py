@@ -14,6 +14,11 @@ placeholder (or its value with ``params``), a step output is traced back to the 
 the resource (CreateUser's ``UserName`` output is the user name it was given) or becomes ``*`` for an
 id that only exists once the step has run; partition, account and region are ``${Partition}``,
 ``${Account}`` and ``${Region}`` as in the reference's ARN formats.
+
+A loop's body steps need their permissions once, for every element: a resource named by the loop's
+element is any (``*``), unless the loop walks a list output its condition keeps by a name prefix
+(``Buckets[*].Name`` whose ``Name`` starts with ``logs-``): every element starts with it, and the
+ARN says so (``arn:${Partition}:s3:::logs-*``). The step that lists the elements needs its own.
 """
 
 from __future__ import annotations
@@ -27,19 +32,24 @@ from importlib import resources
 from pysynth.botomodels import service_model
 from pysynth.model import (
     EXECUTE_AWS_API,
+    LOOP,
     GlobalRef,
     InputRef,
+    ItemRef,
     OutputRef,
     Runbook,
     Step,
     Template,
+    walk,
 )
 
 POLICY_VERSION = "2012-10-17"
 # The reference's names for the runtime values in its ARN formats.
 GLOBAL_PLACEHOLDERS = {"AWS_PARTITION": "Partition", "ACCOUNT_ID": "Account", "REGION": "Region"}
-# Actions that call no AWS API, so need no permission.
-NO_PERMISSION_ACTIONS = frozenset(("aws:sleep", "aws:pause", "aws:branch", "aws:approve"))
+# Actions that call no AWS API, so need no permission (a loop's body steps need theirs).
+NO_PERMISSION_ACTIONS = frozenset(("aws:sleep", "aws:pause", "aws:branch", "aws:approve", LOOP))
+# IAM's policy variables for the characters an ARN would otherwise read as wildcards or a variable.
+ARN_LITERAL_ESCAPES = {"*": "${*}", "?": "${?}", "$": "${$}"}
 ARN_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 # Members that name a role a service will assume: "Role", "RoleArn", "ServiceRoleArn", "ExecutionRoleArn"…
 ROLE_MEMBER = re.compile(r"(?:Role|RoleArn|RoleARN)\Z")
@@ -137,7 +147,7 @@ class _Values:
 
     def __init__(self, runbook: Runbook, params: dict[str, str]):
         self.params = params
-        self.steps = {step.name: step for step in runbook.steps}
+        self.steps = {step.name: step for step in walk(runbook.steps)}
         self.used: list[str] = []
 
     def parts(self, value: object) -> Parts | None:
@@ -151,6 +161,8 @@ class _Values:
             return self._placeholder(GLOBAL_PLACEHOLDERS[value.name])
         if isinstance(value, OutputRef):
             return self._output(value)
+        if isinstance(value, ItemRef):
+            return self._element(value)
         if isinstance(value, Template):
             parts: list = []
             for part in value.parts:
@@ -180,6 +192,18 @@ class _Values:
         if member in request:
             return self.parts(request[member])
         return None
+
+    def _element(self, reference: ItemRef) -> Parts | None:
+        """A loop's element, known only as the loop runs; but where the loop walks a list output
+        kept by a prefix of the listed value itself, every element starts with that prefix."""
+        loop = self.steps.get(reference.loop)
+        over = loop.loop.over if loop is not None and loop.loop is not None else None
+        producer = self.steps.get(over.step) if isinstance(over, OutputRef) else None
+        output = next((o for o in producer.outputs if o.name == over.output), None) if producer else None
+        where = output.where if output else None
+        if where is None or where.test != "prefix" or output.path != f"{where.element}.{where.property}":
+            return None
+        return ("".join(ARN_LITERAL_ESCAPES.get(char, char) for char in where.value) + "*",)
 
 
 # --------------------------------------------------------------------------- resources of a call
@@ -277,7 +301,7 @@ def permissions(runbook: Runbook, params: dict[str, str] | None = None) -> Permi
     values = _Values(runbook, dict(params or {}))
     grants: list[_Grant] = []
     warnings: list[str] = []
-    for step in runbook.steps:
+    for step in walk(runbook.steps):
         service, api, request = _call(step)
         if not service:
             if step.action not in NO_PERMISSION_ACTIONS:
@@ -384,7 +408,7 @@ def _instance_profile_roles(profile: dict, values: _Values, runbook: Runbook) ->
     profile, or any role when the runbook did not."""
     wanted = values.parts(profile.get("Name")) if "Name" in profile else None
     roles = []
-    for step in runbook.steps:
+    for step in walk(runbook.steps):
         adds = step.api == "AddRoleToInstanceProfile" and wanted is not None
         if adds and values.parts(step.request.get("InstanceProfileName")) == wanted:
             name = values.parts(step.request.get("RoleName"))

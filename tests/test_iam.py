@@ -23,7 +23,7 @@ from moto_server import (
 
 from pysynth.iam import permissions, policy_document, service_actions
 from pysynth.ingest.select import Selection, ingest
-from pysynth.model import Input, InputRef, Output, OutputRef, Runbook, Step
+from pysynth.model import LOOP, Condition, Input, InputRef, ItemRef, Loop, Output, OutputRef, Runbook, Step
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -161,6 +161,43 @@ def test_waits_reads_and_unknown_actions():
     assert {"Sid": "Ec2DescribeInstances", "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"} \
         in document["Statement"]
     assert granted.warnings == ["step Script: its action aws:executeScript is not one pysynth derives permissions for"]
+
+
+def buckets_loop(over, names: Output | None = None) -> Runbook:
+    """Encrypt each bucket of a list: listed by ListBuckets (``names``), or an input's."""
+    encrypt = Step("Encrypt", "s3", "PutBucketEncryption", {
+        "Bucket": ItemRef("EachBucket"),
+        "ServerSideEncryptionConfiguration": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+    })
+    listing = [Step("ListBuckets", "s3", "ListBuckets", {}, outputs=[names])] if names else []
+    return Runbook("", [Input("Buckets", "StringList", "", default=["logs-a"])], [
+        *listing, Step("EachBucket", "", "", {}, action=LOOP, loop=Loop(over, [encrypt], 1))])
+
+
+def listed_names(prefix: str) -> Output:
+    return Output("Names", "$.Buckets[*].Name", "StringList", "Buckets[*].Name",
+                  where=Condition("Buckets[*]", "Name", "prefix", prefix))
+
+
+def test_a_loop_needs_its_body_steps_permissions_scoped_by_its_filter():
+    granted = permissions(buckets_loop(OutputRef("ListBuckets", "Names"), listed_names("logs-")), {"Partition": "aws"})
+    assert granted.warnings == []
+    document = policy_document(granted)
+    assert document["Statement"] == [
+        {"Sid": "S3ListAllMyBuckets", "Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
+        {"Sid": "S3PutEncryptionConfiguration", "Effect": "Allow", "Action": "s3:PutEncryptionConfiguration",
+         "Resource": "arn:aws:s3:::logs-*"},
+    ]
+    assert [(finding.issue, finding.detail) for finding in
+            parliament.analyze_policy_string(json.dumps(document)).findings] == []
+    # A prefix from a log is a literal: IAM's wildcards in it are escaped.
+    wild = policy_document(permissions(buckets_loop(OutputRef("ListBuckets", "Names"), listed_names("a*?$")),
+                                       {"Partition": "aws"}))
+    assert wild["Statement"][1]["Resource"] == "arn:aws:s3:::a${*}${?}${$}*"
+    # An input's elements are whatever the runbook is given: any bucket.
+    given = policy_document(permissions(buckets_loop(InputRef("Buckets")), {"Partition": "aws"}))
+    assert given["Statement"] == [{"Sid": "S3PutEncryptionConfiguration", "Effect": "Allow",
+                                   "Action": "s3:PutEncryptionConfiguration", "Resource": "arn:aws:s3:::*"}]
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
