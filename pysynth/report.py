@@ -14,10 +14,11 @@ from rich.text import Text
 from pysynth.facts import value_text
 from pysynth.ingest.events import Event
 from pysynth.ingest.select import Ingested
-from pysynth.model import Runbook
-from pysynth.render.prose import plural
+from pysynth.model import SSM_MAX_ITERATIONS, Runbook, Step, walk
+from pysynth.render.prose import plural, walked_text
 from pysynth.synth import Synthesis
 from pysynth.tasks import Session, Task
+from pysynth.verify import verify
 
 TELLING_SUFFIXES = ("Name", "Id", "Ids", "Arn", "Bucket", "Key", "Type", "CidrBlock", "Names")
 MAX_VALUE_WIDTH = 48
@@ -157,16 +158,24 @@ def synth_summary(synthesis: Synthesis, runbook: Runbook) -> Table:
     table = Table(title="runbook", show_header=False)
     table.add_column("what")
     table.add_column("value")
-    table.add_row("steps", str(len(runbook.steps)))
+    steps = list(walk(runbook.steps))
+    in_loops = len(steps) - len(runbook.steps)
+    table.add_row("steps", f"{len(steps)}" + (f" ({in_loops} in loops)" if in_loops else ""))
+    for step in steps:
+        if step.loop is not None:
+            table.add_row(Text(f"loop {step.name}"), _loop_summary(runbook, step))
+        elif step.batch is not None:
+            table.add_row(Text(f"batch {step.name}"), Text(
+                f"one call for the whole list in {step.batch}, where the log shows {plural(len(step.records), 'call')}"))
     answer = synthesis.outcome.answers[synthesis.runbooks.index(runbook)] if runbook in synthesis.runbooks else None
     if answer is not None and answer.merged:
         table.add_row("retries merged", str(len(answer.merged)))
-    waits = [step.name for step in runbook.steps if step.wait]
+    waits = [step.name for step in steps if step.wait]
     if waits:
-        table.add_row("waits", f"{len(waits)}: {', '.join(waits)}")
-    retried = [step.name for step in runbook.steps if step.retry]
+        table.add_row("waits", Text(f"{len(waits)}: {', '.join(waits)}"))
+    retried = [step.name for step in steps if step.retry]
     if retried:
-        table.add_row("retried", ", ".join(retried))
+        table.add_row("retried", Text(", ".join(retried)))
     inputs = runbook.inputs
     secrets = sum(item.secret for item in inputs)
     table.add_row("inputs", f"{len(inputs)}" + (f" ({secrets} secret)" if secrets else ""))
@@ -176,6 +185,17 @@ def synth_summary(synthesis: Synthesis, runbook: Runbook) -> Table:
     table.add_row("grounding", f"{stats.get('atoms', 0)} atoms, {stats.get('rules', 0)} rules")
     table.add_row("solve time", f"{solution.seconds:.3f} s")
     return table
+
+
+def _loop_summary(runbook: Runbook, step: Step) -> Text:
+    """What a loop walks and how many iterations the log shows, with SSM's limit where it is passed."""
+    body = ", ".join(inner.name for inner in step.loop.steps)
+    text = Text(f"{body} for each element of {walked_text(runbook, step)}: "
+                f"{plural(step.loop.iterations, 'iteration')} in the log")
+    if step.loop.iterations > SSM_MAX_ITERATIONS:
+        text.append(f"; SSM's aws:loop runs at most {SSM_MAX_ITERATIONS} iterations and fails on a longer list: "
+                    "use the bash or Python rendering, or split the list", style="yellow")
+    return text
 
 
 def explain_violations(synthesis: Synthesis) -> list[str]:
@@ -213,12 +233,14 @@ def comparison_table(synthesis: Synthesis, runbooks: list[Runbook]) -> Table:
         table.add_column(f"#{number}{optimal}")
     for position, objective in enumerate(synthesis.outcome.objectives):
         table.add_row(Text(f"cost: {objective}", style="bold"), *(str(answer.cost[position]) for answer in answers))
-    call_of = {(event.file, event.index): number for number, event in enumerate(session.calls, start=1)}
-    step_names = [{call_of[(step.records[0].file, step.records[0].index)]: step.name for step in runbook.steps}
-                  for runbook in runbooks]
-    orders = [" → ".join(step.name for step in runbook.steps) for runbook in runbooks]
+    step_names = [_step_names(session, runbook) for runbook in runbooks]
+    orders = [_order(runbook.steps) for runbook in runbooks]
     if len(set(orders)) > 1:
-        table.add_row(Text("order"), *orders)
+        table.add_row(Text("order"), *(Text(order) for order in orders))
+    # Whether the repeated calls are a loop, and over what, is a choice between runbooks too.
+    repeats = [_repeats(runbook) for runbook in runbooks]
+    if len(set(repeats)) > 1:
+        table.add_row(Text("loops and batches"), *(Text(text) for text in repeats))
     for call in range(1, len(session.calls) + 1):
         placements = [_placement(call, answer, names) for answer, names in zip(answers, step_names)]
         if len(set(placements)) > 1:
@@ -235,12 +257,45 @@ def comparison_table(synthesis: Synthesis, runbooks: list[Runbook]) -> Table:
     return table
 
 
+def _step_names(session, runbook: Runbook) -> dict[int, str]:
+    """The step that makes each call, by call number. A step names the records it makes (a batch
+    step every call it stands for), but a step in a loop only its first iteration's: which calls the
+    other iterations make is what verify finds, replaying the loop against the session."""
+    call_of = {(event.file, event.index): number for number, event in enumerate(session.calls, start=1)}
+    if not any(step.loop is not None for step in runbook.steps):
+        made = [(step.name, step.records) for step in runbook.steps]
+    else:
+        verdict = verify(runbook, [event for event in session.calls if not event.read_only],
+                         [event for event in session.calls if event.read_only],
+                         require_waits=False, require_retries=False)
+        made = verdict.matches
+    loop_of = {inner.name: step.name for step in walk(runbook.steps) if step.loop is not None for inner in step.loop.steps}
+    return {call_of[(record.file, record.index)]: name + (f" (in loop {loop_of[name]})" if name in loop_of else "")
+            for name, records in made for record in records if (record.file, record.index) in call_of}
+
+
+def _order(steps: list[Step]) -> str:
+    """``ListBuckets → EachBucket (EncryptBucket → TagBucket)``: a loop's body in brackets."""
+    return " → ".join(f"{step.name} ({_order(step.loop.steps)})" if step.loop is not None else step.name
+                      for step in steps)
+
+
+def _repeats(runbook: Runbook) -> str:
+    """A runbook's loops (what each walks) and batch steps, or that it has none."""
+    found = [f"{step.name} over {walked_text(runbook, step)}" if step.loop is not None
+             else f"{step.name}: one call for {step.batch}"
+             for step in walk(runbook.steps) if step.loop is not None or step.batch is not None]
+    return "; ".join(found) or "none: each call its own step"
+
+
 def _placement(call: int, answer, step_names: dict[int, str]) -> str:
     """What a runbook makes of a call: a step (waiting, or retried), merged into another, or left out."""
+    # A call a loop's iteration makes that the replay could not place has no step name.
+    name = step_names.get(call, "a step no record names")
     if call in answer.waits:
-        return f"{step_names[call]} (waits with {answer.waits[call]})"
+        return f"{name} (waits with {answer.waits[call]})"
     if call in answer.steps:
-        return step_names[call] + (" (retried)" if call in answer.retries else "")
+        return name + (" (retried)" if call in answer.retries else "")
     if call in answer.merged:
         return f"merged into {step_names.get(answer.merged[call], answer.merged[call])}"
     return "left out"
