@@ -6,6 +6,10 @@ The reasons are the rules of asp/README.md, read off the facts of the session: a
 created is always taken from that call's output; a name or id the user chose (or that existed
 before) is an input, never a literal; a value CloudTrail hides is a secret input; constants stay
 literal; the rest is decided by the objectives, in their order of priority.
+
+A loop is explained where it stands, before its body's steps: what it walks, where that list comes
+from, how many iterations the log shows, and what the other runbooks do with those calls instead;
+each step of its body reproduces its first iteration's call.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pysynth.facts import Session, Slot, value_text
-from pysynth.model import Runbook
-from pysynth.render.prose import plural
+from pysynth.model import SSM_MAX_ITERATIONS, InputRef, Runbook, Step, walk
+from pysynth.render.prose import condition_text, plural, walked_text
 from pysynth.solve import Answer, Binding
 from pysynth.synth import Synthesis
 
@@ -42,7 +46,7 @@ def explain(synthesis: Synthesis, step: str | None = None, input_name: str | Non
     found = [_indexed(number, answer, runbook, session) for number, (answer, runbook)
              in enumerate(zip(synthesis.outcome.answers, synthesis.runbooks), start=1)]
     best, others = found[0], found[1:]
-    steps = {item.name: item for item in best.runbook.steps}
+    steps = {item.name: item for item in walk(best.runbook.steps)}
     inputs = {item.name: item for item in best.runbook.inputs}
     if step is not None and step not in steps:
         raise ExplainError(f"the runbook has no step {step}; its steps are {', '.join(steps)}")
@@ -54,10 +58,18 @@ def explain(synthesis: Synthesis, step: str | None = None, input_name: str | Non
     for slot in session.slots:
         slots_of_call.setdefault(slot.call, []).append(slot)
     if input_name is None:
-        for call in _calls_in_order(best):
-            name = best.step_of_call[call]
-            if step is None or name == step:
-                lines += _step_lines(call, name, best, others, session, slots_of_call.get(call, []), objectives)
+        call_of_step: dict[str, int] = {}  # the first call each step makes (a batch step makes several)
+        for call in sorted(best.answer.steps):
+            if call in best.step_of_call:
+                call_of_step.setdefault(best.step_of_call[call], call)
+        for item in walk(best.runbook.steps):
+            if step is not None and item.name != step:
+                continue
+            if item.loop is not None:
+                lines += _loop_lines(item, best, others, objectives)
+            elif item.name in call_of_step:
+                call = call_of_step[item.name]
+                lines += _step_lines(call, item.name, best, others, session, slots_of_call.get(call, []), objectives)
     if step is None:
         for item in best.runbook.inputs:
             if input_name is None or item.name == input_name:
@@ -66,7 +78,7 @@ def explain(synthesis: Synthesis, step: str | None = None, input_name: str | Non
 
 
 def _indexed(number: int, answer: Answer, runbook: Runbook, session: Session) -> _Runbook:
-    by_record = {(record.file, record.index): item.name for item in runbook.steps for record in item.records}
+    by_record = {(record.file, record.index): item.name for item in walk(runbook.steps) for record in item.records}
     step_of_call = {}
     for call in range(1, len(session.calls) + 1):
         event = session.call_event(call)
@@ -74,11 +86,6 @@ def _indexed(number: int, answer: Answer, runbook: Runbook, session: Session) ->
             step_of_call[call] = by_record[(event.file, event.index)]
     input_of_path = {path: item.name for item in runbook.inputs for path in item.used_by}
     return _Runbook(number, answer, runbook, step_of_call, input_of_path)
-
-
-def _calls_in_order(best: _Runbook) -> list[int]:
-    order = {item.name: position for position, item in enumerate(best.runbook.steps)}
-    return sorted(best.answer.steps, key=lambda call: order.get(best.step_of_call.get(call), 0))
 
 
 def _costs(best: _Runbook, objectives: list[str], optimal: bool, alternatives: int) -> str:
@@ -99,6 +106,15 @@ def _step_lines(call: int, name: str, best: _Runbook, others: list[_Runbook], se
     event = session.call_event(call)
     lines = ["", f"Step {name}: {event.call.service} {event.call.operation}",
              f"  It reproduces {_record(session, call)}: {_why_step(call, name, best)}"]
+    step = best.runbook.step(name)
+    loop = next((item for item in walk(best.runbook.steps)
+                 if item.loop is not None and name in {inner.name for inner in item.loop.steps}), None)
+    if loop is not None:
+        lines.append(f"  It runs in loop {loop.name}, once per element: that record is its first iteration's call, "
+                     "the other iterations make the same call with their own element.")
+    if step.batch is not None:
+        lines.append(f"  It sends the whole list in {step.batch} in one call, where the log shows "
+                     f"{plural(len(step.records), 'call')}, one per part of the list (objective steps).")
     for retry, into in sorted(best.answer.merged.items()):
         if into == call:
             lines.append(f"  It also stands for {_record(session, retry)}, which repeats its request and response "
@@ -118,7 +134,7 @@ def _step_lines(call: int, name: str, best: _Runbook, others: list[_Runbook], se
 
 
 def _why_step(call: int, name: str, best: _Runbook) -> str:
-    step = next(item for item in best.runbook.steps if item.name == name)
+    step = best.runbook.step(name)
     if call in best.answer.waits and step.wait is not None:
         until = (f" until {step.wait.property_selector} is {' or '.join(step.wait.desired_values)}"
                  if step.wait.property_selector else " until it succeeds")
@@ -132,6 +148,34 @@ def _why_step(call: int, name: str, best: _Runbook) -> str:
         text += (f" The log shows it failed ({errors}) before it succeeded, so it is retried, up to "
                  f"{plural(step.retry.max_attempts, 'attempt')} (objective unhandled_failures).")
     return text
+
+
+def _loop_lines(step: Step, best: _Runbook, others: list[_Runbook], objectives: list[str]) -> list[str]:
+    loop = step.loop
+    walked = walked_text(best.runbook, step)
+    body = ", ".join(inner.name for inner in loop.steps)
+    lines = ["", f"Loop {step.name}: {body}, for each element of {walked}",
+             f"  The log makes the same calls {plural(loop.iterations, 'time')}, one element after the other: one loop "
+             "stands for them all (objective steps)."]
+    if isinstance(loop.over, InputRef):
+        lines.append(f"  The list is input {loop.over.name}, whose default is the elements the log shows.")
+    else:
+        producer = best.runbook.step(loop.over.step)
+        output = next(item for item in producer.outputs if item.name == loop.over.output)
+        lines.append(f"  The list is read from the response of step {producer.name} as the runbook runs: run again, "
+                     "it walks what is there then.")
+        if output.where is not None:
+            lines.append(f"  It keeps only the elements whose {condition_text(output.where)}: the log acted on those "
+                         "alone, and that is the simplest condition that tells them apart.")
+    if loop.iterations > SSM_MAX_ITERATIONS:
+        lines.append(f"  SSM's aws:loop runs at most {SSM_MAX_ITERATIONS} iterations and fails on a longer list: use "
+                     "the bash or Python rendering, or split the list.")
+    for other in others:
+        theirs = [walked_text(other.runbook, item) for item in walk(other.runbook.steps) if item.loop is not None]
+        if walked not in theirs:
+            instead = f"it walks {'; '.join(theirs)} instead" if theirs else "it makes a step of each call instead"
+            lines.append(f"  Runbook #{other.number} does not walk this list: {instead}{_loses(best, other, objectives)}.")
+    return lines
 
 
 def _input_lines(item, best: _Runbook, others: list[_Runbook], session: Session, objectives: list[str]) -> list[str]:

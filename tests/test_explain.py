@@ -6,6 +6,12 @@ import re
 from pathlib import Path
 
 from conftest import make_record, retried_attachment, run_cli, write_log
+from pysynth.explain import explain as explain_synthesis
+from pysynth.facts import analyse
+from pysynth.ingest.select import Selection, ingest
+from pysynth.model import LOOP, Condition, ItemRef, Loop, Output, OutputRef, RecordRef, Runbook, Step
+from pysynth.solve import Answer, Outcome
+from pysynth.synth import Synthesis
 
 ROOT = Path(__file__).resolve().parents[1]
 ONBOARDING = str(ROOT / "examples" / "iam-onboarding.json")
@@ -95,3 +101,61 @@ def test_a_wait_and_a_retry_say_why(shared):
     retry = explain("--step", "RunInstances", log)[3]
     assert retry.endswith("The log shows it failed (InvalidParameterValue) before it succeeded, so it is retried, "
                           "up to 4 attempts (objective unhandled_failures).")
+
+
+# --------------------------------------------------------------------------- loops
+
+
+def loop_synthesis(tmp_path):
+    """ListBuckets, then the two log buckets encrypted: the best runbook loops over the listed
+    buckets kept by their prefix; the next best makes a step of each call."""
+    encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    log = write_log(tmp_path / "log.json", [
+        make_record("ListBuckets", source="s3.amazonaws.com", time="2024-03-05T10:00:00Z",
+                    response={"Buckets": [{"Name": "logs-a"}, {"Name": "data-b"}, {"Name": "logs-c"}]}),
+        *(make_record("PutBucketEncryption", source="s3.amazonaws.com", time=f"2024-03-05T10:00:0{second}Z",
+                      request={"Bucket": bucket, "ServerSideEncryptionConfiguration": encryption})
+          for second, bucket in ((1, "logs-a"), (2, "logs-c"))),
+    ])
+    ingested = ingest([str(log)], Selection(principal="alice"))
+    session = analyse(ingested.kept, ingested.reads, ingested.failed)
+    records = [RecordRef(event.file, event.index, event.event_id, event.time) for event in session.calls]
+    names = Output("Names", "$.Buckets[?(@.Name =~ /^logs\\-.*/)].Name", "StringList", "Buckets[*].Name",
+                   where=Condition("Buckets[*]", "Name", "prefix", "logs-"))
+    listing = Step("ListBuckets", "s3", "ListBuckets", {}, outputs=[names], records=records[:1])
+
+    def encrypt(name, bucket, record):
+        return Step(name, "s3", "PutBucketEncryption",
+                    {"Bucket": bucket, "ServerSideEncryptionConfiguration": encryption}, records=[record])
+
+    looped = Runbook("Encrypt.", [], [listing, Step("EachBucket", "", "", {}, action=LOOP, loop=Loop(
+        OutputRef("ListBuckets", "Names"), [encrypt("EncryptBucket", ItemRef("EachBucket"), records[1])], 2))])
+    each = Runbook("Encrypt.", [], [encrypt("EncryptBucket", "logs-a", records[1]),
+                                    encrypt("EncryptBucket2", "logs-c", records[2])])
+    answers = [Answer(steps=[1, 2], merged={}, bindings={}, inputs=[], cost=[2, 0], violations=[], read_steps=[1]),
+               Answer(steps=[2, 3], merged={}, bindings={}, inputs=[], cost=[3, 0], violations=[])]
+    outcome = Outcome(True, True, answers, ["steps", "inputs"], [], {})
+    return Synthesis(session, outcome, [looped, each])
+
+
+def test_a_loop_says_what_it_walks_and_what_the_next_runbook_does_instead(tmp_path):
+    lines = explain_synthesis(loop_synthesis(tmp_path))
+    titles = [line for line in lines if line and not line.startswith(" ")][1:]
+    assert titles == ["Step ListBuckets: s3 ListBuckets",
+                      'Loop EachBucket: EncryptBucket, for each element of ListBuckets.Names (Buckets[*].Name where '
+                      'Name starts with "logs-")',
+                      "Step EncryptBucket: s3 PutBucketEncryption"]
+    loop = section(lines, titles[1])
+    assert loop[1:] == [
+        "  The log makes the same calls 2 times, one element after the other: one loop stands for them all "
+        "(objective steps).",
+        "  The list is read from the response of step ListBuckets as the runbook runs: run again, it walks what is "
+        "there then.",
+        '  It keeps only the elements whose Name starts with "logs-": the log acted on those alone, and that is the '
+        "simplest condition that tells them apart.",
+        "  Runbook #2 does not walk this list: it makes a step of each call instead, and loses on steps (3 against 2).",
+    ]
+    body = section(lines, titles[2])
+    assert body[2] == ("  It runs in loop EachBucket, once per element: that record is its first iteration's call, "
+                       "the other iterations make the same call with their own element.")
+    assert section(explain_synthesis(loop_synthesis(tmp_path), step="EachBucket"), titles[1]) == loop
