@@ -20,6 +20,8 @@ from pysynth.render.ssm import SSM_OUTPUT_TYPES
 
 MAX_LOOP_ITERATIONS = 100
 MAX_LOOP_ITERATORS = 100
+# A loop's Iterators naming a parameter ("{{ Buckets }}"), whose default is then the list it walks.
+PARAMETER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
 @functools.cache
@@ -41,11 +43,14 @@ def limit_problems(text: str) -> list[str]:
     except yaml.YAMLError as error:
         return problems + [f"the document is not YAML: {str(error).splitlines()[0]}"]
     steps = document.get("mainSteps") if isinstance(document, dict) else None
+    parameters = document.get("parameters") if isinstance(document, dict) else None
+    defaults = {name: spec.get("default") for name, spec in (parameters or {}).items() if isinstance(spec, dict)} \
+        if isinstance(parameters, dict) else {}
     names: dict[str, int] = {}
     for step in _steps(steps if isinstance(steps, list) else []):
         name = step.get("name")
         names[name] = names.get(name, 0) + 1
-        problems += _step_problems(step)
+        problems += _step_problems(step, defaults)
     problems += [f"step name {name!r} is used {count} times; step names must be unique"
                  for name, count in names.items() if count > 1]
     return problems
@@ -61,7 +66,8 @@ def _steps(steps: list):
                 yield from _steps(inner)
 
 
-def _step_problems(step: dict) -> list[str]:
+def _step_problems(step: dict, defaults: dict[str, object]) -> list[str]:
+    """``defaults``: each parameter's default, which a loop over the parameter walks unless given another."""
     where = f"step {step.get('name')}"
     problems = []
     for output in step.get("outputs") or []:
@@ -81,4 +87,9 @@ def _step_problems(step: dict) -> list[str]:
         iterators = inputs.get("Iterators")
         if isinstance(iterators, list) and len(iterators) > MAX_LOOP_ITERATORS:
             problems.append(f"{where}: {len(iterators)} iterators: aws:loop takes at most {MAX_LOOP_ITERATORS}")
+        parameter = PARAMETER.fullmatch(iterators) if isinstance(iterators, str) else None
+        default = defaults.get(parameter.group(1)) if parameter else None
+        if isinstance(default, list) and len(default) > MAX_LOOP_ITERATORS:
+            problems.append(f"{where}: it walks parameter {parameter.group(1)}, whose default has {len(default)} "
+                            f"elements: aws:loop takes at most {MAX_LOOP_ITERATORS} (give a shorter list, or split it)")
     return problems

@@ -91,6 +91,21 @@ def test_the_limits_catch_what_they_say():
          "MapList)"),
         "step name 'Each' is used 2 times; step names must be unique",
     ]
+    # A loop over a parameter walks its default; a body step's own problems count as any step's.
+    over_parameter = {
+        "schemaVersion": "0.3",
+        "parameters": {"Buckets": {"type": "StringList", "default": [f"logs-{number}" for number in range(150)]}},
+        "mainSteps": [{"name": "EachBucket", "action": "aws:loop", "inputs": {
+            "Iterators": "{{ Buckets }}", "IteratorDataType": "String",
+            "Steps": [{"name": "Encrypt", "action": "aws:executeAwsApi", "inputs": {"Service": "s3", "Api": "ListBuckets"},
+                       "outputs": [{"Name": "Owner", "Selector": "$.Owner.ID", "Type": "Text"}]}]}}],
+    }
+    assert limit_problems(yaml.safe_dump(over_parameter)) == [
+        ("step EachBucket: it walks parameter Buckets, whose default has 150 elements: aws:loop takes at most 100 "
+         "(give a shorter list, or split it)"),
+        ("step Encrypt: output Owner: 'Text' is not an output type (String, Integer, Boolean, StringList, StringMap, "
+         "MapList)"),
+    ]
     assert max_document_bytes() == 64 * 1024  # botocore's documentation of CreateDocument says so
     big = "schemaVersion: '0.3'\ndescription: \"" + "x" * max_document_bytes() + "\"\nmainSteps: []\n"
     assert limit_problems(big)[0].startswith(f"the document is {len(big):,} bytes; Systems Manager takes at most")
