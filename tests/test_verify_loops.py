@@ -337,6 +337,31 @@ def test_a_short_inner_list_is_named_in_its_outer_iteration(tmp_path):
         "no iteration makes log.json record 1 (AddUserToGroup of carol) (and in 1 more iteration)")
 
 
+def test_an_inner_list_read_in_each_outer_iteration(tmp_path):
+    """For each user, list the user's groups (a recorded response), then remove the user from each:
+    the inner loop walks the list its own outer iteration read."""
+    groups = {"bob": ["admins", "ops"], "carol": ["ops"]}
+    records = []
+    for user, names in groups.items():
+        records.append(make_record("ListGroupsForUser", time=at(len(records)), request={"userName": user}, response={
+            "groups": [{"groupName": name, "groupId": f"AGPA{name.upper()}00000000", "path": "/",
+                        "arn": f"arn:aws:iam::111122223333:group/{name}", "createDate": "2024-01-01T00:00:00Z"}
+                       for name in names], "isTruncated": False}))
+        records += [make_record("RemoveUserFromGroup", time=at(len(records) + number),
+                                request={"userName": user, "groupName": name}) for number, name in enumerate(names)]
+    calls, reads, _ = selected(tmp_path, records)
+    remove = Step("Remove", "iam", "RemoveUserFromGroup", {"UserName": ItemRef("EachUser"), "GroupName": ItemRef("EachGroup")})
+    body = [Step("ListGroups", "iam", "ListGroupsForUser", {"UserName": ItemRef("EachUser")},
+                 outputs=[Output("Names", "$.Groups[*].GroupName", "StringList", "Groups[*].GroupName")]),
+            loop("EachGroup", OutputRef("ListGroups", "Names"), [remove], 2)]
+    runbook = Runbook("Remove each user from their groups.", [Input("Users", "StringList", "", default=["bob", "carol"])],
+                      [loop("EachUser", InputRef("Users"), body, 2)])
+    verdict = verify(runbook, calls, reads)
+    assert verdict.certified, messages(verdict)
+    assert verdict.iterations == {"EachUser": [2], "EachGroup": [2, 1]}
+    assert [r.index for r in dict(verdict.matches)["Remove"]] == [1, 2, 4]
+
+
 # --------------------------------------------------------------------------- batch steps
 
 
@@ -374,6 +399,13 @@ def test_a_batch_step_whose_list_differs(tmp_path):
 
 
 # --------------------------------------------------------------------------- claims and the command line
+
+
+def test_a_loop_step_without_its_body_cannot_be_checked(three_buckets):
+    calls, _, _ = three_buckets
+    runbook = Runbook("Raw.", [], [Step("EachBucket", "", "", {"Iterators": ["logs-a"]}, action=LOOP)])
+    verdict = verify(runbook, calls)
+    assert kinds(verdict) == ["unsupported-action", "missing-call", "missing-call", "missing-call"]
 
 
 def test_check_synthesized_holds_a_loop_to_its_claims(three_buckets):
