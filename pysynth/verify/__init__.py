@@ -74,7 +74,7 @@ def check_synthesized(runbook: Runbook, calls: list[Event], reads: list[Event] =
     iterations as it claims the log shows (the first time it runs, inside an enclosing loop)."""
     verdict = verify(runbook, calls, reads, failed, require_waits=require_waits, require_retries=require_retries)
     matched = dict(verdict.matches)
-    loop_body = {inner.name for step in walk(runbook.steps) if step.loop for inner in walk(step.loop.steps)}
+    loop_body = {inner.name for step in walk(runbook.steps) if step.loop is not None for inner in walk(step.loop.steps)}
     for step in walk(runbook.steps):
         if step.loop is not None:
             walked = verdict.iterations.get(step.name)
@@ -87,8 +87,10 @@ def check_synthesized(runbook: Runbook, calls: list[Event], reads: list[Event] =
                 ))
             if not step.records:
                 continue  # its body's steps name the records
-        found = verdict.first_iterations.get(step.name, []) if step.loop or step.name in loop_body \
-            else matched.get(step.name, [])
+        if step.loop is not None or step.name in loop_body:
+            found = verdict.first_iterations.get(step.name, [])
+        else:
+            found = matched.get(step.name, [])
         claimed = [(record.file, record.index) for record in step.records]
         if claimed != [(record.file, record.index) for record in found]:
             verdict.problems.append(Problem(
