@@ -157,7 +157,9 @@ def _loop_lines(step: Step, best: _Runbook, others: list[_Runbook], objectives: 
     lines = ["", f"Loop {step.name}: {body}, for each element of {walked}",
              f"  The log makes the same calls {plural(loop.iterations, 'time')}, one element after the other: one loop "
              "stands for them all (objective steps)."]
-    if isinstance(loop.over, InputRef):
+    if isinstance(loop.over, list):
+        lines.append("  The list is written into the runbook: plain data the log shows, not names a user chooses.")
+    elif isinstance(loop.over, InputRef):
         lines.append(f"  The list is input {loop.over.name}, whose default is the elements the log shows.")
     else:
         producer = best.runbook.step(loop.over.step)

@@ -8,6 +8,8 @@ import unicodedata
 
 from pysynth.model import Condition, InputRef, RecordRef, Runbook, Step, walk
 
+# A literal list a loop walks is named by its first elements.
+LISTED_ELEMENTS = 3
 # How each test of a list output's condition reads.
 CONDITION_TESTS = {"equals": "is", "prefix": "starts with", "tag": "has a tag"}
 
@@ -46,9 +48,14 @@ def condition_text(condition: Condition) -> str:
 
 
 def walked_text(runbook: Runbook, step: Step) -> str:
-    """What a loop step walks: ``input Buckets``, or ``ListBuckets.Names (Buckets[*].Name where Name
-    starts with "logs-")``."""
+    """What a loop step walks: ``input Buckets``, ``ListBuckets.Names (Buckets[*].Name where Name
+    starts with "logs-")``, or a literal list (``the list "10.0.1.0/24", "10.0.2.0/24"``, its first
+    elements only, quoted)."""
     over = step.loop.over
+    if isinstance(over, list):
+        shown = ", ".join(json.dumps(element) for element in over[:LISTED_ELEMENTS])
+        more = f" and {len(over) - LISTED_ELEMENTS} more" if len(over) > LISTED_ELEMENTS else ""
+        return f"the list {shown}{more}"
     if isinstance(over, InputRef):
         return f"input {over.name}"
     producer = next((item for item in walk(runbook.steps) if item.name == over.step), None)

@@ -36,12 +36,12 @@ from rich.text import Text
 from pysynth import collector
 from pysynth.ingest.events import Event
 from pysynth.model import EXECUTE_AWS_API, Runbook, Step, walk
-from pysynth.render.prose import plural
+from pysynth.render.prose import plural, walked_text
 from pysynth.verify.loops import collapsed
 from pysynth.verify.plan import plan_problems
 from pysynth.verify.problems import RECORDS_DIFFER, Problem, Verdict
 from pysynth.verify.replay import Replay
-from pysynth.verify.values import record_text, records_text, reference_text
+from pysynth.verify.values import record_text, records_text
 
 # A step in a loop makes a call per iteration: the table names this many of them.
 TABLE_RECORDS = 5
@@ -70,8 +70,8 @@ def check_synthesized(runbook: Runbook, calls: list[Event], reads: list[Event] =
                       *, require_waits: bool = True, require_retries: bool = True) -> Verdict:
     """``verify``, and also that every step reproduces exactly the records it claims to (the
     records its description names: a step in a loop's body, those of its first iteration; a loop
-    step, if it names any, those of its body's first iteration) and that each loop runs as many
-    iterations as it claims the log shows (the first time it runs, inside an enclosing loop)."""
+    step, those its body makes in all its iterations) and that each loop runs as many iterations as
+    it claims the log shows (the first time it runs, inside an enclosing loop)."""
     verdict = verify(runbook, calls, reads, failed, require_waits=require_waits, require_retries=require_retries)
     matched = dict(verdict.matches)
     loop_body = {inner.name for step in walk(runbook.steps) if step.loop is not None for inner in walk(step.loop.steps)}
@@ -85,8 +85,6 @@ def check_synthesized(runbook: Runbook, calls: list[Event], reads: list[Event] =
                     f"but it walks {plural(walked[0], 'element')}",
                     step=step.name,
                 ))
-            if not step.records:
-                continue  # its body's steps name the records
         if step.loop is not None or step.name in loop_body:
             found = verdict.first_iterations.get(step.name, [])
         else:
@@ -112,7 +110,7 @@ def matches_table(runbook: Runbook, verdict: Verdict) -> Table:
     for step, depth in _nested(runbook.steps):
         records = matched.get(step.name, [])
         if step.loop is not None:
-            call = f"{step.action} over {reference_text(step.loop.over)}"
+            call = f"{step.action} over {walked_text(runbook, step)}"
             counts = verdict.iterations.get(step.name, [])
             reproduces = f"{' + '.join(map(str, counts))} iterations" if counts else "no iteration"
         else:

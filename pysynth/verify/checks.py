@@ -46,7 +46,7 @@ def check_runbook(replay) -> None:
             ))
         if step.action in API_ACTIONS:
             named = references(step.request)
-        elif step.loop is not None:
+        elif step.loop is not None and not isinstance(step.loop.over, list):
             named = [(LOOP_LIST, step.loop.over)]
         else:
             continue

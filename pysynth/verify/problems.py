@@ -60,9 +60,10 @@ class Problem:
 class Verdict:
     """Each step with the records it reproduces (every step, loop bodies included, in runbook order;
     a body step's records are those of all its iterations), and the problems found.
-    ``first_iterations``: for each step in a loop body, and each loop step, the records of its first
-    iteration (what a synthesized step claims); ``iterations``: for each loop step, how many
-    iterations each time it ran (once per iteration of an enclosing loop)."""
+    ``first_iterations``: for each step in a loop body, the records of its first iteration, and for
+    each loop step, those of all its iterations the first time it ran (what a synthesized step
+    claims); ``iterations``: for each loop step, how many iterations each time it ran (once per
+    iteration of an enclosing loop)."""
 
     matches: list[tuple[str, list[RecordRef]]]
     problems: list[Problem]

@@ -128,9 +128,11 @@ class Replay:
                 yield from self.expand(step.loop.steps, frames + (Frame(step.name, number, element),), final)
 
     def elements(self, instance: Instance) -> list | Unknown:
-        """The list a loop step's instance walks: its input's default, or the list output in the
-        logged response of the call its step made."""
+        """The list a loop step's instance walks: its literal list, its input's default, or the list
+        output in the logged response of the call its step made."""
         over = instance.step.loop.over
+        if isinstance(over, list):
+            return over
         if (instance.step.name, over) in self.bad_references:
             return Unknown("reported", reported=True)
         if isinstance(over, InputRef):
@@ -431,9 +433,9 @@ class Replay:
             records[instance.step.name] += made
             if instance.frames and instance.step.name not in first:
                 first[instance.step.name] = made
-            # Each loop around the instance, in its first iteration, made these calls too.
+            # Each loop around the instance made these calls too: the first time it ran, they are its.
             for depth, frame in enumerate(instance.frames):
-                if frame.number == 1 and first_walk.get(frame.loop) == (frame.loop, instance.iterations[:depth]):
+                if first_walk.get(frame.loop) == (frame.loop, instance.iterations[:depth]):
                     first.setdefault(frame.loop, []).extend(made)
         matches = [(step.name, records.get(step.name, [])) for step in walk(self.runbook.steps)]
         return Verdict(matches, loops.collapsed(self.problems), first, dict(iterations))
