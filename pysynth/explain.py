@@ -14,6 +14,7 @@ each step of its body reproduces its first iteration's call.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from pysynth.facts import Session, Slot, value_text
@@ -38,6 +39,7 @@ class _Runbook:
     runbook: Runbook
     step_of_call: dict[int, str]
     input_of_path: dict[str, str]
+    loop_of_calls: dict[tuple, str]  # the records a loop step names, all its calls -> its name
 
 
 def explain(synthesis: Synthesis, step: str | None = None, input_name: str | None = None) -> list[str]:
@@ -78,14 +80,18 @@ def explain(synthesis: Synthesis, step: str | None = None, input_name: str | Non
 
 
 def _indexed(number: int, answer: Answer, runbook: Runbook, session: Session) -> _Runbook:
-    by_record = {(record.file, record.index): item.name for item in walk(runbook.steps) for record in item.records}
+    steps = list(walk(runbook.steps))
+    by_record = {(record.file, record.index): item.name for item in steps if item.loop is None
+                 for record in item.records}
     step_of_call = {}
     for call in range(1, len(session.calls) + 1):
         event = session.call_event(call)
         if (event.file, event.index) in by_record:
             step_of_call[call] = by_record[(event.file, event.index)]
     input_of_path = {path: item.name for item in runbook.inputs for path in item.used_by}
-    return _Runbook(number, answer, runbook, step_of_call, input_of_path)
+    loop_of_calls = {tuple((record.file, record.index) for record in item.records): item.name
+                     for item in steps if item.loop is not None}
+    return _Runbook(number, answer, runbook, step_of_call, input_of_path, loop_of_calls)
 
 
 def _costs(best: _Runbook, objectives: list[str], optimal: bool, alternatives: int) -> str:
@@ -128,7 +134,7 @@ def _step_lines(call: int, name: str, best: _Runbook, others: list[_Runbook], se
         if binding is None:
             continue
         lines.append(f"  {slot.path}: {_choice(binding, slot, best, session)}")
-        lines.append(f"    {_reason(binding, slot, session)}")
+        lines.append(f"    {_reason(binding, slot, session, best)}")
         lines += [f"    {line}" for line in _alternatives(slot, binding, best, others, session, objectives)]
     return lines
 
@@ -190,7 +196,7 @@ def _input_lines(item, best: _Runbook, others: list[_Runbook], session: Session,
         step = best.step_of_call.get(slot.call)
         if binding is None or f"{step}.{slot.path}" not in paths:
             continue
-        lines.append(f"  {step}.{slot.path}: {_reason(binding, slot, session)}")
+        lines.append(f"  {step}.{slot.path}: {_reason(binding, slot, session, best)}")
         lines += [f"    {line}" for line in _alternatives(slot, binding, best, others, session, objectives)]
     return lines
 
@@ -205,16 +211,32 @@ def _choice(binding: Binding, slot: Slot, runbook: _Runbook, session: Session) -
         return f"output {output.path} of step {runbook.step_of_call.get(output.call, output.call)}"
     if binding.kind == "runtime":
         return f"the session's {binding.runtime.replace('_', ' ')}"
+    if binding.kind == "item":
+        if binding.loop in runbook.answer.batched:
+            return "the whole list, in one call"
+        way = session.derivations[binding.derivation - 1]
+        candidate = session.loops[binding.loop - 1]
+        calls = tuple((session.call_event(call).file, session.call_event(call).index) for call in candidate.calls)
+        loop = runbook.loop_of_calls.get(calls, "?")
+        walked = f"the element of loop {loop}" if way.kind == "element" else f"the iteration number of loop {loop}"
+        around = [json.dumps(way.prefix)] * bool(way.prefix) + [walked] + [json.dumps(way.suffix)] * bool(way.suffix)
+        return " + ".join(around)
     return f"the literal {_clip(value_text(slot.value))}"
 
 
-def _reason(binding: Binding, slot: Slot, session: Session) -> str:
+def _reason(binding: Binding, slot: Slot, session: Session, runbook: _Runbook) -> str:
     """Why the slot's value comes from where it does: the rule that forces it, or the objective."""
     if binding.kind == "secret":
         return "CloudTrail hides this value, so it is a secret input: required, without a default, never written."
     if binding.kind == "runtime":
         return ("It is the account, region or partition the session ran in: written as the runtime value, so the "
                 "runbook runs in any account and region.")
+    if binding.kind == "item" and binding.loop in runbook.answer.batched:
+        return ("The operation takes a whole list here: one call stands for the calls the log shows, one per "
+                "element (objective steps).")
+    if binding.kind == "item":
+        return ("It changes from one iteration to the next as the list does: each iteration's call takes its own "
+                "element (or number), so one step stands for the repeated calls (objective steps).")
     if binding.kind == "output":
         output = session.outputs[binding.output - 1]
         if session.produced.get(slot.value_id) == output.call:
@@ -243,7 +265,9 @@ def _alternatives(slot: Slot, binding: Binding, best: _Runbook, others: list[_Ru
             continue
         text = _choice(theirs, slot, other, session)
         if text != mine:
-            lines.append(f"Runbook #{other.number} takes the {text} instead{_loses(best, other, objectives)}.")
+            # A choice's text may start with its article ("the literal x") or not ("input X").
+            text = text if text.startswith("the ") else f"the {text}"
+            lines.append(f"Runbook #{other.number} takes {text} instead{_loses(best, other, objectives)}.")
     return lines
 
 

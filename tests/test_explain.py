@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from conftest import make_record, retried_attachment, run_cli, write_log
+from loop_logs import bucket_encryption, instances_stopped
 from pysynth.explain import explain as explain_synthesis
 from pysynth.facts import analyse
 from pysynth.ingest.select import Selection, ingest
@@ -159,3 +160,20 @@ def test_a_loop_says_what_it_walks_and_what_the_next_runbook_does_instead(tmp_pa
     assert body[2] == ("  It runs in loop EachBucket, once per element: that record is its first iteration's call, "
                        "the other iterations make the same call with their own element.")
     assert section(explain_synthesis(loop_synthesis(tmp_path), step="EachBucket"), titles[1]) == loop
+
+
+def test_a_synthesized_loop_and_batch_explain_their_values(tmp_path):
+    log = bucket_encryption(tmp_path, ["data-x", "logs-a", "web-1", "logs-b"], ["logs-a", "logs-b"])
+    lines = explain("--all-principals", str(log))
+    loop = section(lines, 'Loop EachBucket: PutBucketEncryption, for each element of ListBuckets.MatchingBucketNames '
+                          '(Buckets[*].Name where Name starts with "logs-")')
+    assert "  The log makes the same calls 2 times, one element after the other: one loop stands for them all " \
+           "(objective steps)." in loop
+    body = section(lines, "Step PutBucketEncryption: s3 PutBucketEncryption")
+    assert body[body.index("  Bucket: the element of loop EachBucket") + 1].startswith(
+        "    It changes from one iteration to the next as the list does")
+    stopped = explain("--all-principals", str(instances_stopped(tmp_path, {
+        "i-0123456789abcdef0": "running", "i-0123456789abcdef1": "stopped", "i-0123456789abcdef2": "running"})))
+    stop = section(stopped, "Step StopInstances: ec2 StopInstances")
+    assert "  InstanceIds[0]: the whole list, in one call" in stop
+    assert not any("the the " in line for line in lines + stopped)
