@@ -5,6 +5,7 @@ Values from logs are untrusted: they reach rich only as ``Text`` objects, never 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from rich.console import Console
@@ -250,8 +251,10 @@ def comparison_table(synthesis: Synthesis, runbooks: list[Runbook]) -> Table:
         choices = [_binding_text(answer.bindings.get(slot.id), slot, session, names, inputs)
                    for answer, names, inputs in zip(answers, step_names, input_names)]
         if len(set(choices)) > 1:
-            # The step's name (CreateSecret3), so that twenty calls of one operation stay apart.
-            step = next((names[slot.call] for names in step_names if slot.call in names),
+            # The step's name (CreateSecret3), so that twenty calls of one operation stay apart: from a
+            # runbook where the call is a step of its own, not one of a loop's later iterations.
+            step = next((names[slot.call] for names, answer in zip(step_names, answers)
+                         if slot.call in names and slot.call in answer.steps),
                         session.call_event(slot.call).call.operation)
             table.add_row(Text(f"{step}.{slot.path}"), *(Text(choice) for choice in choices))
     return table
@@ -298,7 +301,8 @@ def _placement(call: int, answer, step_names: dict[int, str]) -> str:
         return name + (" (retried)" if call in answer.retries else "")
     if call in answer.merged:
         return f"merged into {step_names.get(answer.merged[call], answer.merged[call])}"
-    return "left out"
+    # A loop's later iterations make calls that are no step of their own.
+    return step_names.get(call, "left out")
 
 
 def _binding_text(binding, slot, session, step_names, inputs) -> str:
@@ -311,4 +315,8 @@ def _binding_text(binding, slot, session, step_names, inputs) -> str:
         return f"literal {_clip(value_text(slot.value))}"
     if binding.kind == "runtime":
         return f"runtime {binding.runtime}"
+    if binding.kind == "item":
+        way = session.derivations[binding.derivation - 1]
+        walked = "loop element" if way.kind == "element" else "loop iteration number"
+        return " + ".join([json.dumps(way.prefix)] * bool(way.prefix) + [walked] + [json.dumps(way.suffix)] * bool(way.suffix))
     return binding.kind

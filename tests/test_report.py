@@ -7,12 +7,13 @@ from __future__ import annotations
 from rich.console import Console
 
 from conftest import make_record, write_log
+from loop_logs import bucket_encryption
 from pysynth.facts import analyse
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import LOOP, Input, InputRef, ItemRef, Loop, RecordRef, Runbook, Step
 from pysynth.report import comparison_table, synth_summary
 from pysynth.solve import Answer, Outcome
-from pysynth.synth import Synthesis
+from pysynth.synth import Synthesis, synthesize
 
 BUCKETS = ["logs-a", "logs-b", "logs-c"]
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
@@ -91,3 +92,15 @@ def test_the_summary_names_a_batch_step(tmp_path):
     rows = rows_of(synth_summary(built, runbook))
     assert rows["steps"] == ["1"]
     assert rows["batch StopInstances"] == ["one call for the whole list in InstanceIds, where the log shows 2 calls"]
+
+
+def test_compare_of_a_synthesized_loop_names_every_iteration_s_call(tmp_path):
+    log = bucket_encryption(tmp_path, ["data-x", "logs-a", "web-1", "logs-b"], ["logs-a", "logs-b"])
+    ingested = ingest([str(log)], Selection(all_principals=True))
+    built = synthesize(ingested.kept, reads=ingested.reads, failed=ingested.failed, models=3)
+    rows = rows_of(comparison_table(built, built.runbooks))
+    assert rows["loops and batches"][0] == ('EachBucket over ListBuckets.MatchingBucketNames (Buckets[*].Name where Name '
+                                            'starts with "logs-")')
+    # The second bucket's call is the loop's second iteration, not a call the runbook leaves out.
+    assert rows["call 3 PutBucketEncryption"][0] == "PutBucketEncryption (in loop EachBucket)"
+    assert rows["PutBucketEncryption (in loop EachBucket).Bucket"][0] == "loop element"
