@@ -33,6 +33,8 @@ SHAPES = {
     "aws:loop": (("[[", "]]"), "box3d"),
 }
 OTHER_SHAPE = (("([", "])"), "box")
+# The records a node names before it says how many more there are.
+NODE_RECORDS = 3
 # Members of a branch's inputs that name the step it goes to next.
 NEXT_STEP_MEMBERS = ("NextStep", "Default")
 
@@ -148,8 +150,14 @@ def _notes(step: Step) -> list[str]:
 
 
 def _records(step: Step) -> list[str]:
-    """``trail.json record 4``: the file's name, not its whole path, to keep nodes small."""
-    return [f"{PurePath(record.file).name} record {record.index}" for record in step.records]
+    """``trail.json record 4``: the file's name, not its whole path, to keep nodes small; a batch
+    step's many records, the first few. A loop step's records are its body steps' calls in every
+    iteration: its iterations line says how many, and its body's nodes name their first."""
+    if step.loop is not None:
+        return []
+    shown = [f"{PurePath(record.file).name} record {record.index}" for record in step.records[:NODE_RECORDS]]
+    more = len(step.records) - NODE_RECORDS
+    return shown + ([f"and {plural(more, 'more record')}"] if more > 0 else [])
 
 
 def _flows(step: Step, inputs: dict[str, str], steps: dict[str, str]) -> list[tuple[str, str]]:

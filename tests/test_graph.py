@@ -147,8 +147,10 @@ def loop_runbook() -> Runbook:
     ]
     return Runbook("Buckets.", [Input("InstanceIds", "StringList", "The instances.", default=["i-1", "i-2"])], [
         Step("ListBuckets", "s3", "ListBuckets", {}, outputs=[names]),
-        Step("EachBucket", "", "", {}, action=LOOP, loop=Loop(OutputRef("ListBuckets", "Names"), body, 3)),
-        Step("StopInstances", "ec2", "StopInstances", {"InstanceIds": InputRef("InstanceIds")}, batch="InstanceIds"),
+        Step("EachBucket", "", "", {}, action=LOOP, loop=Loop(OutputRef("ListBuckets", "Names"), body, 3),
+             records=[RecordRef("trace.json", number, None, None) for number in (1, 2, 3)]),
+        Step("StopInstances", "ec2", "StopInstances", {"InstanceIds": InputRef("InstanceIds")}, batch="InstanceIds",
+             records=[RecordRef("trace.json", number, None, None) for number in range(4, 9)]),
     ])
 
 
@@ -156,12 +158,13 @@ def test_a_loop_is_a_cluster_its_list_and_element_flow_through():
     lines = graph(loop_runbook(), "mermaid").splitlines()
     assert all(MERMAID_LINE.fullmatch(line) for line in lines), lines
     # The loop node heads its cluster, the body's steps inside it; the step after the loop is outside.
+    # The loop node names its iterations, not every call of its body.
     start, end = lines.index('  subgraph c2 ["loop EachBucket"]'), lines.index("  end")
     assert [line.split("[")[0].strip() for line in lines[start + 1:end]] == ["s2", "s3", "s4"]
     assert lines[start + 1] == ('  s2[["EachBucket<br/>aws:loop over ListBuckets.Names (Buckets[*].Name where Name '
                                 'starts with #quot;logs-#quot;)<br/>3 iterations in the log"]]')
-    assert any(line.startswith('  s5["StopInstances<br/>ec2 StopInstances<br/>one call for the whole list in '
-                               'InstanceIds') for line in lines[end:])
+    assert ('  s5["StopInstances<br/>ec2 StopInstances<br/>one call for the whole list in InstanceIds<br/>'
+            'trace.json record 4<br/>trace.json record 5<br/>trace.json record 6<br/>and 2 more records"]') in lines[end:]
     for edge in ['  s1 -->|"Names → each element"| s2', '  s2 -->|"element → Bucket"| s3',
                  '  s2 -->|"element → Bucket"| s4', '  s2 -->|"iteration number → Tagging.TagSet[0].Value"| s4',
                  "  s2 -.-> s3", "  s3 -.-> s4", '  s4 -.->|"next element"| s2', "  s2 -.-> s5", "  s1 -.-> s2"]:
