@@ -247,8 +247,10 @@ class Replay:
     def findings(self, instance: Instance, number: int) -> list[Finding]:
         found = self.compare(instance, instance.step.request, self.expected[number], (), self.hidden[number])
         member = instance.step.batch
+        if member is None:
+            return list(found)
         # A batch step's list is checked against all its calls together (``batches``), not against one.
-        return [finding for finding in found if member is None or not batches.in_member(finding.path, member)]
+        return [finding for finding in found if not batches.in_member(finding.path, member)]
 
     # -- matching steps to calls ----------------------------------------------------------------
 
