@@ -47,23 +47,26 @@ def limit_problems(text: str) -> list[str]:
     defaults = {name: spec.get("default") for name, spec in (parameters or {}).items() if isinstance(spec, dict)} \
         if isinstance(parameters, dict) else {}
     names: dict[str, int] = {}
-    for step in _steps(steps if isinstance(steps, list) else []):
+    for step, outer in _steps(steps if isinstance(steps, list) else [], None):
         name = step.get("name")
         names[name] = names.get(name, 0) + 1
         problems += _step_problems(step, defaults)
+        if step.get("action") == "aws:loop" and outer is not None:
+            # A step inside a loop has one parent step (ParentStepDetails); Automation nests no loops.
+            problems.append(f"step {name}: Systems Manager runs no aws:loop inside another ({outer})")
     problems += [f"step name {name!r} is used {count} times; step names must be unique"
                  for name, count in names.items() if count > 1]
     return problems
 
 
-def _steps(steps: list):
-    """Every step, those inside loops included."""
+def _steps(steps: list, outer: str | None):
+    """(step, the loop step it is in or None) for every step, those inside loops included."""
     for step in steps:
         if isinstance(step, dict):
-            yield step
+            yield step, outer
             inner = step.get("inputs", {}).get("Steps") if isinstance(step.get("inputs"), dict) else None
             if isinstance(inner, list):
-                yield from _steps(inner)
+                yield from _steps(inner, step.get("name"))
 
 
 def _step_problems(step: dict, defaults: dict[str, object]) -> list[str]:

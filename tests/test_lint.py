@@ -106,6 +106,12 @@ def test_the_limits_catch_what_they_say():
         ("step Encrypt: output Owner: 'Text' is not an output type (String, Integer, Boolean, StringList, StringMap, "
          "MapList)"),
     ]
+    nested = {"schemaVersion": "0.3", "mainSteps": [{"name": "EachGroup", "action": "aws:loop", "inputs": {
+        "Iterators": ["admins"], "IteratorDataType": "String", "Steps": [{"name": "EachUser", "action": "aws:loop", "inputs": {
+            "Iterators": ["bob"], "IteratorDataType": "String",
+            "Steps": [{"name": "Pause", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}}]}}]}
+    assert limit_problems(yaml.safe_dump(nested)) == [
+        "step EachUser: Systems Manager runs no aws:loop inside another (EachGroup)"]
     assert max_document_bytes() == 64 * 1024  # botocore's documentation of CreateDocument says so
     big = "schemaVersion: '0.3'\ndescription: \"" + "x" * max_document_bytes() + "\"\nmainSteps: []\n"
     assert limit_problems(big)[0].startswith(f"the document is {len(big):,} bytes; Systems Manager takes at most")
