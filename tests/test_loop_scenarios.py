@@ -35,6 +35,8 @@ class LoopScenario:
     environment: Callable  # (aws, phase) -> {name: value}: what exists before the script runs
     state: Callable  # (aws, environment) -> the state a run leaves, comparable between runs
     shape: Callable  # (model) -> None: the runbook's loops, as the demonstration shows them
+    # The SSM document's inputs where they differ: SSM nests no loops, so its runbook unrolls one level.
+    ssm_inputs: dict[str, object] | None = None
 
     @property
     def id(self) -> str:
@@ -180,11 +182,13 @@ SCENARIO_LIST = [
     ),
     LoopScenario(
         "iam_users_groups_nested", ["--users", "rec-ann", "rec-ben", "--groups", "rec-dev", "rec-ops", "rec-qa"],
-        ["--users", "new-cy", "new-di", "new-ed", "--groups", "new-dev", "new-ops"],
-        {"UserNames": ["new-cy", "new-di", "new-ed"], "GroupNames": ["new-dev", "new-ops"]},
-        groups({"record": ["rec-dev", "rec-ops", "rec-qa"], "rerun": ["new-dev", "new-ops"]},
+        ["--users", "new-cy", "new-di", "new-ed", "--groups", "new-dev", "new-ops", "new-qa"],
+        {"UserNames": ["new-cy", "new-di", "new-ed"], "GroupNames": ["new-dev", "new-ops", "new-qa"]},
+        groups({"record": ["rec-dev", "rec-ops", "rec-qa"], "rerun": ["new-dev", "new-ops", "new-qa"]},
                {"record": ["rec-ann", "rec-ben"], "rerun": ["new-cy", "new-di", "new-ed"]}),
         memberships, over_input("GroupNames", depth=2),
+        ssm_inputs={"UserNames": ["new-cy", "new-di", "new-ed"], "GroupName": "new-dev", "GroupName2": "new-ops",
+                    "GroupName3": "new-qa"},
     ),
     LoopScenario(
         "ec2_subnets_tagged", ["--vpc-id", "{vpc}", "--cidrs", "10.0.1.0/24", "10.0.2.0/24"],
@@ -271,7 +275,7 @@ def test_loop_scenario_reruns_like_its_script(scenario, moto_server, aws, tmp_pa
         "bash": lambda env: ["bash", str(renderings["bash"]), "--endpoint-url", moto_server,
                              *option_arguments(scenario.inputs, env)],
         "ssm": lambda env: [sys.executable, "-m", "pysynth", "run", str(renderings["ssm"]), "--endpoint-url", moto_server,
-                            *parameter_arguments(scenario.inputs, env)],
+                            *parameter_arguments(scenario.ssm_inputs or scenario.inputs, env)],
     }
     for name, command in runs.items():
         reset(moto_server)
