@@ -98,3 +98,14 @@ def resource_identifier_members(service: str) -> frozenset[str]:
         elif isinstance(node, list):
             pending.extend(node)
     return frozenset(members)
+
+
+@functools.cache
+def paginator_config(service: str, operation: str) -> dict | None:
+    """botocore's paginator of the operation (``paginators-1.json``: its input tokens, limit key and
+    result keys), or None when the operation answers in one response (what ``can_paginate`` tells)."""
+    try:
+        model = loader().load_service_model(service, "paginators-1")
+    except botocore.exceptions.DataNotFoundError:
+        return None
+    return model["pagination"].get(operation)

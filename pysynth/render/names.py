@@ -45,3 +45,13 @@ def environment_name(name: str) -> str:
 
 def client_variable(service: str) -> str:
     return re.sub(r"\W", "_", service) + "_client"
+
+
+def item_variable(loop: str) -> str:
+    """The element a loop step is at."""
+    return f"item_{xform_name(loop)}"
+
+
+def index_variable(loop: str) -> str:
+    """The number of the iteration a loop step is at, from 1."""
+    return f"index_{xform_name(loop)}"

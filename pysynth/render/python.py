@@ -9,15 +9,20 @@ from botocore import xform_name
 from botocore.model import Shape
 
 from pysynth.model import (
-    GlobalRef,
+    IndexRef,
+    Input,
     InputRef,
+    ItemRef,
     Output,
     OutputRef,
+    Reference,
     Runbook,
     Step,
     Template,
+    walk,
 )
 from pysynth.paths import parse_path
+from pysynth.render.lists import counted_loops, is_list, list_query, loop_comment, paging, secret_name
 from pysynth.render.names import (
     ENDPOINT_VARIABLE,
     SECRETS_OPTION,
@@ -25,7 +30,9 @@ from pysynth.render.names import (
     METAVARS,
     client_variable,
     environment_name,
+    index_variable,
     input_variable,
+    item_variable,
     option_name,
     output_variable,
 )
@@ -46,6 +53,10 @@ def _python_reference(reference) -> str:
         return f"args.{input_variable(reference.name)}"
     if isinstance(reference, OutputRef):
         return output_variable(reference.step, reference.output)
+    if isinstance(reference, ItemRef):
+        return item_variable(reference.loop)
+    if isinstance(reference, IndexRef):
+        return index_variable(reference.loop)
     return GLOBAL_VARIABLES[reference.name]
 
 
@@ -64,10 +75,10 @@ def _python_value(context: Context, value: object, shape: Shape | None, indent: 
         )
         return "[\n" + items + pad + "]"
     if isinstance(value, Template):
-        return " + ".join(repr(part) if isinstance(part, str) else _python_text(context, part) for part in value.parts)
+        return _python_fstring(context, value)
     if isinstance(value, InputRef) and context.inputs[value.name].file:
         return f"read_file(args.{input_variable(value.name)})"
-    if isinstance(value, (InputRef, OutputRef, GlobalRef)):
+    if isinstance(value, Reference):
         at_text = shape is not None and position_kind(shape) == "string"
         return _python_text(context, value) if at_text else _python_reference(value)
     return repr(value)
@@ -77,6 +88,23 @@ def _python_text(context: Context, reference) -> str:
     # Integers and booleans in text read as their JSON ("5", "true"), as SSM writes them.
     expression = _python_reference(reference)
     return expression if context.kind(reference) == "string" else f"json.dumps({expression})"
+
+
+def _python_fstring(context: Context, template: Template) -> str:
+    """A template as an f-string: literal text escaped as ``repr`` escapes it (in one quoting style,
+    braces doubled), each reference as a replacement field."""
+    text = ""
+    for part in template.parts:
+        if isinstance(part, str):
+            quoted = repr(part)
+            # repr quotes with " when the text holds a ' and no ": the same text inside '...'.
+            body = quoted[1:-1] if quoted[0] == "'" else quoted[1:-1].replace("'", "\\'")
+            text += body.replace("{", "{{").replace("}", "}}")
+        elif context.kind(part) == "integer":
+            text += "{" + _python_reference(part) + "}"  # an integer formats as its JSON
+        else:
+            text += "{" + _python_text(context, part) + "}"
+    return f"f'{text}'"
 
 
 def _argparse_help(text: str) -> str:
@@ -90,11 +118,10 @@ def _argparse_description(text: str) -> str:
 
 def view(context: Context) -> dict:
     runbook = context.runbook
-    converters = {"integer": "int", "boolean": "parse_boolean", "json": "json.loads"}
     inputs = [
         {
             "name": item.name, "variable": input_variable(item.name), "environment": environment_name(item.name),
-            "option": option_name(item.name), "secret": item.secret, "converter": converters.get(value_kind(item.type)),
+            "option": option_name(item.name), "secret": item.secret, "converter": _converter(item),
             "default": item.default, "file": item.file, "metavar": "FILE" if item.file else METAVARS[value_kind(item.type)],
             "help": _argparse_help(printable(
                 f"{item.name}: {item.description}" + (" (JSON)" if value_kind(item.type) == "json" else "")
@@ -103,29 +130,91 @@ def view(context: Context) -> dict:
         }
         for item in runbook.inputs
     ]
-    steps = [
-        {
-            "name": step.name, "records": records_text(step), "description": step.description.splitlines(),
-            "client": client_variable(step.service), "method": xform_name(step.api),
-            # A wait's or a retry's request stands one level deeper, inside the call that repeats it.
-            "request": _python_value(context, step.request, context.input_shape(step), 8 if step.wait or step.retry else 4),
-            "outputs": [_python_output(step, output) for output in step.outputs],
-            "waiter": xform_name(step.wait.waiter) if step.wait else None,
-            "waiter_config": {"Delay": step.wait.delay_seconds, "MaxAttempts": step.wait.max_attempts} if step.wait else None,
-            "retry": (step.retry.max_attempts, tuple(step.retry.errors)) if step.retry else None,
-            "secrets": {f"{step.name}.{o.name}": output_variable(step.name, o.name) for o in step.outputs if o.secret},
-        }
-        for step in runbook.steps
-    ]
+    steps = _python_steps(context, runbook.steps, (), counted_loops(runbook.steps))
     summary = {f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs if not o.secret}
+    calls = [step for step in walk(runbook.steps) if step.loop is None]
     return {
         "comment": printable(runbook.description),
         "description": _argparse_description(printable(runbook.description)), "inputs": inputs, "steps": steps,
-        "services": {client_variable(step.service): step.service for step in runbook.steps},
+        "services": {client_variable(step.service): step.service for step in calls},
         "globals": context.globals, "outputs": _python_value(context, summary, None, 4),
         "endpoint_variable": ENDPOINT_VARIABLE, "secrets_option": SECRETS_OPTION,
-        "creates_secrets": any(step["secrets"] for step in steps), "epilog": _argparse_help(_epilog(runbook)),
+        "creates_secrets": any(output.secret for step in calls for output in step.outputs),
+        "retries": any(step.retry for step in calls),
+        "lists": any(is_list(output) for step in calls for output in step.outputs),
+        "epilog": _argparse_help(_epilog(runbook)),
     }
+
+
+def _python_steps(context: Context, steps: list[Step], enclosing: tuple[str, ...], counted: set[str]) -> list[dict]:
+    """The steps' views, a loop's body inside it; ``enclosing`` names the loops around them."""
+    return [
+        _python_loop(context, step, enclosing, counted) if step.loop else _python_call(context, step, enclosing)
+        for step in steps
+    ]
+
+
+def _pad(enclosing: tuple[str, ...]) -> str:
+    return "    " * (1 + len(enclosing))  # main()'s body, then one level per loop
+
+
+def _python_loop(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str]) -> dict:
+    over, item = _python_reference(step.loop.over), item_variable(step.name)
+    if step.name in counted:
+        head = f"for {index_variable(step.name)}, {item} in enumerate({over}, start=1):"
+    else:
+        head = f"for {item} in {over}:"
+    return {
+        "name": step.name, "pad": _pad(enclosing), "comment": loop_comment(step),
+        "description": step.description.splitlines(), "loop": head,
+        "body": _python_steps(context, step.loop.steps, (*enclosing, step.name), counted),
+    }
+
+
+def _python_call(context: Context, step: Step, enclosing: tuple[str, ...]) -> dict:
+    pad = _pad(enclosing)
+    # A batch call stands inside the test that its list is not empty.
+    call_pad = pad + "    " if step.batch else pad
+    paged = paging(step)
+    request, page_size = paged or (step.request, None)
+    # A wait's or a retry's request stands one level deeper, inside the call that repeats it.
+    indent = len(call_pad) + (4 if step.wait or step.retry else 0)
+    request_text = _python_value(context, request, context.input_shape(step), indent)
+    client = client_variable(step.service)
+    if paged:
+        config = "" if page_size is None else f", PaginationConfig={{'PageSize': {_python_value(context, page_size, None, 0)}}}"
+        call = f"list({client}.get_paginator({xform_name(step.api)!r}).paginate(**{request_text}{config}))"
+    else:
+        call = f"{client}.{xform_name(step.api)}(**{request_text})"
+    result = ("pages" if paged else "response") if step.outputs else None
+    return {
+        "name": step.name, "pad": pad, "comment": records_text(step), "description": step.description.splitlines(),
+        "loop": None, "call_pad": call_pad, "client": client, "request": request_text, "call": call,
+        "assign": f"{result} = " if result else "", "paged": bool(paged),
+        "outputs": [_python_output(step, output, result) for output in step.outputs],
+        "waiter": xform_name(step.wait.waiter) if step.wait else None,
+        "waiter_config": {"Delay": step.wait.delay_seconds, "MaxAttempts": step.wait.max_attempts} if step.wait else None,
+        "retry": (step.retry.max_attempts, tuple(step.retry.errors)) if step.retry else None,
+        "batch": _python_reference(step.request[step.batch]) if step.batch else None, "batch_member": step.batch,
+        "secrets": {
+            _secret_key(enclosing, step, output): output_variable(step.name, output.name)
+            for output in step.outputs if output.secret
+        },
+    }
+
+
+def _secret_key(enclosing: tuple[str, ...], step: Step, output: Output) -> str:
+    """The key expression of a created secret in the secrets file: an f-string inside loops."""
+    name = secret_name(enclosing, step, output, lambda variable: "{" + variable + "}")
+    return ("f" if enclosing else "") + repr(name)
+
+
+def _converter(item: Input) -> str | None:
+    """The function argparse reads an option's text with; a loop walks a StringList, which must be
+    a list of strings, not just any JSON."""
+    if item.type == "StringList" and not item.secret:
+        return "parse_string_list"
+    return {"integer": "int", "boolean": "parse_boolean", "json": "json.loads"}.get(value_kind(item.type))
 
 
 def _epilog(runbook: Runbook) -> str:
@@ -137,14 +226,22 @@ def _epilog(runbook: Runbook) -> str:
     return text
 
 
-def _python_output(step: Step, output: Output) -> dict:
-    """The variable an output goes to and the expression that reads it from ``response``."""
+def _python_output(step: Step, output: Output, result: str) -> dict:
+    """The variable an output goes to and the expression that reads it from the call's ``response``
+    (or ``pages``: every page of a paginated read)."""
+    variable = output_variable(step.name, output.name)
+    if is_list(output):
+        query = repr(list_query(output))
+        if result == "pages":
+            return {"variable": variable, "expression": f"[value for page in pages for value in jmespath.search({query}, page)]"}
+        return {"variable": variable, "expression": f"jmespath.search({query}, response)"}
     keys = parse_path(output.path)
-    expression = "response" + "".join(f"[{key!r}]" for key in keys)
+    # A paginated read's single values are its first page's, as one call would give them.
+    expression = ("pages[0]" if result == "pages" else "response") + "".join(f"[{key!r}]" for key in keys)
     # boto3 parses timestamps; SSM and the CLI give them as ISO 8601 text.
     if shape_at(known_operation(step.service, step.api).output_shape, keys).type_name == "timestamp":
         expression += ".isoformat()"
-    return {"variable": output_variable(step.name, output.name), "expression": expression}
+    return {"variable": variable, "expression": expression}
 
 
 def check_text(runbook: Runbook, text: str) -> list[str]:

@@ -29,11 +29,13 @@ from pysynth.model import (
 )
 from pysynth.paths import list_selector, parse_path
 from pysynth.render.bash import bash_text
+from pysynth.render.lists import batch_list
 from pysynth.render.names import (
     NAME,
     SCRIPT_OPTIONS,
     environment_name,
     input_variable,
+    item_variable,
     option_name,
     output_variable,
 )
@@ -111,6 +113,7 @@ def _name_problems(runbook: Runbook, fmt: str) -> list[str]:
         problems += _duplicates(
             "script variable", [output_variable(step.name, o.name) for step in steps for o in step.outputs]
         )
+        problems += _duplicates("script variable", [item_variable(step.name) for step in steps if step.loop])
         for item in runbook.inputs:
             if option_name(item.name) in SCRIPT_OPTIONS:
                 problems.append(f"input {item.name}: its option {option_name(item.name)} is the script's own")
@@ -151,7 +154,7 @@ def _step_problems(
     operation = known_operation(step.service, step.api)
     if operation is None:
         return [f"step {step.name}: botocore knows no operation {step.service} {step.api}"]
-    problems = _wait_problems(step) + _retry_problems(step) + _batch_problems(step)
+    problems = _wait_problems(step) + _retry_problems(step) + _batch_problems(step, fmt)
     for path, leaf, shape in leaves(step.request, operation.input_shape, step.name):
         file_input = isinstance(leaf, InputRef) and leaf.name in inputs and inputs[leaf.name].file
         if shape is not None and shape.type_name == "blob":
@@ -208,12 +211,18 @@ def _loop_problems(
     return problems + _steps_problems(step.loop.steps, inputs, outputs, (*loops, step.name), fmt)
 
 
-def _batch_problems(step: Step) -> list[str]:
-    """A batch step gives its whole list to one request member."""
+def _batch_problems(step: Step, fmt: str) -> list[str]:
+    """A batch step gives its whole list to one request member: a list input or output, or texts."""
     if step.batch is None:
         return []
-    if not isinstance(step.request.get(step.batch), (InputRef, OutputRef)):
-        return [f"step {step.name}: its batch member {step.batch} takes no list input or output"]
+    listed = batch_list(step)
+    if isinstance(listed, (InputRef, OutputRef)):
+        if fmt in ("bash", "python") and step.outputs:
+            # The scripts skip the call when the list is empty (the APIs refuse an empty one).
+            return [f"step {step.name}: a batch step has no outputs: the scripts skip its call when the list is empty"]
+        return []
+    if not (isinstance(listed, list) and all(isinstance(text, str) for text in listed)):
+        return [f"step {step.name}: its batch member {step.batch} takes no list input, output or list of texts"]
     return []
 
 

@@ -164,7 +164,7 @@ def main() -> None:
     # ec2 CreateVolume as bert-jan did at 2023-07-10T12:10:25Z.
     response = ec2_client.create_volume(**{
         'Size': 1,
-        'AvailabilityZone': region + 'a',
+        'AvailabilityZone': f'{region}a',
         'TagSpecifications': [
             {
                 'ResourceType': 'volume',

@@ -104,7 +104,7 @@ def main() -> None:
     response = iam_client.create_role(**{
         'Path': '/',
         'RoleName': args.input_role_name,
-        'AssumeRolePolicyDocument': '{"Statement":[{"Action":["sts:AssumeRole","sts:SetSourceIdentity"],"Effect":"Allow","Principal":{"AWS":"' + account_id + '"},"Sid":""}],"Version":"2012-10-17"}',
+        'AssumeRolePolicyDocument': f'{{"Statement":[{{"Action":["sts:AssumeRole","sts:SetSourceIdentity"],"Effect":"Allow","Principal":{{"AWS":"{account_id}"}},"Sid":""}}],"Version":"2012-10-17"}}',
         'MaxSessionDuration': 3600,
         'Tags': [
             {
@@ -163,7 +163,7 @@ def main() -> None:
                     },
                     {
                         'Key': 'Name',
-                        'Value': 'stratus-red-team-ec2-steal-credentials-vpc-' + region + 'a',
+                        'Value': f'stratus-red-team-ec2-steal-credentials-vpc-{region}a',
                     },
                 ],
             },
@@ -240,7 +240,7 @@ def main() -> None:
                     },
                     {
                         'Key': 'Name',
-                        'Value': 'stratus-red-team-ec2-steal-credentials-vpc-private-' + region + 'a',
+                        'Value': f'stratus-red-team-ec2-steal-credentials-vpc-private-{region}a',
                     },
                 ],
             },
@@ -309,14 +309,14 @@ def main() -> None:
     response = ec2_client.create_subnet(**{
         'VpcId': output_create_vpc_vpc_id,
         'CidrBlock': '10.0.128.0/24',
-        'AvailabilityZone': region + 'a',
+        'AvailabilityZone': f'{region}a',
         'TagSpecifications': [
             {
                 'ResourceType': 'subnet',
                 'Tags': [
                     {
                         'Key': 'Name',
-                        'Value': 'stratus-red-team-ec2-steal-credentials-vpc-public-' + region + 'a',
+                        'Value': f'stratus-red-team-ec2-steal-credentials-vpc-public-{region}a',
                     },
                     {
                         'Key': 'StratusRedTeam',
@@ -334,7 +334,7 @@ def main() -> None:
     response = ec2_client.create_subnet(**{
         'VpcId': output_create_vpc_vpc_id,
         'CidrBlock': '10.0.1.0/24',
-        'AvailabilityZone': region + 'a',
+        'AvailabilityZone': f'{region}a',
         'TagSpecifications': [
             {
                 'ResourceType': 'subnet',
@@ -409,7 +409,7 @@ def main() -> None:
                         'Key': 'StratusRedTeam',
                     },
                     {
-                        'Value': 'stratus-red-team-ec2-steal-credentials-vpc-' + region + 'a',
+                        'Value': f'stratus-red-team-ec2-steal-credentials-vpc-{region}a',
                         'Key': 'Name',
                     },
                 ],

@@ -1,0 +1,73 @@
+"""Lists in the scripts, shared by the bash and Python renderings: the query that reads a list output
+from a response (the AWS CLI's JMESPath, which the Python script evaluates too, page by page), how a
+read that paginates is asked for every page, and what the scripts say and keep about loops."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from pysynth.botomodels import paginator_config
+from pysynth.model import IndexRef, InputRef, Output, Step
+from pysynth.paths import cli_query
+from pysynth.render.names import index_variable
+from pysynth.render.prose import plural
+from pysynth.render.shapes import leaf_references, leaves
+
+
+def is_list(output: Output) -> bool:
+    """A list output: every element the path reaches (``Buckets[*].Name``)."""
+    return "[*]" in output.path
+
+
+def list_query(output: Output) -> str:
+    """The JMESPath of a list output, flattened and filtered by its condition. A response without
+    the list (an empty bucket has no ``Contents``) gives an empty list, not null (which the CLI's
+    text output would print as ``None``)."""
+    return f"{cli_query(output.path, output.where)} || `[]`"
+
+
+def paging(step: Step) -> tuple[dict, object] | None:
+    """For a step whose list output comes from a read botocore paginates: the request without the
+    members that page, and the page size the log asked for (None when it asked for none). The
+    log's starting token would skip the first pages, and the AWS CLI v2 stops paginating when a
+    paging member comes in the request JSON: the scripts give the page size as their tools' own
+    setting (``--page-size``, ``PaginationConfig``). None for a step read in one call."""
+    if not any(is_list(output) for output in step.outputs):
+        return None
+    config = paginator_config(step.service, step.api)
+    if config is None:
+        return None
+    tokens = config["input_token"]
+    paging_members = {*([tokens] if isinstance(tokens, str) else tokens), config.get("limit_key")}
+    request = {member: value for member, value in step.request.items() if member not in paging_members}
+    return request, step.request.get(config.get("limit_key"))
+
+
+def counted_loops(steps: list[Step], enclosing: tuple[str, ...] = ()) -> set[str]:
+    """The loops whose iteration number a script keeps: those an IndexRef reads, and those around a
+    step that creates a secret (its name in the secrets file says which iteration made it)."""
+    counted: set[str] = set()
+    for step in steps:
+        if step.loop is not None:
+            counted |= counted_loops(step.loop.steps, (*enclosing, step.name))
+            continue
+        if any(output.secret for output in step.outputs):
+            counted.update(enclosing)
+        for _, leaf, _ in leaves(step.request, None, step.name):
+            counted.update(reference.loop for reference in leaf_references(leaf) if isinstance(reference, IndexRef))
+    return counted
+
+
+def secret_name(enclosing: tuple[str, ...], step: Step, output: Output, counter: Callable[[str], str]) -> str:
+    """The name a created secret is kept under in the secrets file: ``CreateAccessKey.SecretAccessKey``,
+    inside loops with each loop's iteration (``EachUser[2].CreateAccessKey.SecretAccessKey``), where
+    ``counter`` writes the script's expression of an iteration-number variable."""
+    iterations = "".join(f"{loop}[{counter(index_variable(loop))}]." for loop in enclosing)
+    return f"{iterations}{step.name}.{output.name}"
+
+
+def loop_comment(step: Step) -> str:
+    """What a loop step walks, for its comment."""
+    over = step.loop.over
+    source = f"input {over.name}" if isinstance(over, InputRef) else f"output {over.step}.{over.output}"
+    return f"for each element of {source} ({plural(step.loop.iterations, 'iteration')} in the log)"
