@@ -132,16 +132,19 @@ def keys_for_users() -> Runbook:
     )
 
 
-def tag_listed_objects(page_size: int = 2, prefix: str = "reports/") -> Runbook:
+def tag_listed_objects(page_size: int = 2, prefix: str = "reports/", start_token: str | None = None) -> Runbook:
     """ListObjectsV2 a few keys at a time (the log's MaxKeys), then PutObjectTagging on each object
-    whose key starts with ``prefix``, the tag numbered by the iteration: every page must be read."""
+    whose key starts with ``prefix``, the tag numbered by the iteration: every page must be read,
+    from the first, whatever page the logged call asked for (``start_token``)."""
     keys = list_output("Keys", "Contents[*].Key", Condition("Contents[*]", "Key", "prefix", prefix))
+    listing = {"Bucket": InputRef("Bucket"), "MaxKeys": page_size}
+    if start_token is not None:
+        listing["ContinuationToken"] = start_token
     return Runbook(
         description="Tag the reports.",
         inputs=[Input("Bucket", "String", "The bucket of the reports.", default="audit-logs")],
         steps=[
-            Step("ListObjectsV2", "s3", "ListObjectsV2", {"Bucket": InputRef("Bucket"), "MaxKeys": page_size},
-                 outputs=[keys], records=[record(1)]),
+            Step("ListObjectsV2", "s3", "ListObjectsV2", listing, outputs=[keys], records=[record(1)]),
             loop_step("EachKey", OutputRef("ListObjectsV2", "Keys"), [
                 Step("PutObjectTagging", "s3", "PutObjectTagging", {
                     "Bucket": InputRef("Bucket"), "Key": ItemRef("EachKey"),
@@ -149,4 +152,15 @@ def tag_listed_objects(page_size: int = 2, prefix: str = "reports/") -> Runbook:
                 }, records=[record(2)]),
             ], iterations=2),
         ],
+    )
+
+
+def first_listed_key(page_size: int = 2) -> Runbook:
+    """ListObjectsV2 a few keys at a time, and one single value from it: the first key."""
+    first = Output("FirstKey", "$.Contents[0].Key", "String", "Contents[0].Key")
+    return Runbook(
+        description="The first key of a bucket.",
+        inputs=[Input("Bucket", "String", "The bucket.", default="audit-logs")],
+        steps=[Step("ListObjectsV2", "s3", "ListObjectsV2", {"Bucket": InputRef("Bucket"), "MaxKeys": page_size},
+                    outputs=[first], records=[record(1)])],
     )

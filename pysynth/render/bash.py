@@ -18,24 +18,31 @@ import sysconfig
 from botocore import xform_name
 from botocore.model import Shape
 
+from pysynth.botomodels import paginator_config
 from pysynth.model import (
-    GlobalRef,
+    IndexRef,
     Input,
     InputRef,
+    ItemRef,
     Output,
     OutputRef,
+    Reference,
     Runbook,
     Step,
     Template,
+    walk,
 )
 from pysynth.paths import parse_path
+from pysynth.render.lists import counted_loops, is_list, list_query, loop_comment, paging, secret_name
 from pysynth.render.names import (
     ENDPOINT_VARIABLE,
     SECRETS_OPTION,
     GLOBAL_VARIABLES,
     METAVARS,
     environment_name,
+    index_variable,
     input_variable,
+    item_variable,
     option_name,
     output_variable,
 )
@@ -79,13 +86,18 @@ def _bash_variable(reference) -> str:
         return input_variable(reference.name)
     if isinstance(reference, OutputRef):
         return output_variable(reference.step, reference.output)
+    if isinstance(reference, ItemRef):
+        return item_variable(reference.loop)
+    if isinstance(reference, IndexRef):
+        return index_variable(reference.loop)
     return GLOBAL_VARIABLES[reference.name]
 
 
-def _bash_json(context: Context, value: object, shape: Shape | None) -> str:
+def _bash_json(context: Context, value: object, shape: Shape | None, indent: str = "") -> str:
     """A shell word that expands to ``value`` as pretty JSON: literal JSON single-quoted, runtime
     strings through ``json_escape``, runtime JSON values (numbers, booleans, lists) as they are.
-    ``shape`` None places each reference as its own kind (the outputs summary)."""
+    ``shape`` None places each reference as its own kind (the outputs summary); ``indent`` starts
+    each line after the first (the script's indentation inside loops)."""
     chunks: list[tuple[bool, str]] = []  # (is shell code, text)
 
     def literal(text: str) -> None:
@@ -98,7 +110,7 @@ def _bash_json(context: Context, value: object, shape: Shape | None) -> str:
         chunks.append((True, f'"$(json_escape "${_file_text_variable(reference.name)}")"'))
 
     def emit(value: object, shape: Shape | None, depth: int) -> None:
-        pad = "  " * depth
+        pad = indent + "  " * depth
         if isinstance(value, (dict, list)) and value:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             literal("{\n" if isinstance(value, dict) else "[\n")
@@ -120,7 +132,7 @@ def _bash_json(context: Context, value: object, shape: Shape | None) -> str:
             literal('"')
             file_text(value)
             literal('"')
-        elif isinstance(value, (InputRef, OutputRef, GlobalRef)):
+        elif isinstance(value, Reference):
             kind = context.kind(value)
             if (position_kind(shape) if shape is not None else kind) == "string":
                 literal('"')
@@ -146,7 +158,14 @@ def _jmespath(path: str) -> str:
 
 
 def _bash_query(outputs: list[Output]) -> str:
-    """The --query that prints a step's outputs as text; several are joined by the unit separator."""
+    """The --query that prints a step's outputs as text; several are joined by the unit separator.
+    With list outputs, the query gives JSON: a list output's list, or a list of every output's text
+    (``to_string`` leaves text as it is)."""
+    if any(is_list(output) for output in outputs):
+        if len(outputs) == 1:
+            return list_query(outputs[0])
+        texts = [f"to_string({list_query(output) if is_list(output) else _jmespath(output.path)})" for output in outputs]
+        return f"[{', '.join(texts)}]"
     # to_string() gives numbers, booleans, lists and maps as JSON, the form the script holds them in.
     paths = [
         _jmespath(output.path) if value_kind(output.type) == "string" else f"to_string({_jmespath(output.path)})"
@@ -159,49 +178,30 @@ def _file_text_variable(name: str) -> str:
     return f"{input_variable(name)}_text"
 
 
-def _file_arguments(context: Context, step) -> tuple[dict, list[str]]:
-    """The request without its top-level binary members that come from file inputs, and the AWS
-    CLI arguments that send those files as they are (``fileb://``; a streaming body takes the path
+def _file_arguments(context: Context, step: Step, request: dict) -> tuple[dict, list[str]]:
+    """The step's request without its top-level binary members that come from file inputs, and the
+    AWS CLI arguments that send those files as they are (``fileb://``; a streaming body takes the path
     itself). Binary members deeper in a request travel as the file's text inside the JSON."""
-    request = dict(step.request)
     arguments = []
     shape = context.input_shape(step)
-    for member, value in step.request.items():
+    for member, value in dict(request).items():
         if isinstance(value, InputRef) and context.inputs[value.name].file:
             variable = input_variable(value.name)
             streaming = shape.members[member].serialization.get("streaming")
             source = f'"${variable}"' if streaming else f'"fileb://${variable}"'
             arguments.append(f"--{xform_name(member, '-')} {source}")
-            del request[member]
+            request = {key: item for key, item in request.items() if key != member}
     return request, arguments
 
 
 def view(context: Context) -> dict:
     runbook = context.runbook
-    steps = []
-    for step in runbook.steps:
-        request, arguments = _file_arguments(context, step)
-        steps.append({
-            "name": step.name, "records": records_text(step), "description": step.description.splitlines(),
-            "service": CLI_SERVICE_NAMES.get(step.service, step.service),
-            "operation": xform_name(step.api, "-"),
-            "request": _bash_json(context, request, context.input_shape(step)),
-            "arguments": " ".join(arguments),
-            "variables": [output_variable(step.name, output.name) for output in step.outputs],
-            "secrets": {
-                f"{step.name}.{output.name}": output_variable(step.name, output.name)
-                for output in step.outputs if output.secret
-            },
-            "query": _bash_query(step.outputs),
-            "waiter": xform_name(step.wait.waiter, "-") if step.wait else None,
-            "retry": step.retry is not None,
-            "call": _bash_call(step),
-        })
+    calls = [step for step in walk(runbook.steps) if step.loop is None]
     # File inputs deeper in a request are read as text, which the AWS CLI v2 must take raw.
     as_text = {
         reference.name
-        for step in runbook.steps
-        for _, leaf, _ in leaves(_file_arguments(context, step)[0], None, step.name)
+        for step in calls
+        for _, leaf, _ in leaves(_file_arguments(context, step, step.request)[0], None, step.name)
         for reference in leaf_references(leaf)
         if isinstance(reference, InputRef) and context.inputs[reference.name].file
     }
@@ -209,6 +209,7 @@ def view(context: Context) -> dict:
         {
             "name": item.name, "variable": input_variable(item.name), "environment": environment_name(item.name),
             "option": option_name(item.name), "secret": item.secret, "kind": value_kind(item.type),
+            "list": item.type == "StringList",
             "default": None if item.default is None else bash_text(item.default, item.type),
             # "${NAME+set}" is non-empty when NAME is set, even to nothing.
             "given": f"${{{input_variable(item.name)}+set}}",
@@ -221,12 +222,92 @@ def view(context: Context) -> dict:
     summary = {
         f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs if not o.secret
     }
+    steps = _bash_steps(context, runbook.steps, (), counted_loops(runbook.steps))
     return {
         "description": printable(runbook.description), "inputs": inputs, "steps": steps,
         "globals": context.globals, "outputs": _bash_json(context, summary, None),
         "endpoint_variable": ENDPOINT_VARIABLE, "secrets_option": SECRETS_OPTION,
-        "creates_secrets": any(step["secrets"] for step in steps), "files_as_text": bool(as_text),
+        "creates_secrets": any(output.secret for step in calls for output in step.outputs),
+        "files_as_text": bool(as_text),
+        "retries": any(step.retry for step in calls), "waits": any(step.wait for step in calls),
+        # Lists the script reads element by element: loops, batches, several outputs with a list among them.
+        "reads_lists": any(step.loop or step.batch or _reading(step) == "listed" for step in walk(runbook.steps))
+        or any(item["list"] for item in inputs),
     }
+
+
+def _bash_steps(context: Context, steps: list[Step], enclosing: tuple[str, ...], counted: set[str]) -> list[dict]:
+    """The steps' views, a loop's body inside it; ``enclosing`` names the loops around them."""
+    return [
+        _bash_loop(context, step, enclosing, counted) if step.loop else _bash_step(context, step, enclosing)
+        for step in steps
+    ]
+
+
+def _bash_loop(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str]) -> dict:
+    return {
+        "name": step.name, "pad": "  " * len(enclosing), "comment": loop_comment(step),
+        "description": step.description.splitlines(), "loop": True,
+        "over": f'"${_bash_variable(step.loop.over)}"', "over_name": _describe_list(step.loop.over),
+        "item": item_variable(step.name), "index": index_variable(step.name) if step.name in counted else None,
+        "body": _bash_steps(context, step.loop.steps, (*enclosing, step.name), counted),
+    }
+
+
+def _describe_list(reference: InputRef | OutputRef) -> str:
+    return f"input {reference.name}" if isinstance(reference, InputRef) else f"{reference.step}.{reference.output}"
+
+
+def _bash_step(context: Context, step: Step, enclosing: tuple[str, ...]) -> dict:
+    pad = "  " * len(enclosing)
+    batch = step.request[step.batch] if step.batch else None
+    # A batch call stands inside the test that its list is not empty.
+    call_pad = pad + "  " if batch else pad
+    paged = paging(step)
+    request, page_size = paged or (step.request, None)
+    request, arguments = _file_arguments(context, step, request)
+    if paged and page_size is not None:
+        arguments.append(f"--page-size {_shell_word(page_size)}")
+    elif not paged and paginator_config(step.service, step.api) and not step.wait:
+        # One call, as SSM and the Python script make it: the CLI would call for every page and
+        # print each page's outputs.
+        arguments.append("--no-paginate")
+    return {
+        "name": step.name, "pad": pad, "comment": records_text(step), "description": step.description.splitlines(),
+        "loop": False, "call_pad": call_pad,
+        "service": CLI_SERVICE_NAMES.get(step.service, step.service),
+        "operation": xform_name(step.api, "-"),
+        "request": _bash_json(context, request, context.input_shape(step), call_pad),
+        "arguments": " ".join(arguments),
+        "variables": [output_variable(step.name, output.name) for output in step.outputs],
+        "reading": _reading(step),
+        "secrets": {
+            secret_name(enclosing, step, output, lambda variable: "$" + variable): output_variable(step.name, output.name)
+            for output in step.outputs if output.secret
+        },
+        "query": _bash_query(step.outputs),
+        "waiter": xform_name(step.wait.waiter, "-") if step.wait else None,
+        "retry": step.retry is not None,
+        "call": _bash_call(step),
+        "batch": f'"${_bash_variable(batch)}"' if batch else None, "batch_member": step.batch,
+        "batch_name": _describe_list(batch) if batch else None,
+    }
+
+
+def _reading(step: Step) -> str:
+    """How the script reads a step's outputs from the AWS CLI: ``none``; ``text``, one output or
+    several joined; ``list``, one list output as JSON; ``listed``, several with lists among them,
+    as a JSON list of their texts."""
+    if not step.outputs:
+        return "none"
+    if not any(is_list(output) for output in step.outputs):
+        return "text"
+    return "list" if len(step.outputs) == 1 else "listed"
+
+
+def _shell_word(value: object) -> str:
+    """A literal or a reference as one shell word."""
+    return f'"${_bash_variable(value)}"' if isinstance(value, Reference) else shell_quote(str(value))
 
 
 def _bash_call(step: Step) -> str:

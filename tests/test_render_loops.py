@@ -1,0 +1,192 @@
+"""Loops in the bash and Python scripts, run against the fake AWS CLI and boto3 of test_render: list
+elements from a log or the command line reach every call intact, nested loops keep their own
+elements, list inputs are checked; and the render checks that keep a loop from being rendered wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from loop_runbooks import encrypt_buckets, loop_step, record, stop_running_instances, users_to_groups
+from pysynth.model import Condition, IndexRef, Input, InputRef, ItemRef, Output, OutputRef, Runbook, Step, Template
+from pysynth.render import RenderError, render, render_checked
+from test_render import FAKE_RESPONSES, HOSTILE, PYTHON_RESPONSES, run_bash, run_python
+
+SCRIPTS = ("bash", "python")
+
+
+def run_script(rendering: str, runbook: Runbook, tmp_path, arguments=()):
+    """The script's process and the calls it made, against the fake AWS CLI or boto3."""
+    if rendering == "bash":
+        return run_bash(render_checked(runbook, "bash"), tmp_path, FAKE_RESPONSES, arguments)
+    return run_python(render_checked(runbook, "python"), tmp_path, PYTHON_RESPONSES, arguments)
+
+
+def tag_each(values: list[str]) -> Runbook:
+    """TagUser once per element of a list input, the element in one tag and in a template."""
+    return Runbook(
+        description="Tag a user once per value.",
+        inputs=[Input("Values", "StringList", "Hostile values.", default=values)],
+        steps=[loop_step("EachValue", InputRef("Values"), [
+            Step("TagUser", "iam", "TagUser", {"UserName": "someone", "Tags": [
+                {"Key": "value", "Value": ItemRef("EachValue")},
+                {"Key": "numbered", "Value": Template(("'", IndexRef("EachValue"), "' {", ItemRef("EachValue"), "}"))},
+            ]}, records=[record(1)]),
+        ], iterations=len(values))],
+    )
+
+
+def tagged(calls: list[dict]) -> list[tuple[str, str]]:
+    return [tuple(tag["Value"] for tag in call["request"]["Tags"]) for call in calls if call["command"][1] in
+            ("tag-user", "tag_user")]
+
+
+@pytest.mark.parametrize("rendering", SCRIPTS)
+def test_hostile_elements_of_a_list_reach_each_iteration_intact(rendering, tmp_path):
+    done, calls = run_script(rendering, tag_each(HOSTILE), tmp_path / "default")
+    assert done.returncode == 0, done.stderr.decode()
+    assert tagged(calls) == [(value, f"'{number}' {{{value}}}") for number, value in enumerate(HOSTILE, 1)]
+
+    given = ["*", "$(touch pwned)", '"quoted" \\ \t\n', ""]
+    done, calls = run_script(rendering, tag_each(HOSTILE), tmp_path / "given", ["--values", json.dumps(given)])
+    assert done.returncode == 0, done.stderr.decode()
+    assert [value for value, _ in tagged(calls)] == given
+
+
+@pytest.mark.parametrize("rendering", SCRIPTS)
+def test_nested_loops_keep_each_level_s_element(rendering, tmp_path):
+    done, calls = run_script(rendering, users_to_groups(), tmp_path,
+                             ["--user-names", '["u 1", "u*2"]', "--group-names", '["g\\"1", "g2", "g3"]'])
+    assert done.returncode == 0, done.stderr.decode()
+    pairs = [(call["request"]["UserName"], call["request"]["GroupName"]) for call in calls
+             if call["command"][1] in ("add-user-to-group", "add_user_to_group")]
+    assert pairs == [(user, group) for user in ("u 1", "u*2") for group in ('g"1', "g2", "g3")]
+
+
+@pytest.mark.parametrize("rendering", SCRIPTS)
+@pytest.mark.parametrize("given", ["alice", '{"alice": 1}', '["alice", 2]', '["alice"', ""])
+def test_a_list_input_must_be_a_json_list_of_strings(rendering, given, tmp_path):
+    done, calls = run_script(rendering, users_to_groups(), tmp_path, ["--user-names", given])
+    assert done.returncode != 0 and calls == []
+    message = "input UserNames must be a JSON list of strings" if rendering == "bash" else "not a JSON list of strings"
+    assert message.encode() in done.stderr
+
+
+def test_a_loop_with_an_empty_list_makes_no_call(tmp_path):
+    for rendering in SCRIPTS:
+        done, calls = run_script(rendering, users_to_groups(), tmp_path / rendering, ["--user-names", "[]"])
+        assert done.returncode == 0, done.stderr.decode()
+        assert calls == []
+
+
+# --------------------------------------------------------------------------- render checks
+
+
+def problems_of(runbook: Runbook, fmt: str = "bash") -> list[str]:
+    with pytest.raises(RenderError) as raised:
+        render(runbook, fmt)
+    return raised.value.problems
+
+
+def test_loop_references_are_valid_only_inside_their_loop():
+    runbook = users_to_groups()
+    runbook.steps.append(Step("TagUser", "iam", "TagUser", {"UserName": ItemRef("EachUser"), "Tags": [
+        {"Key": "group", "Value": Template(("n", IndexRef("EachGroup")))}]}))
+    assert problems_of(runbook) == [
+        "TagUser.UserName: the element of loop EachUser is read outside the body of loop EachUser",
+        "TagUser.Tags[0].Value: the iteration number of loop EachGroup is read outside the body of loop EachGroup",
+    ]
+
+
+def test_an_inner_loop_reads_the_outer_loop_s_element_and_number():
+    runbook = users_to_groups()
+    inner = runbook.steps[0].loop.steps[0].loop.steps[0]
+    inner.request["GroupName"] = Template((ItemRef("EachGroup"), "-", IndexRef("EachUser"), "-", ItemRef("EachUser")))
+    for fmt in SCRIPTS:
+        render_checked(runbook, fmt)
+
+
+def test_a_loop_walks_a_string_list_defined_before_it():
+    runbook = users_to_groups()
+    runbook.input("UserNames").type, runbook.input("UserNames").default = "String", "alice"
+    runbook.steps[0].loop.steps[0].loop.over = OutputRef("Later", "Names")
+    assert problems_of(runbook) == [
+        "step EachUser: the loop walks input UserNames, a String; a loop walks a StringList",
+        "step EachGroup: the loop walks output Later.Names, which is no input and no output of an earlier step",
+    ]
+
+
+def test_a_body_s_outputs_stay_inside_its_iteration():
+    runbook = encrypt_buckets()
+    body = runbook.steps[1].loop.steps
+    body[0].api, body[0].request = "GetBucketLocation", {"Bucket": ItemRef("EachBucket")}
+    body[0].outputs = [Output("Location", "$.LocationConstraint", "String", "LocationConstraint")]
+    runbook.steps.append(Step("GetBucketTagging", "s3", "GetBucketTagging",
+                              {"Bucket": OutputRef("PutBucketEncryption", "Location")}))
+    assert problems_of(runbook) == [
+        "GetBucketTagging.Bucket: output PutBucketEncryption.Location is not defined before step GetBucketTagging"
+    ]
+
+
+def test_body_requests_are_validated_with_stand_ins_for_loop_references():
+    runbook = users_to_groups()
+    body = runbook.steps[0].loop.steps[0].loop.steps
+    del body[0].request["GroupName"]
+    # An iteration number fits text (as its digits); an element does not fit a number.
+    body.append(Step("ListUsers", "iam", "ListUsers", {"PathPrefix": IndexRef("EachUser"), "MaxItems": ItemRef("EachGroup")}))
+    assert problems_of(runbook) == [
+        'step AddUserToGroup: Missing required parameter in input: "GroupName"',
+        "ListUsers.MaxItems: the element of loop EachGroup is string, but this member takes integer",
+    ]
+
+
+def test_list_outputs_are_text_lists_with_a_condition_that_fits_their_elements():
+    runbook = encrypt_buckets()
+    names = runbook.steps[0].outputs[0]
+    names.where = Condition("Buckets[*]", "Size", "prefix", "logs-")
+    wanted = "$.Buckets[?(@.Size =~ /^logs\\-.*/)].Name"
+    assert problems_of(runbook) == [
+        f"output ListBuckets.Names: selector {names.selector!r} is not {wanted!r}, the list its path and condition give"
+    ]
+    names.selector = wanted
+    assert problems_of(runbook) == ["output ListBuckets.Names: the elements at Buckets[*] have no Size"]
+    names.where, names.path, names.selector = None, "Buckets[*].CreationDate", "$.Buckets[*].CreationDate"
+    assert problems_of(runbook) == [
+        "output ListBuckets.Names: Buckets[*].CreationDate lists timestamp values; a list output lists text"
+    ]
+    names.path, names.selector, names.type = "Buckets[*].Name", "$.Buckets[*].Name", "String"
+    assert problems_of(runbook) == [
+        "output ListBuckets.Names: a list output is a StringList whose path ('Buckets[*].Name') goes through a list ([*])",
+        "step EachBucket: the loop walks output ListBuckets.Names, a String; a loop walks a StringList",
+    ]
+
+
+def test_a_batch_member_takes_a_whole_list_and_the_scripts_give_its_step_no_outputs():
+    runbook = stop_running_instances()
+    runbook.steps[1].outputs = [Output("State", "$.StoppingInstances[0].CurrentState.Name", "String",
+                                       "StoppingInstances[0].CurrentState.Name")]
+    assert problems_of(runbook, "python") == [
+        "step StopInstances: a batch step has no outputs: the scripts skip its call when the list is empty"
+    ]
+    runbook.steps[1].outputs = []
+    runbook.steps[1].request["InstanceIds"] = ["i-1"]
+    assert problems_of(runbook, "bash") == [
+        "step StopInstances: its batch member InstanceIds takes a whole list: an input or an earlier step's output"
+    ]
+
+
+def test_a_loop_step_makes_no_call_and_has_a_body():
+    runbook = users_to_groups()
+    runbook.steps[0].request = {"UserName": "x"}
+    runbook.steps[0].loop.steps[0].loop.steps = []
+    assert problems_of(runbook, "python") == [
+        "step EachUser: a loop step makes no call of its own (no service, api, request, outputs, wait, retry or batch)",
+        "step EachGroup: the loop's body has no steps",
+    ]
+
+
+def test_step_names_are_unique_across_loop_bodies():
+    runbook = users_to_groups()
+    runbook.steps.append(Step("AddUserToGroup", "iam", "AddUserToGroup", {"UserName": "a", "GroupName": "b"}))
+    assert "step 'AddUserToGroup' is defined more than once" in problems_of(runbook)
