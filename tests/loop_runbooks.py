@@ -155,12 +155,15 @@ def tag_listed_objects(page_size: int = 2, prefix: str = "reports/", start_token
     )
 
 
-def first_listed_key(page_size: int = 2) -> Runbook:
-    """ListObjectsV2 a few keys at a time, and one single value from it: the first key."""
-    first = Output("FirstKey", "$.Contents[0].Key", "String", "Contents[0].Key")
+def first_listed_key(page_size: int = 2, with_every_key: bool = False) -> Runbook:
+    """ListObjectsV2 a few keys at a time, and one single value from it: the first key; with
+    ``with_every_key``, the list of every key besides."""
+    outputs = [Output("FirstKey", "$.Contents[0].Key", "String", "Contents[0].Key")]
+    if with_every_key:
+        outputs.append(list_output("Keys", "Contents[*].Key"))
     return Runbook(
         description="The first key of a bucket.",
         inputs=[Input("Bucket", "String", "The bucket.", default="audit-logs")],
         steps=[Step("ListObjectsV2", "s3", "ListObjectsV2", {"Bucket": InputRef("Bucket"), "MaxKeys": page_size},
-                    outputs=[first], records=[record(1)])],
+                    outputs=outputs, records=[record(1)])],
     )

@@ -153,6 +153,9 @@ def test_a_single_value_of_a_paginated_read_is_its_first_pages(aws, rendering):
     for key in ("a.csv", "b.csv", "c.csv", "d.csv", "e.csv"):
         aws.s3.put_object(Bucket="finance", Key=key, Body=b"")
     assert aws.run(first_listed_key(page_size=2), rendering, {"Bucket": "finance"}) == {"ListObjectsV2.FirstKey": "a.csv"}
+    # Beside a list output, it is the first page's still, and the list has every page's keys.
+    assert aws.run(first_listed_key(page_size=2, with_every_key=True), rendering, {"Bucket": "finance"}) == {
+        "ListObjectsV2.FirstKey": "a.csv", "ListObjectsV2.Keys": ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"]}
 
 
 @pytest.mark.parametrize("rendering", SCRIPTS)
