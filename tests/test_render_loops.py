@@ -80,6 +80,33 @@ def test_a_loop_with_an_empty_list_makes_no_call(tmp_path):
         assert calls == []
 
 
+def blocks_and_instances(blocks: list[str]) -> Runbook:
+    """A subnet per address block the log shows (literal texts, no input), then one StopInstances
+    over the instance ids the log shows."""
+    return Runbook(
+        description="Subnets for the logged blocks.",
+        inputs=[Input("VpcId", "String", "The VPC.", default="vpc-1")],
+        steps=[
+            loop_step("EachBlock", blocks, [
+                Step("CreateSubnet", "ec2", "CreateSubnet", {"VpcId": InputRef("VpcId"), "CidrBlock": ItemRef("EachBlock")},
+                     records=[record(1)]),
+            ], iterations=len(blocks)),
+            Step("StopInstances", "ec2", "StopInstances", {"InstanceIds": ["i-1", "i-'2'"]}, batch="InstanceIds",
+                 records=[record(2), record(3)]),
+        ],
+    )
+
+
+@pytest.mark.parametrize("rendering", SCRIPTS)
+@pytest.mark.parametrize("blocks", [["10.0.1.0/24", "10.0.2.0/24", "it's * $(x)"], []], ids=["texts", "none"])
+def test_a_loop_over_the_log_s_own_texts_and_a_batch_of_them(rendering, blocks, tmp_path):
+    done, calls = run_script(rendering, blocks_and_instances(blocks), tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert [call["request"] for call in calls] == [
+        *({"VpcId": "vpc-1", "CidrBlock": block} for block in blocks), {"InstanceIds": ["i-1", "i-'2'"]}
+    ]
+
+
 # --------------------------------------------------------------------------- render checks
 
 
@@ -112,7 +139,7 @@ def test_a_loop_walks_a_string_list_defined_before_it():
     runbook.input("UserNames").type, runbook.input("UserNames").default = "String", "alice"
     runbook.steps[0].loop.steps[0].loop.over = OutputRef("Later", "Names")
     assert problems_of(runbook) == [
-        "step EachUser: the loop walks input UserNames, a String; a loop walks a StringList",
+        "step EachUser: the loop walks input UserNames, a String; it must be a StringList",
         "step EachGroup: the loop walks output Later.Names, which is no input and no output of an earlier step",
     ]
 
@@ -158,7 +185,7 @@ def test_list_outputs_are_text_lists_with_a_condition_that_fits_their_elements()
     names.path, names.selector, names.type = "Buckets[*].Name", "$.Buckets[*].Name", "String"
     assert problems_of(runbook) == [
         "output ListBuckets.Names: a list output is a StringList whose path ('Buckets[*].Name') goes through a list ([*])",
-        "step EachBucket: the loop walks output ListBuckets.Names, a String; a loop walks a StringList",
+        "step EachBucket: the loop walks output ListBuckets.Names, a String; it must be a StringList",
     ]
 
 
@@ -170,9 +197,11 @@ def test_a_batch_member_takes_a_whole_list_and_the_scripts_give_its_step_no_outp
         "step StopInstances: a batch step has no outputs: the scripts skip its call when the list is empty"
     ]
     runbook.steps[1].outputs = []
-    runbook.steps[1].request["InstanceIds"] = ["i-1"]
+    runbook.inputs.append(Input("Ids", "String", "Instances.", default="i-1"))
+    runbook.steps[1].request["InstanceIds"] = InputRef("Ids")
     assert problems_of(runbook, "bash") == [
-        "step StopInstances: its batch member InstanceIds takes a whole list: an input or an earlier step's output"
+        "step StopInstances: its batch member InstanceIds takes input Ids, a String; it must be a StringList",
+        "StopInstances.InstanceIds: input Ids is string, but this member takes list",
     ]
 
 

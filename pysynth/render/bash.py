@@ -33,7 +33,7 @@ from pysynth.model import (
     walk,
 )
 from pysynth.paths import parse_path
-from pysynth.render.lists import counted_loops, is_list, list_query, loop_comment, paging, secret_name
+from pysynth.render.lists import batch_list, counted_loops, is_list, list_query, loop_comment, paging, secret_name
 from pysynth.render.names import (
     ENDPOINT_VARIABLE,
     SECRETS_OPTION,
@@ -230,9 +230,13 @@ def view(context: Context) -> dict:
         "creates_secrets": any(output.secret for step in calls for output in step.outputs),
         "files_as_text": bool(as_text),
         "retries": any(step.retry for step in calls), "waits": any(step.wait for step in calls),
-        # Lists the script reads element by element: loops, batches, several outputs with a list among them.
-        "reads_lists": any(step.loop or step.batch or _reading(step) == "listed" for step in walk(runbook.steps))
-        or any(item["list"] for item in inputs),
+        # Lists the script reads from their JSON: list inputs, and the lists loops and batches take
+        # at run time, or several outputs with a list among them.
+        "reads_lists": any(item["list"] for item in inputs) or any(
+            (step.loop and isinstance(step.loop.over, Reference))
+            or (step.batch and isinstance(batch_list(step), Reference)) or _reading(step) == "listed"
+            for step in walk(runbook.steps)
+        ),
     }
 
 
@@ -245,10 +249,14 @@ def _bash_steps(context: Context, steps: list[Step], enclosing: tuple[str, ...],
 
 
 def _bash_loop(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str]) -> dict:
+    over = step.loop.over
+    listed = isinstance(over, Reference)
     return {
         "name": step.name, "pad": "  " * len(enclosing), "comment": loop_comment(step),
         "description": step.description.splitlines(), "loop": True,
-        "over": f'"${_bash_variable(step.loop.over)}"', "over_name": _describe_list(step.loop.over),
+        # A list known at run time is read from its JSON; the log's own texts are words of the for.
+        "over": f'"${_bash_variable(over)}"' if listed else None, "over_name": _describe_list(over) if listed else None,
+        "words": None if listed else [shell_quote(text) for text in over],
         "item": item_variable(step.name), "index": index_variable(step.name) if step.name in counted else None,
         "body": _bash_steps(context, step.loop.steps, (*enclosing, step.name), counted),
     }
@@ -260,8 +268,9 @@ def _describe_list(reference: InputRef | OutputRef) -> str:
 
 def _bash_step(context: Context, step: Step, enclosing: tuple[str, ...]) -> dict:
     pad = "  " * len(enclosing)
-    batch = step.request[step.batch] if step.batch else None
-    # A batch call stands inside the test that its list is not empty.
+    # A batch call over a list known only at run time stands inside the test that it is not empty.
+    batch = batch_list(step) if step.batch else None
+    batch = batch if isinstance(batch, Reference) else None
     call_pad = pad + "  " if batch else pad
     paged = paging(step)
     request, page_size = paged or (step.request, None)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Callable
 
 from pysynth.botomodels import paginator_config
-from pysynth.model import IndexRef, InputRef, Output, Step
-from pysynth.paths import cli_query
+from pysynth.model import IndexRef, InputRef, Output, OutputRef, Step
+from pysynth.paths import cli_query, parse_path, value_at
 from pysynth.render.names import index_variable
 from pysynth.render.prose import plural
 from pysynth.render.shapes import leaf_references, leaves
@@ -69,5 +69,15 @@ def secret_name(enclosing: tuple[str, ...], step: Step, output: Output, counter:
 def loop_comment(step: Step) -> str:
     """What a loop step walks, for its comment."""
     over = step.loop.over
-    source = f"input {over.name}" if isinstance(over, InputRef) else f"output {over.step}.{over.output}"
-    return f"for each element of {source} ({plural(step.loop.iterations, 'iteration')} in the log)"
+    if isinstance(over, InputRef):
+        source = f"each element of input {over.name}"
+    elif isinstance(over, OutputRef):
+        source = f"each element of output {over.step}.{over.output}"
+    else:
+        source = f"each of {plural(len(over), 'text')} from the log"
+    return f"for {source}"
+
+
+def batch_list(step: Step) -> object:
+    """The whole list a batch step's member takes: a list input or output, or the log's texts."""
+    return value_at(step.request, parse_path(step.batch) or [])

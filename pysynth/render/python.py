@@ -22,7 +22,7 @@ from pysynth.model import (
     walk,
 )
 from pysynth.paths import parse_path
-from pysynth.render.lists import counted_loops, is_list, list_query, loop_comment, paging, secret_name
+from pysynth.render.lists import batch_list, counted_loops, is_list, list_query, loop_comment, paging, secret_name
 from pysynth.render.names import (
     ENDPOINT_VARIABLE,
     SECRETS_OPTION,
@@ -159,7 +159,8 @@ def _pad(enclosing: tuple[str, ...]) -> str:
 
 
 def _python_loop(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str]) -> dict:
-    over, item = _python_reference(step.loop.over), item_variable(step.name)
+    over, item = step.loop.over, item_variable(step.name)
+    over = _python_reference(over) if isinstance(over, Reference) else _python_value(context, over, None, len(_pad(enclosing)))
     if step.name in counted:
         head = f"for {index_variable(step.name)}, {item} in enumerate({over}, start=1):"
     else:
@@ -173,8 +174,10 @@ def _python_loop(context: Context, step: Step, enclosing: tuple[str, ...], count
 
 def _python_call(context: Context, step: Step, enclosing: tuple[str, ...]) -> dict:
     pad = _pad(enclosing)
-    # A batch call stands inside the test that its list is not empty.
-    call_pad = pad + "    " if step.batch else pad
+    # A batch call over a list known only at run time stands inside the test that it is not empty.
+    batch = batch_list(step) if step.batch else None
+    batch = _python_reference(batch) if isinstance(batch, Reference) else None
+    call_pad = pad + "    " if batch else pad
     paged = paging(step)
     request, page_size = paged or (step.request, None)
     # A wait's or a retry's request stands one level deeper, inside the call that repeats it.
@@ -195,7 +198,7 @@ def _python_call(context: Context, step: Step, enclosing: tuple[str, ...]) -> di
         "waiter": xform_name(step.wait.waiter) if step.wait else None,
         "waiter_config": {"Delay": step.wait.delay_seconds, "MaxAttempts": step.wait.max_attempts} if step.wait else None,
         "retry": (step.retry.max_attempts, tuple(step.retry.errors)) if step.retry else None,
-        "batch": _python_reference(step.request[step.batch]) if step.batch else None, "batch_member": step.batch,
+        "batch": batch, "batch_member": step.batch,
         "secrets": {
             _secret_key(enclosing, step, output): output_variable(step.name, output.name)
             for output in step.outputs if output.secret

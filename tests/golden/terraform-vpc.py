@@ -263,7 +263,7 @@ def main() -> None:
                     },
                     {
                         'Key': 'Name',
-                        'Value': output_create_vpc_value + '-public',
+                        'Value': f'{output_create_vpc_value}-public',
                     },
                 ],
             },
