@@ -73,6 +73,17 @@ def test_a_list_input_must_be_a_json_list_of_strings(rendering, given, tmp_path)
     assert message.encode() in done.stderr
 
 
+def test_bash_refuses_a_list_element_it_cannot_hold(tmp_path):
+    assert problems_of(tag_each(["a", "b\0c"])) == [
+        "input Values: the default contains a NUL character, which bash cannot hold"
+    ]
+    done, calls = run_script("bash", users_to_groups(), tmp_path, ["--user-names", '["a\\u0000b"]'])
+    assert done.returncode == 1 and calls == []
+    assert b"input UserNames must be a JSON list of strings (none holding \\u0000)" in done.stderr
+    done, calls = run_script("python", tag_each(["a", "b\0c"]), tmp_path / "python")
+    assert done.returncode == 0 and [value for value, _ in tagged(calls)] == ["a", "b\0c"]
+
+
 def test_a_loop_with_an_empty_list_makes_no_call(tmp_path):
     for rendering in SCRIPTS:
         done, calls = run_script(rendering, users_to_groups(), tmp_path / rendering, ["--user-names", "[]"])

@@ -139,7 +139,8 @@ def _input_problems(item: Input, fmt: str) -> list[str]:
         problems.append(f"{where}: default {item.default!r} is not a {item.type}")
     if fmt == "bash" and item.default is not None:
         text = bash_text(item.default, item.type)
-        if "\0" in text:
+        # A list's JSON escapes a NUL, but the script reads its elements into variables.
+        if "\0" in text or (item.type == "StringList" and any("\0" in element for element in _strings(item.default))):
             problems.append(f"{where}: the default contains a NUL character, which bash cannot hold")
         if any(unicodedata.category(char) == "Cs" for char in text):
             problems.append(f"{where}: the default contains a lone surrogate, which is no UTF-8 text for bash")
