@@ -167,3 +167,20 @@ def first_listed_key(page_size: int = 2, with_every_key: bool = False) -> Runboo
         steps=[Step("ListObjectsV2", "s3", "ListObjectsV2", {"Bucket": InputRef("Bucket"), "MaxKeys": page_size},
                     outputs=outputs, records=[record(1)])],
     )
+
+
+def tag_volume_sizes() -> Runbook:
+    """DescribeVolumes, then one tag on a VPC per volume size: a list of numbers, walked as texts."""
+    return Runbook(
+        description="Note the volume sizes on a VPC.",
+        inputs=[Input("VpcId", "String", "The VPC to tag.", default="vpc-0123456789abcdef0")],
+        steps=[
+            Step("DescribeVolumes", "ec2", "DescribeVolumes", {}, outputs=[list_output("Sizes", "Volumes[*].Size")],
+                 records=[record(1)]),
+            loop_step("EachSize", OutputRef("DescribeVolumes", "Sizes"), [
+                Step("CreateTags", "ec2", "CreateTags", {"Resources": [InputRef("VpcId")], "Tags": [
+                    {"Key": Template(("size-", IndexRef("EachSize"))), "Value": ItemRef("EachSize")}]},
+                     records=[record(2)]),
+            ], iterations=2),
+        ],
+    )

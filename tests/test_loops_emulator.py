@@ -18,6 +18,7 @@ from loop_runbooks import (
     stop_running_instances,
     subnets_per_zone,
     tag_listed_objects,
+    tag_volume_sizes,
     users_to_groups,
 )
 from moto_server import REGION, moto_server  # noqa: F401 - the fixture
@@ -156,6 +157,17 @@ def test_a_single_value_of_a_paginated_read_is_its_first_pages(aws, rendering):
     # Beside a list output, it is the first page's still, and the list has every page's keys.
     assert aws.run(first_listed_key(page_size=2, with_every_key=True), rendering, {"Bucket": "finance"}) == {
         "ListObjectsV2.FirstKey": "a.csv", "ListObjectsV2.Keys": ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"]}
+
+
+@pytest.mark.parametrize("rendering", SCRIPTS)
+def test_a_list_of_numbers_is_walked_as_their_texts(aws, rendering):
+    vpc = aws.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    for size in (8, 20, 100):
+        aws.ec2.create_volume(Size=size, AvailabilityZone=f"{REGION}a")
+    outputs = aws.run(tag_volume_sizes(), rendering, {"VpcId": vpc})
+    assert outputs == {"DescribeVolumes.Sizes": ["8", "20", "100"]}
+    tags = tags_of(aws.ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0])
+    assert tags == {"size-1": "8", "size-2": "20", "size-3": "100"}
 
 
 @pytest.mark.parametrize("rendering", SCRIPTS)

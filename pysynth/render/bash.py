@@ -157,14 +157,16 @@ def _jmespath(path: str) -> str:
     return "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in parse_path(path)).lstrip(".")
 
 
-def _bash_query(outputs: list[Output]) -> str:
+def _bash_query(step: Step, outputs: list[Output]) -> str:
     """The --query that prints a step's outputs as text; several are joined by the unit separator.
     With list outputs, the query gives JSON: a list output's list, or a list of every output's text
     (``to_string`` leaves text as it is)."""
     if any(is_list(output) for output in outputs):
         if len(outputs) == 1:
-            return list_query(outputs[0])
-        texts = [f"to_string({list_query(output) if is_list(output) else _jmespath(output.path)})" for output in outputs]
+            return list_query(step, outputs[0])
+        texts = [
+            f"to_string({list_query(step, output) if is_list(output) else _jmespath(output.path)})" for output in outputs
+        ]
         return f"[{', '.join(texts)}]"
     # to_string() gives numbers, booleans, lists and maps as JSON, the form the script holds them in.
     paths = [
@@ -294,7 +296,7 @@ def _bash_step(context: Context, step: Step, enclosing: tuple[str, ...]) -> dict
             secret_name(enclosing, step, output, lambda variable: "$" + variable): output_variable(step.name, output.name)
             for output in step.outputs if output.secret
         },
-        "query": _bash_query(step.outputs),
+        "query": _bash_query(step, step.outputs),
         "waiter": xform_name(step.wait.waiter, "-") if step.wait else None,
         "retry": step.retry is not None,
         "call": _bash_call(step),

@@ -11,7 +11,7 @@ from pysynth.model import IndexRef, InputRef, Output, OutputRef, Step
 from pysynth.paths import cli_query, parse_path, value_at
 from pysynth.render.names import index_variable
 from pysynth.render.prose import plural
-from pysynth.render.shapes import leaf_references, leaves
+from pysynth.render.shapes import known_operation, leaf_references, leaves, shape_at
 
 
 def is_list(output: Output) -> bool:
@@ -19,11 +19,20 @@ def is_list(output: Output) -> bool:
     return "[*]" in output.path
 
 
-def list_query(output: Output) -> str:
+def list_element_type(step: Step, output: Output) -> str:
+    """botocore's type of a list output's elements: ``string``, ``timestamp``, ``integer``…"""
+    return shape_at(known_operation(step.service, step.api).output_shape, parse_path(output.path)).type_name
+
+
+def list_query(step: Step, output: Output) -> str:
     """The JMESPath of a list output, flattened and filtered by its condition. A response without
     the list (an empty bucket has no ``Contents``) gives an empty list, not null (which the CLI's
-    text output would print as ``None``)."""
-    return f"{cli_query(output.path, output.where)} || `[]`"
+    text output would print as ``None``); numbers and booleans become their JSON text, the
+    elements of a StringList."""
+    query = f"{cli_query(output.path, output.where)} || `[]`"
+    if list_element_type(step, output) in ("string", "timestamp"):
+        return query
+    return f"{query} | map(&to_string(@), @)"
 
 
 def paging(step: Step) -> tuple[dict, object] | None:

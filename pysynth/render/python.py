@@ -22,7 +22,16 @@ from pysynth.model import (
     walk,
 )
 from pysynth.paths import parse_path
-from pysynth.render.lists import batch_list, counted_loops, is_list, list_query, loop_comment, paging, secret_name
+from pysynth.render.lists import (
+    batch_list,
+    counted_loops,
+    is_list,
+    list_element_type,
+    list_query,
+    loop_comment,
+    paging,
+    secret_name,
+)
 from pysynth.render.names import (
     ENDPOINT_VARIABLE,
     SECRETS_OPTION,
@@ -234,10 +243,16 @@ def _python_output(step: Step, output: Output, result: str) -> dict:
     (or ``pages``: every page of a paginated read)."""
     variable = output_variable(step.name, output.name)
     if is_list(output):
-        query = repr(list_query(output))
+        query = repr(list_query(step, output))
+        # boto3 parses timestamps; SSM and the CLI give them as ISO 8601 text.
+        value = "value.isoformat()" if list_element_type(step, output) == "timestamp" else "value"
         if result == "pages":
-            return {"variable": variable, "expression": f"[value for page in pages for value in jmespath.search({query}, page)]"}
-        return {"variable": variable, "expression": f"jmespath.search({query}, response)"}
+            expression = f"[{value} for page in pages for value in jmespath.search({query}, page)]"
+        elif value == "value":
+            expression = f"jmespath.search({query}, response)"
+        else:
+            expression = f"[{value} for value in jmespath.search({query}, response)]"
+        return {"variable": variable, "expression": expression}
     keys = parse_path(output.path)
     # A paginated read's single values are its first page's, as one call would give them.
     expression = ("pages[0]" if result == "pages" else "response") + "".join(f"[{key!r}]" for key in keys)
