@@ -8,7 +8,14 @@ import json
 
 import pytest
 
-from loop_runbooks import encrypt_buckets, loop_step, record, stop_running_instances, users_to_groups
+from loop_runbooks import (
+    encrypt_buckets,
+    loop_step,
+    record,
+    stop_running_instances,
+    subnets_per_zone,
+    users_to_groups,
+)
 from pysynth.model import Condition, IndexRef, Input, InputRef, ItemRef, Output, OutputRef, Runbook, Step, Template
 from pysynth.render import RenderError, render, render_checked
 from test_render import FAKE_RESPONSES, HOSTILE, PYTHON_RESPONSES, run_bash, run_python
@@ -116,6 +123,17 @@ def test_a_loop_over_the_log_s_own_texts_and_a_batch_of_them(rendering, tmp_path
     assert [call["request"] for call in calls] == [
         *({"VpcId": "vpc-1", "CidrBlock": block} for block in blocks), {"InstanceIds": ["i-1", "i-'2'"]}
     ]
+
+
+def test_a_body_s_outputs_no_step_reads_are_not_kept():
+    # Only the top-level steps' outputs are printed: an unread one inside a body would be a value
+    # nobody uses (shellcheck: SC2034), while the outputs later steps read are kept.
+    runbook = subnets_per_zone()
+    create = runbook.steps[0].loop.steps[0]
+    create.outputs.append(Output("SubnetArn", "$.Subnet.SubnetArn", "String", "Subnet.SubnetArn"))
+    for fmt in SCRIPTS:
+        script = render_checked(runbook, fmt)
+        assert "output_create_subnet_subnet_id" in script and "output_create_subnet_subnet_arn" not in script
 
 
 # --------------------------------------------------------------------------- render checks

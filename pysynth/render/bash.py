@@ -33,7 +33,16 @@ from pysynth.model import (
     walk,
 )
 from pysynth.paths import parse_path
-from pysynth.render.lists import batch_list, counted_loops, is_list, list_query, loop_comment, paging, secret_name
+from pysynth.render.lists import (
+    batch_list,
+    counted_loops,
+    is_list,
+    list_query,
+    loop_comment,
+    paging,
+    script_steps,
+    secret_name,
+)
 from pysynth.render.names import (
     ENDPOINT_VARIABLE,
     SECRETS_OPTION,
@@ -198,7 +207,8 @@ def _file_arguments(context: Context, step: Step, request: dict) -> tuple[dict, 
 
 def view(context: Context) -> dict:
     runbook = context.runbook
-    calls = [step for step in walk(runbook.steps) if step.loop is None]
+    run = script_steps(runbook.steps)
+    calls = [step for step in walk(run) if step.loop is None]
     # File inputs deeper in a request are read as text, which the AWS CLI v2 must take raw.
     as_text = {
         reference.name
@@ -224,7 +234,7 @@ def view(context: Context) -> dict:
     summary = {
         f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs if not o.secret
     }
-    steps = _bash_steps(context, runbook.steps, (), counted_loops(runbook.steps))
+    steps = _bash_steps(context, run, (), counted_loops(run))
     return {
         "description": printable(runbook.description), "inputs": inputs, "steps": steps,
         "globals": context.globals, "outputs": _bash_json(context, summary, None),
@@ -237,7 +247,7 @@ def view(context: Context) -> dict:
         "reads_lists": any(item["list"] for item in inputs) or any(
             (step.loop and isinstance(step.loop.over, Reference))
             or (step.batch and isinstance(batch_list(step), Reference)) or _reading(step) == "listed"
-            for step in walk(runbook.steps)
+            for step in walk(run)
         ),
     }
 

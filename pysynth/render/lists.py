@@ -4,10 +4,11 @@ read that paginates is asked for every page, and what the scripts say and keep a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from pysynth.botomodels import paginator_config
-from pysynth.model import IndexRef, InputRef, Output, OutputRef, Step
+from pysynth.model import IndexRef, InputRef, Output, OutputRef, Step, walk
 from pysynth.paths import cli_query, parse_path, value_at
 from pysynth.render.names import index_variable
 from pysynth.render.prose import plural
@@ -50,6 +51,28 @@ def paging(step: Step) -> tuple[dict, object] | None:
     paging_members = {*([tokens] if isinstance(tokens, str) else tokens), config.get("limit_key")}
     request = {member: value for member, value in step.request.items() if member not in paging_members}
     return request, step.request.get(config.get("limit_key"))
+
+
+def script_steps(steps: list[Step]) -> list[Step]:
+    """The steps as the scripts run them: a loop body's step keeps only the outputs a later step
+    reads and the secrets it creates. The scripts print the top-level steps' outputs; a body's
+    other outputs would be values nobody uses."""
+    read = {
+        (reference.step, reference.output)
+        for step in walk(steps)
+        for leaf in [step.loop.over if step.loop else None, *(leaf for _, leaf, _ in leaves(step.request, None, ""))]
+        for reference in leaf_references(leaf)
+        if isinstance(reference, OutputRef)
+    }
+
+    def kept(items: list[Step], in_body: bool) -> list[Step]:
+        return [
+            replace(step, loop=replace(step.loop, steps=kept(step.loop.steps, True))) if step.loop else
+            replace(step, outputs=[o for o in step.outputs if not in_body or o.secret or (step.name, o.name) in read])
+            for step in items
+        ]
+
+    return kept(steps, False)
 
 
 def counted_loops(steps: list[Step], enclosing: tuple[str, ...] = ()) -> set[str]:

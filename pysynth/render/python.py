@@ -30,6 +30,7 @@ from pysynth.render.lists import (
     list_query,
     loop_comment,
     paging,
+    script_steps,
     secret_name,
 )
 from pysynth.render.names import (
@@ -139,9 +140,10 @@ def view(context: Context) -> dict:
         }
         for item in runbook.inputs
     ]
-    steps = _python_steps(context, runbook.steps, (), counted_loops(runbook.steps))
+    run = script_steps(runbook.steps)
+    steps = _python_steps(context, run, (), counted_loops(run))
     summary = {f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs if not o.secret}
-    calls = [step for step in walk(runbook.steps) if step.loop is None]
+    calls = [step for step in walk(run) if step.loop is None]
     return {
         "comment": printable(runbook.description),
         "description": _argparse_description(printable(runbook.description)), "inputs": inputs, "steps": steps,
