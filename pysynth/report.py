@@ -16,7 +16,8 @@ from pysynth.facts import value_text
 from pysynth.ingest.events import Event
 from pysynth.ingest.select import Ingested
 from pysynth.model import SSM_MAX_ITERATIONS, Runbook, Step, walk
-from pysynth.render.prose import plural, walked_text
+from pysynth.paths import parse_path
+from pysynth.render.prose import list_text, plural, walked_text
 from pysynth.synth import Synthesis
 from pysynth.tasks import Session, Task
 from pysynth.verify import verify
@@ -286,9 +287,17 @@ def _order(steps: list[Step]) -> str:
 def _repeats(runbook: Runbook) -> str:
     """A runbook's loops (what each walks) and batch steps, or that it has none."""
     found = [f"{step.name} over {walked_text(runbook, step)}" if step.loop is not None
-             else f"{step.name}: one call for {step.batch}"
+             else f"{step.name}: one call for {step.batch} = {list_text(runbook, _batch_list(step))}"
              for step in walk(runbook.steps) if step.loop is not None or step.batch is not None]
     return "; ".join(found) or "none: each call its own step"
+
+
+def _batch_list(step):
+    """The list a batch step's member takes: a reference, or the logged texts."""
+    value = step.request
+    for key in parse_path(step.batch):
+        value = value[key]
+    return value
 
 
 def _placement(call: int, answer, step_names: dict[int, str]) -> str:

@@ -163,3 +163,22 @@ def test_for_ssm_which_runs_no_loop_inside_another_the_solver_finds_the_best_run
     assert nested == [] and any(step.loop for step in runbook.steps)
     # The same demonstration for bash or Python nests the two loops.
     assert synthesized(log).steps[0].loop.steps[0].loop is not None
+
+
+def test_compare_shows_the_other_conditions_that_keep_the_same_elements(tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    log = instances_stopped(tmp_path, {"i-0aaaaaaaaaaaaaaa1": "running", "i-0aaaaaaaaaaaaaaa2": "stopped",
+                                       "i-0aaaaaaaaaaaaaaa3": "running"})
+    records = json.loads(log.read_text())["Records"]
+    for instance in records[0]["responseElements"]["Reservations"][0]["Instances"]:
+        if instance["State"]["Name"] == "running":
+            instance["Tags"] = [{"Key": "nightly-stop", "Value": "yes"}]
+    log.write_text(json.dumps({"Records": records}))
+    shown = run_cli("compare", "--all-principals", "-n", "3", str(log))
+    assert shown.code == 0, shown.stderr
+    text = " ".join(shown.stdout.split())
+    # The simplest first: the state's name, then its code, then the tag the running ones carry.
+    assert text.index('State.Name is "running"') < text.index('State.Code is "16"') < text.index('a tag "nightly-stop"')

@@ -51,7 +51,11 @@ def walked_text(runbook: Runbook, step: Step) -> str:
     """What a loop step walks: ``input Buckets``, ``ListBuckets.Names (Buckets[*].Name where Name
     starts with "logs-")``, or a literal list (``the list "10.0.1.0/24", "10.0.2.0/24"``, its first
     elements only, quoted)."""
-    over = step.loop.over
+    return list_text(runbook, step.loop.over)
+
+
+def list_text(runbook: Runbook, over) -> str:
+    """A list a loop walks or a batch step takes, as ``walked_text`` says it."""
     if isinstance(over, list):
         shown = ", ".join(json.dumps(element) for element in over[:LISTED_ELEMENTS])
         more = f" and {len(over) - LISTED_ELEMENTS} more" if len(over) > LISTED_ELEMENTS else ""
