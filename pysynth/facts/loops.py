@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pysynth.facts.values import value_key
+from pysynth.facts.listings import conditions, subsequence
 from pysynth.model import Condition
-from pysynth.paths import meets, parse_path, value_at
+from pysynth.paths import parse_path, value_at
 
 if TYPE_CHECKING:
     from pysynth.facts.session import Session
@@ -33,8 +34,6 @@ MAX_KEYS = 3  # key positions tried per run: enough for a name and the strings m
 MAX_SOURCES = 2  # earlier responses tried per key: the first and the latest that list its values
 MAX_CONDITIONS = 4
 INDEX = re.compile(r"\[\d+\]")
-# Where a name prefix is cut: after a separator, so that "logs-app", "logs-api" give "logs-".
-SEPARATOR = re.compile(r"[-_./:]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,7 +401,7 @@ class LoopFinder:
         if listed == wanted:
             found.append(self.new_list_output(call, path, None, 0))
         else:
-            acted = _subsequence(listed, wanted)
+            acted = subsequence(listed, wanted)
             if acted is not None:
                 for rank, where in enumerate(conditions(element_path, elements, acted)[:MAX_CONDITIONS]):
                     found.append(self.new_list_output(call, path, where, rank))
@@ -448,86 +447,3 @@ def derivations(texts: list[object], elements: list[str]) -> list[Derivation]:
             found.append(way)
         start = first.find("1", start + 1)
     return found
-
-
-def _subsequence(listed: list, wanted: list) -> list[int] | None:
-    """The positions of ``wanted`` in ``listed`` (greedy, in order), or None."""
-    positions, index = [], 0
-    for position, item in enumerate(listed):
-        if index < len(wanted) and item == wanted[index]:
-            positions.append(position)
-            index += 1
-    return positions if index == len(wanted) and None not in wanted else None
-
-
-def conditions(element_path: str, elements: list, acted: list[int]) -> list[Condition]:
-    """Conditions that keep exactly the elements the log acted on, simplest first: a property
-    equal to one value, a tag present, a name prefix (cut after a separator)."""
-    kept = set(acted)
-    inside = [element for position, element in enumerate(elements) if position in kept]
-    outside = [element for position, element in enumerate(elements) if position not in kept]
-    found: list[Condition] = []
-    properties = sorted({path for element in inside for path in _scalar_paths(element)})
-    equal = []
-    for prop in properties:
-        keys = parse_path(prop)
-        values = [value_at(element, keys) for element in inside]
-        if values[0] is not None and all(value == values[0] for value in values):
-            candidate = Condition(element_path, prop, "equals", _text(values[0]))
-            if not any(meets(element, candidate) for element in outside):
-                equal.append(candidate)
-    # A state's name before its numeric code: what a reader recognises.
-    found += sorted(equal, key=lambda condition: (not condition.value[:1].isalpha(), condition.property))
-    for prop, key in sorted({(prop, key) for element in inside for prop, key in _tag_keys(element)}):
-        candidate = Condition(element_path, prop, "tag", key)
-        if all(meets(element, candidate) for element in inside) and not any(meets(element, candidate) for element in outside):
-            found.append(candidate)
-    for prop in properties:
-        keys = parse_path(prop)
-        values = [value_at(element, keys) for element in inside]
-        if not all(isinstance(value, str) for value in values):
-            continue
-        common = _common_prefix(values)
-        cut = max((match.end() for match in SEPARATOR.finditer(common)), default=len(common))
-        for prefix in dict.fromkeys((common[:cut], common)):
-            candidate = Condition(element_path, prop, "prefix", prefix)
-            if prefix and not any(meets(element, candidate) for element in outside):
-                found.append(candidate)
-                break
-    return found
-
-
-def _scalar_paths(element: object, prefix: str = "", depth: int = 0):
-    if not isinstance(element, dict) or depth > 2:
-        return
-    for name, value in element.items():
-        if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-            continue
-        path = f"{prefix}.{name}" if prefix else name
-        if isinstance(value, dict):
-            yield from _scalar_paths(value, path, depth + 1)
-        elif isinstance(value, (str, bool, int)):
-            yield path
-
-
-def _tag_keys(element: object):
-    """(tag list member, key) for each tag of an element: a list of structures with a ``Key``."""
-    if not isinstance(element, dict):
-        return
-    for name, value in element.items():
-        if isinstance(value, list) and re.fullmatch(r"[A-Za-z0-9_]+", name):
-            for tag in value:
-                if isinstance(tag, dict) and isinstance(tag.get("Key"), str):
-                    yield name, tag["Key"]
-
-
-def _common_prefix(texts: list[str]) -> str:
-    first, last = min(texts), max(texts)
-    length = 0
-    while length < min(len(first), len(last)) and first[length] == last[length]:
-        length += 1
-    return first[:length]
-
-
-def _text(value: object) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
