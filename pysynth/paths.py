@@ -136,7 +136,7 @@ def cli_query(path: str, where: Condition | None = None) -> str:
     if where.test == "equals":
         test = f"{where.property}=={literal}"
     elif where.test == "prefix":
-        test = f"starts_with({where.property}, {literal})"
+        test = f"starts_with({where.property} || '', {literal})"  # an element without it is no match, not an error
     else:
         test = f"contains({where.property}[].Key || `[]`, {literal})"
     return f"{head}[] | [?{test}]{rest}"

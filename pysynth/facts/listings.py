@@ -34,7 +34,8 @@ def conditions(element_path: str, elements: list, acted: list[int]) -> list[Cond
     for prop in properties:
         keys = parse_path(prop)
         values = [value_at(element, keys) for element in inside]
-        if values[0] is not None and all(value == values[0] for value in values):
+        # Text values only: JSONPath, JMESPath and Python compare a number or a flag each their own way.
+        if isinstance(values[0], str) and all(value == values[0] for value in values):
             candidate = Condition(element_path, prop, "equals", _text(values[0]))
             if not any(meets(element, candidate) for element in outside):
                 equal.append(candidate)
