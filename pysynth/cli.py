@@ -445,6 +445,7 @@ def run_runbook(
         RunOptions,
         RunRefused,
         execute,
+        json_default,
         parse_parameters,
         plan,
         prepare,
@@ -464,7 +465,7 @@ def run_runbook(
     except RunFailed as error:
         stderr.print(Text(f"error: {error}", style="red"))
         raise typer.Exit(EXIT_RUN_FAILED) from None
-    sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False, default=json_default) + "\n")
     sys.stdout.flush()
 
 

@@ -127,8 +127,8 @@ def _step_lines(call: int, name: str, best: _Runbook, others: list[_Runbook], se
                          "with nothing in between using their values: a retry, merged (objective steps).")
     for other in others:
         if call not in other.answer.steps:
-            lines.append(f"  Runbook #{other.number} merges this call into another step instead"
-                         f"{_loses(best, other, objectives)}.")
+            instead = "leaves this read out" if session.is_read(call) else "merges this call into another step"
+            lines.append(f"  Runbook #{other.number} {instead} instead{_loses(best, other, objectives)}.")
     for slot in slots:
         binding = best.answer.bindings.get(slot.id)
         if binding is None:
@@ -237,6 +237,9 @@ def _reason(binding: Binding, slot: Slot, session: Session, runbook: _Runbook) -
     if binding.kind == "item":
         return ("It changes from one iteration to the next as the list does: each iteration's call takes its own "
                 "element (or number), so one step stands for the repeated calls (objective steps).")
+    if binding.kind == "output" and slot.whole:
+        return ("An earlier response holds this whole structure: copied from there, a rerun writes what that call "
+                "answers then, not what the log shows (objective uncopied_structures).")
     if binding.kind == "output":
         output = session.outputs[binding.output - 1]
         if session.produced.get(slot.value_id) == output.call:
@@ -249,6 +252,9 @@ def _reason(binding: Binding, slot: Slot, session: Session, runbook: _Runbook) -
             return ("It names or identifies something the user chose or that existed before the session, so it is "
                     "an input with the logged value as default, never a literal (a rule).")
         return "A policy or the objectives make it an input rather than a literal."
+    if slot.whole:
+        return ("An earlier response holds this whole structure, but no step copies it from there: it is written "
+                "out as logged, each value within it chosen on its own (objective uncopied_structures counts it).")
     if slot.constant:
         return "It is a constant (an enum, a flag, a number or an AWS-managed policy ARN): it stays literal (a rule)."
     return ("It is plain data: it stays literal, as each input costs one (objective inputs), unless a policy "

@@ -22,8 +22,8 @@ from pysynth.resources import as_file, asp_root
 
 # The objectives objectives.lp knows, each optimized only when an objectives file gives it a level.
 OBJECTIVES = (
-    "unhandled_failures", "unwaited_polls", "listed_positions", "inputs", "steps", "loops", "input_references", "later_sources",
-    "stale_literals", "condition_choice", "derived_literals", "loop_choice", "waiter_choice", "log_order",
+    "unhandled_failures", "unwaited_polls", "listed_positions", "uncopied_structures", "inputs", "steps", "loops",
+    "input_references", "later_sources", "stale_literals", "condition_choice", "derived_literals", "loop_choice", "waiter_choice", "log_order",
 )
 BINDING_KINDS = ("output", "input", "literal", "secret", "runtime", "item")
 

@@ -28,7 +28,8 @@ from pysynth.resources import asp_root
 from pysynth.solve import Answer, Outcome, solve
 
 RUNTIME_GLOBALS = {"account_id": "ACCOUNT_ID", "region": "REGION", "partition": "AWS_PARTITION"}
-SSM_OUTPUT_TYPES = {"string": "String", "integer": "Integer", "long": "Integer", "boolean": "Boolean"}
+SSM_OUTPUT_TYPES = {"string": "String", "integer": "Integer", "long": "Integer", "boolean": "Boolean",
+                    "map": "StringMap", "structure": "StringMap"}
 # Created ids and ARNs a step reports even when no later step reads them (the first of a list
 # only): what a user looks for after a run.
 REPORTED_OUTPUT = re.compile(r"(Id|Arn)$")
@@ -134,7 +135,8 @@ class _RunbookBuilder:
         first_member = {}
         for slot in self.session.slots:
             if slot.span is None:
-                first_member.setdefault(slot.value_id, slot.member)
+                # A value in an item's key is named by its key attribute ("id"), not its type ("S").
+                first_member.setdefault(slot.value_id, slot.key_attribute or slot.member)
         for slot in self.session.slots:
             binding = self.answer.bindings.get(slot.id)
             if binding is None or binding.kind not in ("input", "secret"):
@@ -152,9 +154,12 @@ class _RunbookBuilder:
             if binding.kind == "secret":
                 self._inputs[name] = _hidden_input(name, slot, step_path, self.session.call_event(slot.call).call)
             else:
+                described = _first_sentence(slot.shape.documentation) or slot.member
+                if slot.key_attribute:
+                    described = f"Key attribute {slot.key_attribute} of the item. {described}"
                 self._inputs[name] = Input(
                     name=name, type=_input_type(slot), default=_json_value(slot.value), used_by=[step_path],
-                    description=_first_sentence(slot.shape.documentation) or slot.member,
+                    description=described,
                 )
 
     def _resource_name(self, slot: Slot) -> str | None:
@@ -176,8 +181,10 @@ class _RunbookBuilder:
     # -- loops ------------------------------------------------------------------------------
 
     def _key_member(self, loop) -> str:
-        """The key's member in the singular: ``Bucket``, ``InstanceId`` (of ``InstanceIds``)."""
-        member = self.session.slots[loop.key_slot - 1].member or "Item"
+        """The key's member in the singular: ``Bucket``, ``InstanceId`` (of ``InstanceIds``); the key
+        attribute of an item's key (``id``)."""
+        key = self.session.slots[loop.key_slot - 1]
+        member = key.key_attribute or key.member or "Item"
         return member[:-1] if member.endswith(("Ids", "Names", "Arns", "Keys")) else member
 
     def _name_loops(self) -> dict[int, str]:
@@ -386,10 +393,12 @@ class _RunbookBuilder:
         request = _without_idempotency_tokens(event.call)
         fragments: dict[tuple, list[Slot]] = defaultdict(list)
         for slot in self.slots_by_call[call]:
+            binding = self.answer.bindings.get(slot.id)
+            if binding is None or (slot.whole and binding.kind == "literal"):
+                continue  # within a structure taken whole; or a structure spelled out by the slots within it
             if slot.span is not None:
                 fragments[slot.keys].append(slot)
                 continue
-            binding = self.answer.bindings[slot.id]
             if binding.kind == "item" and binding.loop in self.answer.batched:
                 _set_at(request, slot.keys[:-1], self._list_of(binding.loop))
                 continue
@@ -556,6 +565,8 @@ def _input_type(slot: Slot) -> str:
     value = slot.value
     if isinstance(value, tuple):
         return "StringList"
+    if isinstance(value, dict):
+        return "StringMap"
     if isinstance(value, bool):
         return "Boolean"
     if isinstance(value, int):

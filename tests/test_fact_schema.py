@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, write_log
 from pysynth.facts import analyse
 from pysynth.ingest.select import Selection, ingest
 from pysynth.resources import asp_root
 from pysynth.solve import solve
 from test_planning import failing_then_succeeding, same_second_onboarding, stop_poll_modify
+from test_whole_structures import ITEM, item_move
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = [ROOT / "examples" / "iam-onboarding.json", SHARED / "invictus_terraform_vpc_iam_ec2_deploy_session.json"]
@@ -29,7 +30,8 @@ def session_of(path: Path):
 @pytest.fixture(scope="module")
 def small_logs(tmp_path_factory) -> list[Path]:
     directory = tmp_path_factory.mktemp("logs")
-    return [same_second_onboarding(directory), stop_poll_modify(directory), failing_then_succeeding(directory)]
+    return [same_second_onboarding(directory), stop_poll_modify(directory), failing_then_succeeding(directory),
+            write_log(directory / "item-moved.json", item_move(ITEM))]
 
 
 def test_every_emitted_predicate_is_declared_and_documented(small_logs):
@@ -41,9 +43,9 @@ def test_every_emitted_predicate_is_declared_and_documented(small_logs):
     }
     logs = small_logs + [path for path in LOGS if path.exists()]
     emitted = {(fact.predicate, str(len(fact.args))) for path in logs for fact in session_of(path).facts()}
-    # The small logs make every kind of planning fact.
+    # The small logs make every kind of planning fact, and whole structures.
     assert {("read", "1"), ("moment_size", "2"), ("creates", "2"), ("poll", "2"), ("waiter", "3"),
-            ("polled_before", "2"), ("failed_attempts", "2")} <= emitted
+            ("polled_before", "2"), ("failed_attempts", "2"), ("whole", "1"), ("slot_within", "2")} <= emitted
     assert emitted - declared == set(), "emitted but not declared in asp/input.lp"
     assert declared <= documented, "declared but not documented in asp/README.md"
     assert emitted <= documented, "emitted but not documented in asp/README.md"

@@ -1,9 +1,9 @@
 """From kept calls to ASP facts: the heavy joins happen here, in Python, in time linear in the
 session; the encodings only choose among the candidates found here.
 
-Each kept write call's request is cut into slots (a scalar, a whole list of scalars, or an id,
-account id or region inside a longer string), each response into outputs; every distinct value gets
-one id. For each slot, the candidate outputs are the first call that showed its value and the most
+Each kept write call's request is cut into slots (a scalar, a whole list of scalars, an id,
+account id or region inside a longer string, or a whole map or structure a recorded read's response
+holds), each response into outputs; every distinct value gets one id. For each slot, the candidate outputs are the first call that showed its value and the most
 recent earlier one: enough for every binding the encodings allow, and linear in size.
 The fact schema is documented in ``asp/README.md``.
 

@@ -72,6 +72,10 @@ def session_facts(session: Session):
             yield Fact("identifier", (slot.id,))
         if slot.constant:
             yield Fact("constant", (slot.id,))
+        if slot.whole:
+            yield Fact("whole", (slot.id,))
+        if slot.within is not None:
+            yield Fact("slot_within", (slot.id, slot.within))
     yield from overlapping_fragments(session)
     hidden_values = {slot.value_id for slot in session.slots if slot.hidden}
     for value_id, value in enumerate(session.values, start=1):

@@ -40,13 +40,13 @@ SAME_MOMENT_SOURCES = 3
 
 
 def join_candidates(session: Session, sources: dict[int, list[tuple[int, int]]]) -> None:
-    """For each identifier or created value: the first output that showed it, the latest one of an
-    earlier moment, and the ones of the same moment (whose order the runbook decides). Plain data
-    (a tag value "true", a path "/") is never read from a response that merely echoes it: that
-    would tie unrelated steps together."""
+    """For each identifier, created value or whole structure: the first output that showed it,
+    the latest one of an earlier moment, and the ones of the same moment (whose order the runbook
+    decides). Plain data (a tag value "true", a path "/") is never read from a response that
+    merely echoes it: that would tie unrelated steps together."""
     moments = session.moments
     for slot in session.slots:
-        if slot.hidden or slot.runtime or not (slot.identifier or slot.value_id in session.produced):
+        if slot.hidden or slot.runtime or not (slot.identifier or slot.whole or slot.value_id in session.produced):
             continue
         moment = moments[slot.call - 1]
         earlier = [output for call, output in sources.get(slot.value_id, ()) if moments[call - 1] < moment]

@@ -6,8 +6,9 @@ A run is a stretch of consecutive calls whose operations and request shapes repe
 to ``MAX_BODY`` calls. Every slot position that varies across the iterations of a run must follow
 from one walked value, the key: the key itself, the key with literal text around it, the
 iteration's number with literal text around it, or an output of an earlier call of the same
-iteration. The key's values are the list the loop walks: an input list, or a list in an earlier
-recorded response, exactly or through a condition that keeps only the elements the log acted on.
+iteration (a structure copied whole brings the values within it). The key's values are the list
+the loop walks: an input list, or a list in an earlier recorded response, exactly or through a
+condition that keeps only the elements the log acted on.
 
 Two levels: runs found among calls are units of a run one level up (for each user, for each
 group), when the inner lists are the same in every outer iteration. Everything here is linear in
@@ -102,6 +103,7 @@ class _Skeleton:
     hidden: bool = False
     identifier: bool = False
     span: None = None
+    within: None = None
 
 
 @dataclass(slots=True)
@@ -316,9 +318,11 @@ class LoopFinder:
             return []
         produced_inside = {value for value, call in self.session.produced.items()
                            if iterations[0][0].calls[0] <= call <= iterations[-1][-1].calls[-1]}
+        # A value within a structure that varies whole is no key: the structure is what flows.
         keys = [index for index in varying
-                if rows[0][index] > 0 and all(isinstance(slot[row[index]].value, str) and not slot[row[index]].hidden
-                                              and slot[row[index]].value_id not in produced_inside for row in rows)]
+                if rows[0][index] > 0 and slot[rows[0][index]].within is None
+                and all(isinstance(slot[row[index]].value, str) and not slot[row[index]].hidden
+                        and slot[row[index]].value_id not in produced_inside for row in rows)]
         keys.sort(key=lambda index: (not (slot[rows[0][index]].identifier or slot[rows[0][index]].span), index))
         choices = []
         for key in keys[:MAX_KEYS]:
@@ -327,8 +331,8 @@ class LoopFinder:
             outputs: dict[int, list[int]] = {}
             skeletons: dict[tuple, Derivation] = {}
             for index in varying:
-                if index == key:
-                    continue
+                if index == key or slot[rows[0][index]].within in outputs:
+                    continue  # the key, or a value within a structure the iteration copies whole
                 texts = [slot[row[index]].value for row in rows]
                 # A created id comes from its creator, whatever pattern its digits happen to follow.
                 created = any(slot[row[index]].value_id in self.session.produced for row in rows)

@@ -30,6 +30,12 @@ class Slot:
     runtime: str | None = None
     identifier: bool = False
     constant: bool = False
+    # A whole map or structure that an earlier response holds as it is (GetItem's Item, put
+    # elsewhere): the runbook copies it whole, or spells it out through the slots within it.
+    whole: bool = False
+    within: int | None = None  # the whole slot this one lies in
+    # For a value in an item's key (DynamoDB's Key): the key attribute it is the value of ("id").
+    key_attribute: str | None = None
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from pysynth.botomodels import operation_model, resource_identifier_members
 from pysynth.ingest.events import Event
 from pysynth.lifecycle import CREATES, effects
 from pysynth.moments import moments_of
-from pysynth.paths import path_text
+from pysynth.paths import path_text, strings_of
 from pysynth.facts.joins import join_candidates, retries
 from pysynth.facts.session import OutputSlot, Session, Slot
 from pysynth.facts.values import (
@@ -38,17 +38,36 @@ class Analyser:
         self.identifier_texts: dict[str, int] = {}
         self.request_values: dict[int, set[int]] = defaultdict(set)
         self.first_request_moment: dict[int, int] = {}
+        # The maps and structures inside requests that a response may hold whole: their places
+        # (call, keys), and their value keys by member names (a cheap test before comparing).
+        self.structure_places: set[tuple[int, tuple]] = set()
+        self.structure_keys: dict[frozenset, set[tuple]] = defaultdict(set)
+        # The latest whole slot: the request's leaves after it, inside it, lie within it.
+        self.whole_slot: Slot | None = None
 
     def run(self) -> Session:
         session = self.session
+        # Whole structures flow only from reads: a read's response is data the runbook can get no
+        # other way, while what a write created flows value by value (``produced``). CloudTrail
+        # logs no read's response, so only recorded traces have any.
+        if any(event.read_only and event.call.response for event in session.calls):
+            for number, event in enumerate(session.calls, start=1):
+                call = event.call
+                for keys, value in _request_structures(call.params, operation_model(call.service, call.operation).input_shape):
+                    self.structure_places.add((number, keys))
+                    self.structure_keys[frozenset(value)].add(value_key(value))
         # Responses first: a value a call of the same moment showed may be what a request uses,
         # whichever of the two CloudTrail logged first.
         for number, event in enumerate(session.calls, start=1):
             call = event.call
             operation = operation_model(call.service, call.operation)
             if call.response and operation.output_shape is not None:
-                for path, value, shape in _response_leaves(call.response, operation.output_shape):
-                    self.add_output(number, path, value, shape)
+                structures = event.read_only and bool(self.structure_keys)
+                for path, value, shape in _response_values(call.response, operation.output_shape, structures):
+                    if isinstance(value, dict):
+                        self.add_structure_output(number, event, path, value, shape)
+                    else:
+                        self.add_output(number, path, value, shape)
         for number, event in enumerate(session.calls, start=1):
             call = event.call
             operation = operation_model(call.service, call.operation)
@@ -63,6 +82,13 @@ class Analyser:
         join_candidates(session, self.sources)
         session.same_request = retries(session)
         return session
+
+    def add_structure_output(self, number: int, event: Event, path: str, value: dict, shape) -> None:
+        """A map or structure of a read's response, as an output where some request holds it whole
+        and it shows data the read's own request did not send (``_reveals``)."""
+        held = self.structure_keys.get(frozenset(value))
+        if held and value_key(value) in held and _reveals(value, shape, strings_of(event.call.params)):
+            self.add_output(number, path, value, shape)
 
     def shown_to(self, value_id: int | None, call: int) -> bool:
         """Whether a response of another call of the same or an earlier moment shows the value."""
@@ -90,6 +116,8 @@ class Analyser:
             creator = creators.get(value_id)
             shown_by_creator = any(call == creator for call, _ in occurrences)
             session.first_source[value_id] = creator if shown_by_creator else occurrences[0][0]
+            if isinstance(self.session.values[value_id - 1], dict):
+                continue  # a whole structure is data a response showed; its ids are created one by one
             writer = next((call for call, _ in occurrences if not session.is_read(call)), None)
             if writer is None or value_id in self.request_values[writer]:
                 continue
@@ -124,6 +152,9 @@ class Analyser:
         if path in hidden:
             # Each hidden value is its own secret, whatever placeholder stands in for it.
             self.new_slot(call, keys, member, containers, value, self.intern(("hidden", call, path)), shape, hidden=True)
+            return
+        if isinstance(value, dict):
+            self.whole_slot = self.new_slot(call, keys, member, containers, value, self.intern(value), shape, whole=True)
             return
         value_id = self.intern(value)
         zone = AVAILABILITY_ZONE.match(value) if isinstance(value, str) else None
@@ -235,16 +266,22 @@ class Analyser:
             return []
         return [(start, end, self.intern(name), None)]
 
-    def new_slot(self, call, keys, member, containers, value, value_id, shape, span=None, hidden=False, runtime=None):
+    def new_slot(self, call, keys, member, containers, value, value_id, shape, span=None, hidden=False, runtime=None,
+                 whole=False):
         session = self.session
         slot = Slot(
             id=len(session.slots) + 1, call=call, keys=keys, path=path_text(keys), member=member, containers=containers, value=value,
             value_id=value_id, type="list" if isinstance(value, tuple) else shape.type_name, shape=shape,
-            span=span, hidden=hidden,
+            span=span, hidden=hidden, whole=whole,
         )
-        if not hidden:
+        around = self.whole_slot
+        if not whole and around is not None and around.call == call and keys[:len(around.keys)] == around.keys:
+            slot.within = around.id
+        if not hidden and not whole:
             slot.runtime = runtime if span is not None else runtime_kind(value, session.runtime_values)
             slot.constant = slot.runtime is None and span is None and _is_constant(slot)
+            if span is None:
+                slot.key_attribute = self.item_key_attribute(call, keys)
             slot.identifier = slot.runtime is None and not slot.constant and (
                 span is not None
                 or (_is_identifier(slot, self.session.call_event(call).call.service)
@@ -253,20 +290,24 @@ class Analyser:
         session.slots.append(slot)
         return slot
 
+    def request_shapes(self, call: int, keys: tuple):
+        """(the shape that holds the key, key) for each of ``keys`` in the call's request."""
+        made = self.session.call_event(call).call
+        return _shapes_along(operation_model(made.service, made.operation).input_shape, keys)
+
     def in_key_value_data(self, call: int, keys: tuple) -> bool:
         """Whether ``keys`` lie inside key/value data of the call's request (``_is_key_value``)."""
-        made = self.session.call_event(call).call
-        shape = operation_model(made.service, made.operation).input_shape
-        for key in keys[:-1]:
-            if shape is None:
-                return False
-            if _is_key_value(shape):
-                return True
-            if shape.type_name == "structure":
-                shape = shape.members.get(key)
-            else:
-                shape = shape.member if shape.type_name == "list" else shape.value
-        return shape is not None and _is_key_value(shape)
+        return any(_is_key_value(shape) for shape, _ in self.request_shapes(call, keys))
+
+    def item_key_attribute(self, call: int, keys: tuple) -> str | None:
+        """The key attribute that a value under an item's key names the item by: a map of
+        attribute values held by an identifier member (DynamoDB's ``Key``: ``id`` to ``{"S": ...}``)."""
+        member = None  # the structure member the keys went through last
+        for shape, key in self.request_shapes(call, keys):
+            if shape.type_name == "map" and _names_something(member) and shape.value.type_name not in SCALAR_TYPES:
+                return key
+            member = key if shape.type_name == "structure" else None
+        return None
 
     def add_output(self, call, path, value, shape) -> None:
         session = self.session
@@ -278,22 +319,28 @@ class Analyser:
             return  # one output per call and value is enough: the first path that showed it
         occurrences.append((call, output.id))
 
-    def request_leaves(self, call, params, shape, hidden, keys=(), member="", containers=()):
-        """(keys, member, containers, value, shape) for every scalar and every hidden value, and
-        for each list of scalars that no response showed, as one tuple value."""
+    def request_leaves(self, call, params, shape, hidden, keys=(), member="", containers=(), inside_whole=False):
+        """(keys, member, containers, value, shape) for every scalar and every hidden value, for
+        each list of scalars that no response showed, as one tuple value, and, before its leaves,
+        for each map or structure an earlier response holds whole (not within another)."""
         if shape is None or params is None:
             return
         if keys and path_text(keys) in hidden:
             yield keys, member, containers, params, shape
             return
         kind = shape.type_name
+        if not inside_whole and (call, keys) in self.structure_places and self.shown_before(params, call) and not any(
+                _lies_in(path, keys) for path in hidden):
+            yield keys, member, containers, params, shape
+            inside_whole = True
         if kind == "structure":
             inner_containers = containers + ((member,) if member else ())
             for name, value in params.items():
                 member_shape = shape.members.get(name)
                 if member_shape is None or member_shape.metadata.get("idempotencyToken"):
                     continue  # a fresh token per run: botocore generates one when it is left out
-                yield from self.request_leaves(call, value, member_shape, hidden, keys + (name,), name, inner_containers)
+                yield from self.request_leaves(call, value, member_shape, hidden, keys + (name,), name, inner_containers,
+                                               inside_whole)
         elif kind == "list":
             item_shape = shape.member
             whole = (
@@ -309,28 +356,86 @@ class Analyser:
                 yield keys, member, containers, tuple(params), item_shape
                 return
             for index, item in enumerate(params):
-                yield from self.request_leaves(call, item, item_shape, hidden, keys + (index,), member, containers)
+                yield from self.request_leaves(call, item, item_shape, hidden, keys + (index,), member, containers,
+                                               inside_whole)
         elif kind == "map":
             for key, item in params.items():
-                yield from self.request_leaves(call, item, shape.value, hidden, keys + (key,), key, containers + (member,))
+                yield from self.request_leaves(call, item, shape.value, hidden, keys + (key,), key, containers + (member,),
+                                               inside_whole)
         elif kind in SCALAR_TYPES:
             yield keys, member, containers, params, shape
 
 
-def _response_leaves(response, shape, path=""):
+def _response_values(response, shape, structures: bool, path=""):
+    """(path, value, shape) for every scalar of a response and, with ``structures``, every map and
+    structure inside it, at paths of member names and list positions: a map's keys are data, not
+    places an output's path names, so nothing inside a map is walked."""
     if shape is None or response is None:
         return
     kind = shape.type_name
-    if kind == "structure" and isinstance(response, dict):
-        for name, value in response.items():
-            member_shape = shape.members.get(name)
-            if member_shape is not None:
-                yield from _response_leaves(value, member_shape, f"{path}.{name}" if path else name)
+    if kind in ("structure", "map") and isinstance(response, dict):
+        if structures and path:
+            yield path, response, shape
+        if kind == "structure":
+            for name, value in response.items():
+                member_shape = shape.members.get(name)
+                if member_shape is not None:
+                    yield from _response_values(value, member_shape, structures, f"{path}.{name}" if path else name)
     elif kind == "list" and isinstance(response, list):
         for index, item in enumerate(response):
-            yield from _response_leaves(item, shape.member, f"{path}[{index}]")
+            yield from _response_values(item, shape.member, structures, f"{path}[{index}]")
     elif kind in SCALAR_TYPES and not isinstance(response, (dict, list)):
         yield path, response, shape
+
+
+def _request_structures(params, shape, keys=()):
+    """(keys, value) for each map and structure inside a request (not the request itself, nor
+    key/value data such as tags, which holds the same pairs in many places without any data flow)."""
+    if shape is None or params is None or _is_key_value(shape):
+        return
+    kind = shape.type_name
+    if kind in ("structure", "map") and isinstance(params, dict):
+        if keys:
+            yield keys, params
+        for name, value in params.items():
+            inner = shape.members.get(name) if kind == "structure" else shape.value
+            yield from _request_structures(value, inner, keys + (name,))
+    elif kind == "list" and isinstance(params, list):
+        for index, item in enumerate(params):
+            yield from _request_structures(item, shape.member, keys + (index,))
+
+
+def _reveals(value, shape, sent: set[str]) -> bool:
+    """Whether a response's map or structure holds data its call's request did not send: a text
+    that is no enum. Enums and numbers alone (``{"Status": "Enabled"}``) are settings another
+    request may hold by chance, and a structure that echoes the request tells nothing new."""
+    if shape is None:
+        return False
+    kind = shape.type_name
+    if isinstance(value, dict) and kind in ("structure", "map"):
+        return any(_reveals(item, shape.members.get(name) if kind == "structure" else shape.value, sent)
+                   for name, item in value.items())
+    if isinstance(value, list) and kind == "list":
+        return any(_reveals(item, shape.member, sent) for item in value)
+    return kind == "string" and isinstance(value, str) and not shape.metadata.get("enum") and value not in sent
+
+
+def _lies_in(path: str, keys: tuple) -> bool:
+    """Whether the request path ``path`` is at ``keys`` or inside it."""
+    place = path_text(keys)
+    return path == place or path.startswith((place + ".", place + "["))
+
+
+def _shapes_along(shape, keys: tuple):
+    """(the shape that holds the key, key) for each of ``keys``, from the request's shape down."""
+    for key in keys:
+        if shape is None:
+            return
+        yield shape, key
+        if shape.type_name == "structure":
+            shape = shape.members.get(key)
+        else:
+            shape = shape.member if shape.type_name == "list" else shape.value
 
 
 def _without_overlaps(found):
@@ -365,11 +470,15 @@ def _is_key_value(shape: botocore.model.Shape) -> bool:
     return False
 
 
+def _names_something(member: str | None) -> bool:
+    """A member named as what names or identifies something: ``UserName``, ``Key``, ``id``."""
+    return member is not None and (member.endswith(IDENTIFIER_SUFFIXES) or member in IDENTIFIER_MEMBERS)
+
+
 def _is_identifier(slot: Slot, service: str) -> bool:
     texts = slot.value if isinstance(slot.value, tuple) else (slot.value,)
     if not all(isinstance(text, str) for text in texts):
         return False
-    if (slot.member.endswith(IDENTIFIER_SUFFIXES) or slot.member in IDENTIFIER_MEMBERS
-            or slot.member in resource_identifier_members(service)):
+    if _names_something(slot.member) or slot.key_attribute is not None or slot.member in resource_identifier_members(service):
         return True
     return all(RESOURCE_ID.match(text) or text.startswith("arn:") for text in texts)

@@ -45,6 +45,9 @@ def value_key(value: object) -> tuple:
         return ("number", value)
     if isinstance(value, (list, tuple)):
         return ("list", tuple(value_key(item) for item in value))
+    if isinstance(value, dict):
+        # A whole map or structure: equal whatever order its members were written in.
+        return ("map", tuple(sorted((str(key), value_key(item)) for key, item in value.items())))
     if isinstance(value, datetime):
         return ("timestamp", value.isoformat())
     if isinstance(value, (bytes, bytearray)):
@@ -67,6 +70,8 @@ def value_text(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
         return json.dumps([value_text(item) for item in value], ensure_ascii=False)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=value_text)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (bytes, bytearray)):

@@ -59,10 +59,12 @@ from pysynth.render.prose import printable, records_text
 from pysynth.render.shapes import (
     Context,
     item_shape,
+    known_operation,
     leaf_references,
     leaves,
     member_shape,
     position_kind,
+    shape_at,
     value_kind,
 )
 
@@ -242,6 +244,7 @@ def view(context: Context) -> dict:
         "creates_secrets": any(output.secret for step in calls for output in step.outputs),
         "files_as_text": bool(as_text),
         "retries": any(step.retry for step in calls), "waits": any(step.wait for step in calls),
+        "copies_binary": any(_binary_checks(step) for step in calls),
         # Lists the script reads from their JSON: list inputs, and the lists loops and batches take
         # at run time, or several outputs with a list among them.
         "reads_lists": any(item["list"] for item in inputs) or any(
@@ -302,6 +305,7 @@ def _bash_step(context: Context, step: Step, enclosing: tuple[str, ...]) -> dict
         "arguments": " ".join(arguments),
         "variables": [output_variable(step.name, output.name) for output in step.outputs],
         "reading": _reading(step),
+        "binary_checks": _binary_checks(step),
         "secrets": {
             secret_name(enclosing, step, output, lambda variable: "$" + variable): output_variable(step.name, output.name)
             for output in step.outputs if output.secret
@@ -324,6 +328,48 @@ def _reading(step: Step) -> str:
     if not any(is_list(output) for output in step.outputs):
         return "text"
     return "list" if len(step.outputs) == 1 else "listed"
+
+
+def _binary_checks(step: Step) -> list[dict]:
+    """For each structure output that can hold binary data (a DynamoDB item's ``B`` and ``BS``
+    attributes): its variable, its name and the shell patterns binary data shows as in its compact
+    JSON. The AWS CLI prints such data as base64 and v1 reads it back as raw text: the script stops
+    rather than write the data changed."""
+    checks = []
+    for output in step.outputs:
+        if output.type != "StringMap" or is_list(output):
+            continue
+        shape = shape_at(known_operation(step.service, step.api).output_shape, parse_path(output.path))
+        patterns = _binary_patterns(shape)
+        if patterns:
+            checks.append({"variable": output_variable(step.name, output.name), "name": f"{step.name}.{output.name}",
+                           "patterns": [shell_quote(pattern) for pattern in patterns]})
+    return checks
+
+
+def _binary_patterns(shape: Shape | None) -> list[str]:
+    """How binary members inside a structure of ``shape`` start in its compact JSON: ``"B":"`` for
+    a blob member ``B``, ``"BS":[`` for a list of blobs ``BS`` (at any depth: shapes may recur)."""
+    patterns: set[str] = set()
+    seen: set[str] = set()
+    pending = [shape]
+    while pending:
+        current = pending.pop()
+        if current is None or current.name in seen:
+            continue
+        seen.add(current.name)
+        if current.type_name == "structure":
+            for name, member in current.members.items():
+                if member.type_name == "blob":
+                    patterns.add(f'"{name}":"')
+                elif member.type_name == "list" and member.member.type_name == "blob":
+                    patterns.add(f'"{name}":[')
+                pending.append(member)
+        elif current.type_name == "list":
+            pending.append(current.member)
+        elif current.type_name == "map":
+            pending.append(current.value)
+    return sorted(patterns)
 
 
 def _shell_word(value: object) -> str:

@@ -153,6 +153,8 @@ def view(context: Context) -> dict:
         "creates_secrets": any(output.secret for step in calls for output in step.outputs),
         "retries": any(step.retry for step in calls),
         "lists": any(is_list(output) for step in calls for output in step.outputs),
+        # Structures from responses (an item) may hold bytes and times, which JSON has no form for.
+        "structures": any(output.type == "StringMap" for step in calls for output in step.outputs),
         "epilog": _argparse_help(_epilog(runbook)),
     }
 

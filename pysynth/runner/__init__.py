@@ -36,6 +36,7 @@ from pysynth.runner.values import (
     StepResult,
     Unknown,
     convert_output,
+    json_default,
 )
 
 # What the runner does with each step it goes through: run it, or plan it.
@@ -109,5 +110,6 @@ def _walk(steps: list[Step], execution: Execution, reporter: Reporter, visit: Vi
 
 __all__ = [
     "ACTIONS", "ConsoleReporter", "Execution", "Reporter", "RunFailed", "RunOptions", "RunRefused", "StepError",
-    "StepResult", "convert_input", "convert_output", "execute", "input_values", "parse_parameters", "plan", "prepare",
+    "StepResult", "convert_input", "convert_output", "execute", "input_values", "json_default", "parse_parameters", "plan",
+    "prepare",
 ]

@@ -4,6 +4,7 @@ by botocore, and responses converted to their SSM output types as SSM converts t
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -185,6 +186,14 @@ def convert_output(value: object, ssm_type: str) -> object:
     if ssm_type == "MapList" and isinstance(value, list) and all(isinstance(item, dict) for item in value):
         return value
     raise ValueError(f"the response has {json.dumps(value, default=repr)[:200]} here, which is not of type {ssm_type}")
+
+
+def json_default(value: object) -> str:
+    """What JSON has no form for in an output (a structure's binary data, which a later step sends
+    as it is), printed as SSM and the AWS CLI print it: base64."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not an output value")
 
 
 def _plain(value: object) -> object:
