@@ -22,3 +22,20 @@ def test_the_code_is_ruff_clean():
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-m", "ruff", "check", str(root)], capture_output=True, text=True, cwd=root)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_wheel_holds_every_module_encoding_and_template_of_the_checkout(tmp_path):
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                           "-w", str(tmp_path), str(root)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    (wheel,) = tmp_path.glob("pysynth-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    expected = {f"pysynth/{path.relative_to(root / 'pysynth').as_posix()}"
+                for path in (root / "pysynth").rglob("*.py") if "__pycache__" not in path.parts}
+    expected |= {f"pysynth/asp/{path.relative_to(root / 'asp').as_posix()}" for path in (root / "asp").rglob("*.lp")}
+    expected |= {f"pysynth/templates/{path.relative_to(root / 'templates').as_posix()}"
+                 for path in (root / "templates").rglob("*") if path.is_file()}
+    assert expected - shipped == set()
