@@ -7,6 +7,7 @@ or {"Property": [...], "Test": ..., "Value": ...} for the elements that meet a c
 returns each output under its name; the step's outputs select it from $.Payload.
 """
 
+import base64
 import json
 
 import boto3
@@ -31,8 +32,12 @@ def read_every_page(events, context):
                 outputs[name] += found
             elif number == 0 and found:
                 outputs[name] = found[0]  # a single value is the first page's, as one call gives it
-    # Timestamps as ISO 8601 text, as aws:executeAwsApi gives them.
-    return json.loads(json.dumps(outputs, default=lambda value: value.isoformat()))
+    return json.loads(json.dumps(outputs, default=as_text))
+
+
+def as_text(value):
+    """Timestamps as ISO 8601 text and binary data as base64, as aws:executeAwsApi gives them."""
+    return base64.b64encode(value).decode() if isinstance(value, (bytes, bytearray)) else value.isoformat()
 
 
 def reached(value, path):

@@ -194,14 +194,18 @@ def test_the_script_and_pysynth_run_read_the_same_elements_from_every_page(endpo
     tagged = [key for key in reports if s3.get_object_tagging(Bucket="finance", Key=key)["TagSet"]]
     assert sorted(tagged) == sorted(reports)
 
-    # A single value beside the list is the first page's; the list has every page's keys.
-    path = written(first_listed_key(page_size=2, with_every_key=True), tmp_path)
+    # A single value beside the list is the first page's; the list has every page's keys, and
+    # timestamps are ISO 8601 text in both.
+    runbook = first_listed_key(page_size=2, with_every_key=True)
+    runbook.step("ListObjectsV2").outputs.append(list_output("Times", "Contents[*].LastModified"))
+    path = written(runbook, tmp_path)
     returned = run_script(path, "ListObjectsV2", {"{{ Bucket }}": "finance"}, endpoint, monkeypatch)
     result = run_cli("run", str(path), "--endpoint-url", endpoint, "--param", "Bucket=finance")
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout) == {"ListObjectsV2.FirstKey": returned["FirstKey"],
-                                         "ListObjectsV2.Keys": returned["Keys"]}
+                                         "ListObjectsV2.Keys": returned["Keys"], "ListObjectsV2.Times": returned["Times"]}
     assert returned["FirstKey"] == "it's \"q\" $(x) `y` ü {a}/draft.csv" and len(returned["Keys"]) == 8
+    assert len(returned["Times"]) == 8 and all("T" in time for time in returned["Times"])
 
 
 def test_a_dry_run_says_which_reads_read_every_page(tmp_path):
