@@ -109,3 +109,11 @@ def paginator_config(service: str, operation: str) -> dict | None:
     except botocore.exceptions.DataNotFoundError:
         return None
     return model["pagination"].get(operation)
+
+
+def starting_tokens(service: str, operation: str) -> frozenset[str]:
+    """The request members that name the page a paginated read starts at (its paginator's input
+    tokens: ``ContinuationToken``, ``Marker``); none for a read in one response."""
+    config = paginator_config(service, operation)
+    tokens = config["input_token"] if config else []
+    return frozenset([tokens] if isinstance(tokens, str) else tokens)

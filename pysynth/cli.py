@@ -437,8 +437,9 @@ def run_runbook(
 ) -> None:
     """Run an SSM Automation runbook here, to try it before uploading it: each step's AWS call
     through boto3, an aws:loop's steps once per element of its list, progress on stderr, the
-    outputs as JSON on stdout. Actions other than aws:executeAwsApi, aws:waitForAwsResourceProperty
-    and a for-each aws:loop are refused before anything runs; the first failing step stops the run."""
+    outputs as JSON on stdout. Actions other than aws:executeAwsApi, aws:waitForAwsResourceProperty,
+    a for-each aws:loop and pysynth's aws:executeScript that reads every page of a read are refused
+    before anything runs; the first failing step stops the run."""
     from pysynth.runner import (
         ConsoleReporter,
         RunFailed,

@@ -88,6 +88,37 @@ def parse_selector(selector: str) -> Keys | None:
     return keys
 
 
+def path_steps(keys: Keys) -> list:
+    """``keys`` as plain JSON, for a script that walks a response without this module (the SSM
+    script that reads every page): a member name, a list index, ``"*"`` for every element, and
+    ``{"Property": [...], "Test": ..., "Value": ...}`` for the elements that meet a condition."""
+    return [
+        "*" if isinstance(key, Every)
+        else {"Property": parse_path(key.property), "Test": key.test, "Value": key.value} if isinstance(key, Keep)
+        else key
+        for key in keys
+    ]
+
+
+def keys_of_steps(steps: object) -> Keys | None:
+    """The keys ``path_steps`` wrote; None if ``steps`` are not such a list."""
+    if not isinstance(steps, list):
+        return None
+    keys: Keys = []
+    for step in steps:
+        if step == "*":
+            keys.append(EVERY)
+        elif isinstance(step, (str, int)) and not isinstance(step, bool):
+            keys.append(step)
+        elif (isinstance(step, dict) and set(step) == {"Property", "Test", "Value"}
+              and isinstance(step["Value"], str) and step["Test"] in ("equals", "prefix", "tag")
+              and (prop := keys_of_steps(step["Property"])) and all(isinstance(key, str) for key in prop)):
+            keys.append(Keep(path_text(tuple(prop)), step["Test"], step["Value"]))
+        else:
+            return None
+    return keys
+
+
 def _parse_filter(text: str) -> Keep | None:
     if match := FILTER_EQUALS.fullmatch(text):
         return Keep(match.group(1), "equals", _unescape(match.group(2)))

@@ -7,17 +7,22 @@ to an earlier step. Whether it reproduces a log is ``pysynth.verify``'s question
 
 ``aws:executeAwsApi`` steps become service, API, request and outputs (a ``maxAttempts`` a retry,
 or, on a read with no outputs that a botocore waiter polls, a wait for success; a selector with a
-filter a list output with its condition); ``aws:waitForAwsResourceProperty`` steps a wait, named
-after the botocore waiter that checks the same property; an ``aws:loop`` over one StringList
-reference or literal texts (``Iterators``, ``IteratorDataType: String``) a loop step with its body ``Steps``, inside
-which ``{{ Loop.CurrentIteratorValue }}`` and ``{{ Loop.CurrentIteration }}`` are ItemRef and
-IndexRef. Any other action (``aws:branch``, a do-while ``aws:loop``…) is kept with its raw inputs
-so that the tools can refuse or skip it by name. The parameter the document assumes as its role
+filter a list output with its condition), and so does pysynth's own ``aws:executeScript`` that
+reads every page of a read (its runtime, handler and script exactly as pysynth writes them, the
+call and the outputs' paths in its ``InputPayload``): in the model it is the read, an
+``aws:executeAwsApi`` step, which the SSM rendering writes as that script again.
+``aws:waitForAwsResourceProperty`` steps become a wait, named after the botocore waiter that checks
+the same property; an ``aws:loop`` over one StringList reference or literal texts (``Iterators``,
+``IteratorDataType: String``) a loop step with its body ``Steps``, inside which
+``{{ Loop.CurrentIteratorValue }}`` and ``{{ Loop.CurrentIteration }}`` are ItemRef and IndexRef.
+Any other action (``aws:branch``, a do-while ``aws:loop``, another script…) is kept with its raw
+inputs so that the tools can refuse or skip it by name. The parameter the document assumes as its role
 (``AutomationAssumeRole``) is where Automation runs, not an input of the task: it is left out.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import date
@@ -32,7 +37,8 @@ from pysynth.model import (
     Output, OutputRef, RecordRef, Retry, Runbook, Step, Template,
     runbook_from_json, walk,
 )
-from pysynth.paths import EVERY, Keep, parse_selector, path_text
+from pysynth.paths import EVERY, Keep, Keys, keys_of_steps, list_selector, parse_selector, path_text
+from pysynth.resources import templates_root
 
 SCHEMA_VERSION = "0.3"
 ASSUME_ROLE = "AutomationAssumeRole"
@@ -59,6 +65,22 @@ LOOP_NOTE = re.compile(
     r"(?:\A|\n\n)Runs its steps once for each element of [^\n]*?; the log shows ([\d,]+) iterations?\.[^\n]*\Z"
 )
 BATCH_NOTE = re.compile(r"(?:\A|\n\n)Makes one call with the whole list in (\w+), where the log shows one call per element\.\Z")
+# A read with a list output, written as a script that reads every page (aws:executeAwsApi returns
+# the first page only): the script's runtime and handler, its InputPayload's members, where its
+# outputs are in what it returns, and what the step's description says of it (render.ssm.pages_note).
+EXECUTE_SCRIPT = "aws:executeScript"
+SCRIPT_RUNTIME = "python3.11"
+SCRIPT_HANDLER = "read_every_page"
+SCRIPT_INPUTS = frozenset(("Runtime", "Handler", "Script", "InputPayload"))
+PAYLOAD_MEMBERS = frozenset(("Service", "Api", "Request", "Outputs"))
+PAYLOAD_SELECTOR = "$.Payload."
+PAGES_NOTE = re.compile(r"(?:\A|\n\n)Reads every page of [^\n]*\Z")
+
+
+@functools.cache
+def read_every_page_script() -> str:
+    """The script of that step (``templates/ssm_read_every_page.py``)."""
+    return templates_root().joinpath("ssm_read_every_page.py").read_text(encoding="utf-8")
 
 
 class DocumentError(Exception):
@@ -174,14 +196,21 @@ def _step(spec: object, position: str, name: str, loops: tuple[str, ...]) -> Ste
     records_note = RECORDS_NOTE.match(description)
     records = _records(records_note.group()) if records_note else []
     description = description[records_note.end():] if records_note else description
+    read = _paged_read(inputs, outputs, f"{name}: step {step_name}") if action == EXECUTE_SCRIPT else None
     outputs = [_output(item, f"{name}: step {step_name}") for item in outputs]
     if action == LOOP and _for_each(inputs):
         return _loop_step(step_name, inputs, outputs, description, records, name, loops)
-    if action not in (EXECUTE_AWS_API, WAIT_FOR_PROPERTY):
+    if read is not None:
+        # pysynth's script that reads every page: in the model, the read it makes.
+        action, (service, api, request, outputs) = EXECUTE_AWS_API, read
+        pages = PAGES_NOTE.search(description)
+        description = description[:pages.start()] if pages else description
+    elif action not in (EXECUTE_AWS_API, WAIT_FOR_PROPERTY):
         return Step(name=step_name, service="", api="", request=dict(inputs), outputs=outputs, action=action,
                     description=description, records=records)
-    request = dict(inputs)
-    service, api = request.pop("Service", None), request.pop("Api", None)
+    else:
+        request = dict(inputs)
+        service, api = request.pop("Service", None), request.pop("Api", None)
     if not isinstance(service, str) or not isinstance(api, str):
         raise DocumentError(f"{name}: step {step_name}: {action} needs Service and Api")
     batch = BATCH_NOTE.search(description)
@@ -201,6 +230,41 @@ def _step(spec: object, position: str, name: str, loops: tuple[str, ...]) -> Ste
             step.retry = Retry(max_attempts=attempts, errors=[])
     step.request = request_value(request, f"{name}: {step_name}", loops)
     return step
+
+
+def _paged_read(inputs: dict, outputs: list, where: str) -> tuple[object, object, dict, list[Output]] | None:
+    """The service, API, request and outputs of the read that pysynth's script reads every page of;
+    None for any other script."""
+    script = (inputs.get("Runtime"), inputs.get("Handler"), inputs.get("Script"))
+    if set(inputs) != SCRIPT_INPUTS or script != (SCRIPT_RUNTIME, SCRIPT_HANDLER, read_every_page_script()):
+        return None
+    payload = inputs["InputPayload"]
+    if not (isinstance(payload, dict) and set(payload) == PAYLOAD_MEMBERS and isinstance(payload["Request"], dict)
+            and isinstance(payload["Outputs"], dict)):
+        raise DocumentError(f"{where}: the script's InputPayload needs Service, Api, Request and Outputs, "
+                            "as pysynth writes them")
+    paths = payload["Outputs"]
+    written = {}
+    for spec in outputs:
+        spec = spec if isinstance(spec, dict) else {}
+        output = spec.get("Name")
+        if not (isinstance(output, str) and output in paths and spec.get("Selector") == f"{PAYLOAD_SELECTOR}{output}"
+                and isinstance(spec.get("Type"), str)):
+            raise DocumentError(f"{where}: an output of the script is $.Payload.<Name>, a Name its InputPayload's "
+                                "Outputs give a path")
+        written[spec["Name"]] = spec["Type"]
+    if set(written) != set(paths):
+        raise DocumentError(f"{where}: the script's InputPayload gives paths for outputs the step does not declare")
+    read_outputs = []
+    for output, kind in written.items():
+        keys = keys_of_steps(paths[output])
+        if not keys or sum(isinstance(key, Keep) for key in keys) > 1:
+            raise DocumentError(f"{where}: output {output}: its path in InputPayload is not member names, indexes, "
+                                '"*" and one condition')
+        path_at, condition = _path_and_condition(keys)
+        read_outputs.append(Output(name=output, selector=list_selector(path_at, condition), type=kind, path=path_at,
+                                   where=condition))
+    return payload["Service"], payload["Api"], dict(payload["Request"]), read_outputs
 
 
 def _for_each(inputs: dict) -> bool:
@@ -251,17 +315,23 @@ def _output(spec: object, where: str) -> Output:
         raise DocumentError(f"{where}: an output needs Name, Selector and Type")
     selector = spec["Selector"]
     keys = parse_selector(selector) or []
-    kept = [position for position, key in enumerate(keys) if isinstance(key, Keep)]
-    if len(kept) != 1:
+    if sum(isinstance(key, Keep) for key in keys) != 1:
         return Output(name=spec["Name"], selector=selector, type=spec["Type"],
                       path=selector.removeprefix("$").removeprefix("."))
-    # A filter keeps some elements of a list: the path walks every element, the condition keeps some.
+    path, condition = _path_and_condition(keys)
+    return Output(name=spec["Name"], selector=selector, type=spec["Type"], path=path, where=condition)
+
+
+def _path_and_condition(keys: Keys) -> tuple[str, Condition | None]:
+    """The path of an output and its condition: a filter in ``keys`` keeps some elements of a list,
+    which the path walks every one of."""
+    kept = [position for position, key in enumerate(keys) if isinstance(key, Keep)]
+    if not kept:
+        return path_text(tuple(keys)), None
     position = kept[0]
     keep, listed = keys[position], keys[:position] + [EVERY]
-    return Output(
-        name=spec["Name"], selector=selector, type=spec["Type"], path=path_text(tuple(listed + keys[position + 1:])),
-        where=Condition(path_text(tuple(listed)), keep.property, keep.test, keep.value),
-    )
+    return (path_text(tuple(listed + keys[position + 1:])),
+            Condition(path_text(tuple(listed)), keep.property, keep.test, keep.value))
 
 
 def request_value(value: object, where: str, loops: tuple[str, ...] = ()) -> object:

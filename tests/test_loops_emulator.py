@@ -1,6 +1,7 @@
 """Loops, derived values, batch steps and pagination in the bash and Python scripts, run for real
-against moto's server (the AWS CLI from PyPI for bash, boto3 for Python), each with inputs and an
-environment other than the demonstration's, then checked against moto's state."""
+against moto's server (the AWS CLI from PyPI for bash, boto3 for Python), and in the SSM document
+(through ``pysynth run``) where SSM can run them, each with inputs and an environment other than the
+demonstration's, then checked against moto's state."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ from pysynth.render import render_checked
 from test_emulator import RENDERINGS, run_rendering
 
 SCRIPTS = ("bash", "python")
+# SSM nests no loops, keeps no created secret and cannot skip a batch call on an empty list: the
+# tests of those run the scripts only.
+EVERY_RENDERING = ("ssm", *SCRIPTS)
 
 
 @pytest.fixture
@@ -61,7 +65,7 @@ def encryption_key(aws: Aws, bucket: str) -> str | None:
     return rules[0]["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID")
 
 
-@pytest.mark.parametrize("rendering", SCRIPTS)
+@pytest.mark.parametrize("rendering", EVERY_RENDERING)
 def test_a_filtered_loop_encrypts_only_the_buckets_the_condition_keeps(aws, rendering):
     # Not the demonstration's buckets: other names, more of them, some close to the prefix.
     buckets = ["logs-web", "logs-api", "logs-batch", "backups", "app-logs", "logs", "logsx-1"]
@@ -75,7 +79,7 @@ def test_a_filtered_loop_encrypts_only_the_buckets_the_condition_keeps(aws, rend
     }
 
 
-@pytest.mark.parametrize("rendering", SCRIPTS)
+@pytest.mark.parametrize("rendering", EVERY_RENDERING)
 def test_a_two_call_body_tags_each_new_subnet_with_a_derived_name(aws, rendering):
     vpc = aws.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     zones = [f"{REGION}c", f"{REGION}a", f"{REGION}d"]  # three, where the log shows two
@@ -125,7 +129,7 @@ def states(aws: Aws) -> dict[str, str]:
     return {item["InstanceId"]: item["State"]["Name"] for reservation in reservations for item in reservation["Instances"]}
 
 
-@pytest.mark.parametrize("rendering", SCRIPTS)
+@pytest.mark.parametrize("rendering", EVERY_RENDERING)
 def test_a_loop_over_a_paginated_listing_reads_every_page(aws, rendering):
     # Keys a shell would split, glob or expand, among others the filter leaves out.
     reports = ["reports/q1.csv", "reports/q2 final.csv", "reports/it's \"ok\".csv", "reports/*", "reports/$(x)`y`"]
@@ -133,7 +137,7 @@ def test_a_loop_over_a_paginated_listing_reads_every_page(aws, rendering):
     for key in [*reports, "drafts/q3.csv", "reports-old.csv"]:
         aws.s3.put_object(Bucket="finance", Key=key, Body=b"")
     # Two keys a page: four pages, and the matching keys spread over them. The logged call asked for
-    # a later page (moto fails on its token): the scripts read from the first.
+    # a later page (moto fails on its token): the scripts, and SSM's script step, read from the first.
     assert len(aws.s3.list_objects_v2(Bucket="finance", MaxKeys=2)["Contents"]) == 2
     outputs = aws.run(tag_listed_objects(page_size=2, start_token="token-of-a-logged-page"), rendering,
                       {"Bucket": "finance"})
@@ -147,9 +151,10 @@ def test_a_loop_over_a_paginated_listing_reads_every_page(aws, rendering):
     assert aws.run(tag_listed_objects(), rendering, {"Bucket": "empty"}) == {"ListObjectsV2.Keys": []}
 
 
-@pytest.mark.parametrize("rendering", SCRIPTS)
+@pytest.mark.parametrize("rendering", EVERY_RENDERING)
 def test_a_single_value_of_a_paginated_read_is_its_first_pages(aws, rendering):
-    # The AWS CLI would read every page and print each page's first key: the scripts make one call.
+    # The AWS CLI would read every page and print each page's first key: the scripts make one call,
+    # and SSM's one call (or, beside a list, its script) gives the first page's.
     aws.s3.create_bucket(Bucket="finance")
     for key in ("a.csv", "b.csv", "c.csv", "d.csv", "e.csv"):
         aws.s3.put_object(Bucket="finance", Key=key, Body=b"")
@@ -159,7 +164,7 @@ def test_a_single_value_of_a_paginated_read_is_its_first_pages(aws, rendering):
         "ListObjectsV2.FirstKey": "a.csv", "ListObjectsV2.Keys": ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"]}
 
 
-@pytest.mark.parametrize("rendering", SCRIPTS)
+@pytest.mark.parametrize("rendering", EVERY_RENDERING)
 def test_a_list_of_numbers_is_walked_as_their_texts(aws, rendering):
     vpc = aws.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     for size in (8, 20, 100):

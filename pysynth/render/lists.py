@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from pysynth.botomodels import paginator_config
+from pysynth.botomodels import paginator_config, starting_tokens
 from pysynth.model import IndexRef, InputRef, Output, OutputRef, Step, walk
 from pysynth.paths import cli_query, parse_path, value_at
 from pysynth.render.names import index_variable
@@ -47,8 +47,7 @@ def paging(step: Step) -> tuple[dict, object] | None:
     config = paginator_config(step.service, step.api)
     if config is None:
         return None
-    tokens = config["input_token"]
-    paging_members = {*([tokens] if isinstance(tokens, str) else tokens), config.get("limit_key")}
+    paging_members = {*starting_tokens(step.service, step.api), config.get("limit_key")}
     request = {member: value for member, value in step.request.items() if member not in paging_members}
     return request, step.request.get(config.get("limit_key"))
 

@@ -8,21 +8,30 @@ for it: a runbook with a literal ``{{`` in a value is refused by validation; in 
 A loop step is an ``aws:loop`` over a StringList (``Iterators``: a reference, or the literal texts a
 loop over plain data walks) with its body under ``Steps``; inside
 it, ``{{ Loop.CurrentIteratorValue }}`` is the element and ``{{ Loop.CurrentIteration }}`` its number.
-Its description says how many iterations the log shows, what SSM does with more than 100 elements and,
-when the list comes from a read botocore pages, that ``aws:executeAwsApi`` sees only the first page;
+Its description says how many iterations the log shows and what SSM does with more than 100 elements;
 a batch step's description says which member takes the whole list. ``pysynth.ssm`` reads both notes
 back.
+
+``aws:executeAwsApi`` returns one page of a read botocore paginates. A read with a list output (the
+list a loop walks or a batch step takes) is therefore written as pysynth's ``aws:executeScript``
+(``templates/ssm_read_every_page.py``), which calls the paginator with the step's request (passed in
+``InputPayload``, where Automation substitutes references) from the first page and returns each
+output, lists from every page; the outputs select them from ``$.Payload``. The step's description
+says why, and the document then requires ``AutomationAssumeRole``: Automation runs a script with
+that role's permissions only. ``pysynth.ssm`` reads the script back as the read it makes: the model
+does not change.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import textwrap
+from dataclasses import replace
 
 import yaml
 
 from pysynth import safe_yaml
-from pysynth.botomodels import paginated_operations
 from pysynth.model import (
     SSM_MAX_ITERATIONS,
     WAIT_FOR_PROPERTY,
@@ -33,11 +42,26 @@ from pysynth.model import (
     Runbook,
     Step,
     Template,
+    walk,
 )
+from pysynth.paths import parse_selector, path_steps
+from pysynth.render.lists import paging
 from pysynth.render.names import NAME
 from pysynth.render.prose import plural, records_text
 from pysynth.render.shapes import Context
-from pysynth.ssm import CURRENT_ITERATION, CURRENT_ITERATOR_VALUE, ITERATOR_DATA_TYPE, DocumentError, request_value
+from pysynth.ssm import (
+    CURRENT_ITERATION,
+    CURRENT_ITERATOR_VALUE,
+    EXECUTE_SCRIPT,
+    ITERATOR_DATA_TYPE,
+    PAYLOAD_SELECTOR,
+    PAYLOAD_MEMBERS,
+    SCRIPT_HANDLER,
+    SCRIPT_RUNTIME,
+    DocumentError,
+    read_every_page_script,
+    request_value,
+)
 
 SSM_OUTPUT_TYPES = ("String", "Integer", "Boolean", "StringList", "StringMap", "MapList")
 SSM_STEP_INPUTS = frozenset(("Service", "Api"))  # aws:executeAwsApi's own inputs, beside the request
@@ -50,6 +74,9 @@ ASSUME_ROLE_DESCRIPTION = (
 # AWS-owned runbooks declare the role as a String with an empty default (an AWS::IAM::Role::Arn
 # parameter cannot default to nothing); the pattern still rejects anything but a role ARN.
 ASSUME_ROLE_PATTERN = r"^$|^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
+# A document with a script step needs the role: without one, Automation runs the script with no
+# permissions at all.
+REQUIRED_ROLE_PATTERN = ASSUME_ROLE_PATTERN.removeprefix("^$|")
 YAML_SIMPLE_KEY_LIMIT = 1000
 
 
@@ -170,28 +197,50 @@ def view(context: Context) -> dict:
             "name": item.name, "type": item.type, "description": note + description + used_by,
             "default": item.default,
         })
-    steps = [_step_view(step, runbook) for step in runbook.steps]
+    paged = paged_reads(runbook.steps)
+    steps = [_step_view(step, paged) for step in runbook.steps]
     return {
         "description": runbook.description,
         "assume_role": ssm_reference(InputRef(ASSUME_ROLE)),
-        "assume_role_name": ASSUME_ROLE, "assume_role_description": ASSUME_ROLE_DESCRIPTION,
-        "assume_role_pattern": ASSUME_ROLE_PATTERN,
+        "assume_role_name": ASSUME_ROLE, "assume_role_description": assume_role_description(paged),
+        "assume_role_required": bool(paged),
+        "assume_role_pattern": REQUIRED_ROLE_PATTERN if paged else ASSUME_ROLE_PATTERN,
         "parameters": parameters, "steps": steps,
         "outputs": [f"{step.name}.{output.name}" for step in runbook.steps for output in declared_outputs(step)],
     }
 
 
-def _step_view(step: Step, runbook: Runbook) -> dict:
+def assume_role_description(paged: frozenset[str]) -> str:
+    """The role parameter's description: required where a step is a script, which Automation runs
+    with the role's permissions only (with none at all without a role)."""
+    if not paged:
+        return ASSUME_ROLE_DESCRIPTION
+    reads = f"Step {next(iter(paged))} reads" if len(paged) == 1 else f"Steps {', '.join(sorted(paged))} read"
+    return (
+        "(Required) The ARN of the IAM role that allows Automation to perform the actions on your behalf. "
+        f"{reads} every page in a script (aws:executeScript), which Automation runs with this role's "
+        "permissions only."
+    )
+
+
+def paged_reads(steps: list[Step]) -> frozenset[str]:
+    """The reads SSM runs as pysynth's script that reads every page (``aws:executeScript``), since
+    ``aws:executeAwsApi`` returns the first page only: those whose list output the bash and python
+    renderings read from every page (a list output of a read botocore paginates, ``lists.paging``)."""
+    return frozenset(step.name for step in walk(steps) if paging(step) is not None)
+
+
+def _step_view(step: Step, paged: frozenset[str]) -> dict:
     if step.loop is not None:
         # A loop step reproduces no call of its own: its records, if any, are said; no "none" note.
         records = records_text(step) if step.records else ""
-        notes = [records, step.description, loop_note(step, runbook)]
+        notes = [records, step.description, loop_note(step)]
         return {
             "name": step.name, "action": step.action, "description": "\n\n".join(note for note in notes if note),
             "iterators": ssm_iterators(step.loop.over), "iterator_data_type": ITERATOR_DATA_TYPE,
-            "steps": [_step_view(inner, runbook) for inner in step.loop.steps],
+            "steps": [_step_view(inner, paged) for inner in step.loop.steps],
         }
-    return {
+    view = {
         "name": step.name, "action": step.action, "service": step.service, "api": step.api,
         "description": records_text(step) + (f"\n\n{step.description}" if step.description else "")
         + _secrets_note(step) + (f"\n\n{batch_note(step.batch)}" if step.batch else ""),
@@ -200,6 +249,35 @@ def _step_view(step: Step, runbook: Runbook) -> dict:
         "property_selector": step.wait.property_selector if step.wait else None,
         "desired_values": step.wait.desired_values if step.wait else None,
     }
+    if step.name not in paged:
+        return view
+    return {
+        **view, "action": EXECUTE_SCRIPT, "description": f"{view['description']}\n\n{pages_note(step)}",
+        "runtime": SCRIPT_RUNTIME, "handler": SCRIPT_HANDLER,
+        # A literal block under Script, at the indentation of the step's inputs' values; the block
+        # keeps the script's final line break.
+        "script": textwrap.indent(read_every_page_script(), " " * 6).rstrip("\n"),
+        "payload": script_payload(step),
+        "outputs": [replace(output, selector=f"{PAYLOAD_SELECTOR}{output.name}") for output in declared_outputs(step)],
+    }
+
+
+def script_payload(step: Step) -> dict:
+    """The InputPayload of the script that reads every page of ``step``: the call, and each output's
+    path as the script walks it (``pysynth.paths.path_steps``)."""
+    return {
+        "Service": step.service, "Api": step.api, "Request": step.request,
+        "Outputs": {output.name: path_steps(parse_selector(output.selector)) for output in declared_outputs(step)},
+    }
+
+
+def pages_note(step: Step) -> str:
+    """Why a read is a script (``pysynth.ssm.PAGES_NOTE`` reads it back)."""
+    return (
+        f"Reads every page of {step.service} {step.api} in a script (aws:executeScript): aws:executeAwsApi "
+        "returns only the first page, and a list this step gives holds every element. Automation runs the "
+        f"script with the permissions of {ASSUME_ROLE} only, so give that role."
+    )
 
 
 def ssm_iterators(over: InputRef | OutputRef | list[str]) -> str | list[str]:
@@ -207,26 +285,14 @@ def ssm_iterators(over: InputRef | OutputRef | list[str]) -> str | list[str]:
     return over if isinstance(over, list) else ssm_reference(over)
 
 
-def loop_note(step: Step, runbook: Runbook) -> str:
-    """What a loop step's description says of its list: the iterations the log shows, SSM's limit
-    and, for a list a paginated read gives, that SSM sees its first page only (``pysynth.ssm.LOOP_NOTE``
-    reads it back)."""
-    over = step.loop.over
-    named = loop_list_text(over)
-    note = (
-        f"Runs its steps once for each element of {named}; the log shows {plural(step.loop.iterations, 'iteration')}. "
-        f"SSM Automation runs a loop at most {SSM_MAX_ITERATIONS} times: on a longer list this step fails, so "
-        "render the runbook as bash or python, or split the list."
+def loop_note(step: Step) -> str:
+    """What a loop step's description says of its list: the iterations the log shows and SSM's limit
+    (``pysynth.ssm.LOOP_NOTE`` reads it back)."""
+    return (
+        f"Runs its steps once for each element of {loop_list_text(step.loop.over)}; the log shows "
+        f"{plural(step.loop.iterations, 'iteration')}. SSM Automation runs a loop at most {SSM_MAX_ITERATIONS} "
+        "times: on a longer list this step fails, so render the runbook as bash or python, or split the list."
     )
-    if isinstance(over, OutputRef):
-        read = runbook.step(over.step)
-        if read.api in paginated_operations(read.service):
-            note += (
-                f" {read.service} {read.api} returns its list in pages, and aws:executeAwsApi returns only the "
-                "first page: elements on later pages are not visited (the bash and python renderings read every "
-                "page)."
-            )
-    return note
 
 
 def loop_list_text(over: InputRef | OutputRef | list[str]) -> str:
@@ -300,26 +366,43 @@ def check_text(runbook: Runbook, text: str) -> list[str]:
         parameter = _mapping(parameters.get(item.name))
         expect(f"parameter {item.name} type", parameter.get("type"), item.type)
         expect(f"parameter {item.name} default", parameter.get("default"), item.default)
-    _check_steps(_sequence(document.get("mainSteps")), runbook.steps, (), expect, problems)
+    paged = paged_reads(runbook.steps)
+    role = _mapping(parameters.get(ASSUME_ROLE))
+    expect(f"parameter {ASSUME_ROLE} default", role.get("default"), None if paged else "")
+    _check_steps(_sequence(document.get("mainSteps")), runbook.steps, (), paged, expect, problems)
     return problems
 
 
-def _check_steps(written_steps: list, steps: list[Step], loops: tuple[str, ...], expect, problems: list[str]) -> None:
-    """The written steps are the model's; a loop's body steps (inside ``loops``) are under its Steps."""
+def _check_steps(
+    written_steps: list, steps: list[Step], loops: tuple[str, ...], paged: frozenset[str], expect, problems: list[str],
+) -> None:
+    """The written steps are the model's; a loop's body steps (inside ``loops``) are under its Steps;
+    the reads in ``paged`` are pysynth's script that reads every page."""
     written_steps = [_mapping(step) for step in written_steps]
     within = f" in loop {loops[-1]}" if loops else ""
     expect(f"step names{within}", [step.get("name") for step in written_steps], [step.name for step in steps])
     for written, step in zip(written_steps, steps):
         inputs = dict(_mapping(written.get("inputs")))
-        expect(f"step {step.name} action", written.get("action"), step.action)
+        script = step.name in paged
+        expect(f"step {step.name} action", written.get("action"), EXECUTE_SCRIPT if script else step.action)
         if step.loop is not None:
             expect(f"step {step.name} Iterators", inputs.pop("Iterators", None), ssm_iterators(step.loop.over))
             expect(f"step {step.name} IteratorDataType", inputs.pop("IteratorDataType", None), ITERATOR_DATA_TYPE)
-            _check_steps(_sequence(inputs.pop("Steps", None)), step.loop.steps, (*loops, step.name), expect, problems)
+            _check_steps(_sequence(inputs.pop("Steps", None)), step.loop.steps, (*loops, step.name), paged, expect,
+                         problems)
             expect(f"step {step.name} other inputs", inputs, {})
             continue
-        expect(f"step {step.name} Service", inputs.pop("Service", None), step.service)
-        expect(f"step {step.name} Api", inputs.pop("Api", None), step.api)
+        if script:
+            payload = _mapping(inputs.pop("InputPayload", None))
+            expect(f"step {step.name} script", inputs,
+                   {"Runtime": SCRIPT_RUNTIME, "Handler": SCRIPT_HANDLER, "Script": read_every_page_script()})
+            expect(f"step {step.name} InputPayload members", set(payload), PAYLOAD_MEMBERS)
+            expect(f"step {step.name} output paths", payload.get("Outputs"), script_payload(step)["Outputs"])
+            service, api, inputs = payload.get("Service"), payload.get("Api"), dict(_mapping(payload.get("Request")))
+        else:
+            service, api = inputs.pop("Service", None), inputs.pop("Api", None)
+        expect(f"step {step.name} Service", service, step.service)
+        expect(f"step {step.name} Api", api, step.api)
         expect(f"step {step.name} attempts", (written.get("maxAttempts"), written.get("timeoutSeconds")),
                step_attempts(step))
         if step.action == WAIT_FOR_PROPERTY:
@@ -335,7 +418,7 @@ def _check_steps(written_steps: list, steps: list[Step], loops: tuple[str, ...],
         outputs = [_mapping(output) for output in _sequence(written.get("outputs"))]
         expect(
             f"step {step.name} outputs", [(o.get("Name"), o.get("Selector"), o.get("Type")) for o in outputs],
-            [(o.name, o.selector, o.type) for o in declared_outputs(step)],
+            [(o.name, f"{PAYLOAD_SELECTOR}{o.name}" if script else o.selector, o.type) for o in declared_outputs(step)],
         )
 
 

@@ -51,7 +51,7 @@ from pysynth.render.shapes import (
     value_kind,
     with_placeholders,
 )
-from pysynth.render.ssm import ASSUME_ROLE, SSM_OUTPUT_TYPES, ssm_step_inputs, ssm_text
+from pysynth.render.ssm import ASSUME_ROLE, SSM_OUTPUT_TYPES, paged_reads, ssm_step_inputs, ssm_text
 
 # A retried step gives up after this many attempts: a call that keeps failing is no longer waiting
 # for consistency.
@@ -371,6 +371,7 @@ def _ssm_brace_problems(runbook: Runbook) -> list[str]:
         "escape for; render this runbook as bash or python instead"
     )
     problems = []
+    paged = paged_reads(runbook.steps)
     for item in runbook.inputs:
         if any("{{" in text for text in _strings(item.default)):
             problems.append(f"input {item.name}: the default {explain}")
@@ -389,6 +390,9 @@ def _ssm_brace_problems(runbook: Runbook) -> list[str]:
         for output in step.outputs:
             if "{{" in output.selector:  # a filter's value from the log
                 problems.append(f"output {step.name}.{output.name}: the selector {explain}")
+            elif step.name in paged and output.where is not None and "{{" in output.where.value:
+                # The script's InputPayload carries the value as it is, not escaped as in a selector.
+                problems.append(f"output {step.name}.{output.name}: the condition's value {explain}")
         if step.loop is not None and isinstance(step.loop.over, list):
             if any("{{" in item for item in step.loop.over if isinstance(item, str)):
                 problems.append(f"step {step.name}: an element of the list it loops over {explain}")

@@ -14,6 +14,11 @@ The runner works on the runbook model (``pysynth.ssm.load_runbook``). Running is
    step reads as ``<Step.Output>``, a secret as ``<secret Name>``, a loop's element as
    ``<Loop.CurrentIteratorValue>``; a loop shows its list and its steps' calls once.
 
+pysynth's ``aws:executeScript`` that reads every page of a read reads back (``pysynth.ssm``) as that
+read, an ``aws:executeAwsApi`` step, which runs through botocore's paginator: the reads the SSM
+rendering writes as that script (``Execution.paged_reads``) read every page, never by executing the
+document's code.
+
 Actions plug in through ``actions.ACTIONS``, a registry of handlers keyed by the SSM action name;
 ``values`` holds what steps see (``Execution``) and the conversions, ``progress`` the reporting.
 """

@@ -14,8 +14,9 @@ from typing import Protocol
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pysynth.botomodels import starting_tokens
 from pysynth.model import EXECUTE_AWS_API, LOOP, SSM_MAX_ITERATIONS, WAIT_FOR_PROPERTY, Step
-from pysynth.paths import parse_selector, value_at
+from pysynth.paths import Every, Keep, parse_selector, value_at
 from pysynth.render import SSM_OUTPUT_TYPES, known_operation
 from pysynth.render.ssm import loop_list_text
 from pysynth.runner.values import (
@@ -48,7 +49,10 @@ class Action(Protocol):
 
 
 class ExecuteAwsApi:
-    """``aws:executeAwsApi``: one AWS API call through boto3; outputs picked by JSONPath selectors."""
+    """``aws:executeAwsApi``: one AWS API call through boto3; outputs picked by JSONPath selectors.
+    A read the SSM rendering writes as pysynth's script that reads every page (``Execution.paged_reads``)
+    reads them as that script does: through botocore's paginator, a list output from every page, a
+    single value from the first."""
 
     def problems(self, step: Step) -> list[str]:
         operation = known_operation(step.service, step.api)
@@ -71,13 +75,23 @@ class ExecuteAwsApi:
         operation = known_operation(step.service, step.api)
         validate_request(operation, execution.resolve(step.request, operation.input_shape))
         shown = execution.resolve(step.request, operation.input_shape, shown=True)
+        if step.name in execution.paged_reads:
+            return {"service": step.service, "api": step.api, "request": _from_the_first_page(step, shown),
+                    "every_page": True}
         return {"service": step.service, "api": step.api, "request": shown}
 
     def run(self, step: Step, execution: Execution) -> StepResult:
-        response = _call_with_attempts(step, execution)
+        if step.name in execution.paged_reads:
+            pages = _call_with_attempts(step, execution, every_page=True)
+        else:
+            pages = [_call_with_attempts(step, execution)]
         outputs = {}
         for output in step.outputs:
-            found = value_at(response, parse_selector(output.selector))
+            keys = parse_selector(output.selector)
+            if any(isinstance(key, (Every, Keep)) for key in keys):
+                found = [value for page in pages for value in value_at(page, keys)]
+            else:
+                found = value_at(pages[0], keys)
             if found is None:
                 outputs[output.name] = Missing(f"the response of step {step.name} has no {output.selector}")
                 continue
@@ -116,9 +130,10 @@ class WaitForAwsResourceProperty(ExecuteAwsApi):
                         f"{wait.max_attempts} attempts, not one of {', '.join(desired)}")
 
 
-def _call_with_attempts(step: Step, execution: Execution) -> dict:
-    """The step's call, made again after a failure as often as its retry (or, for a wait for
-    success, its wait) allows: SSM's maxAttempts."""
+def _call_with_attempts(step: Step, execution: Execution, every_page: bool = False):
+    """The step's call (its response, or with ``every_page`` the list of every page's), made again
+    after a failure as often as its retry (or, for a wait for success, its wait) allows: SSM's
+    maxAttempts."""
     operation = known_operation(step.service, step.api)
     request = execution.resolve(step.request, operation.input_shape)
     validate_request(operation, request)
@@ -129,7 +144,11 @@ def _call_with_attempts(step: Step, execution: Execution) -> dict:
         attempts, delay = step.wait.max_attempts, step.wait.delay_seconds
     for attempt in range(1, attempts + 1):
         try:
-            return getattr(execution.aws.client(step.service), xform_name(step.api))(**request)
+            client = execution.aws.client(step.service)
+            if every_page:
+                paginator = client.get_paginator(xform_name(step.api))
+                return list(paginator.paginate(**_from_the_first_page(step, request)))
+            return getattr(client, xform_name(step.api))(**request)
         except ClientError as error:
             details = error.response.get("Error", {})
             if attempt == attempts:
@@ -138,6 +157,13 @@ def _call_with_attempts(step: Step, execution: Execution) -> dict:
             raise StepError(str(error)) from None
         time.sleep(delay or min(2 * attempt, 20))
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _from_the_first_page(step: Step, request: dict) -> dict:
+    """A paginated read's request without the logged starting token, as pysynth's script sends it:
+    every page is read from the first."""
+    tokens = starting_tokens(step.service, step.api)
+    return {member: value for member, value in request.items() if member not in tokens}
 
 
 class ForEachLoop:

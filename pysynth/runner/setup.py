@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pysynth.model import GlobalRef, Input, Runbook, Template, walk
 from pysynth.render import ASSUME_ROLE, ASSUME_ROLE_PATTERN, environment_name
+from pysynth.render.ssm import paged_reads
 from pysynth.runner.actions import step_problems
 from pysynth.runner.values import REFERENCES, Aws, Execution, RunFailed, RunRefused, Unknown
 
@@ -68,13 +69,14 @@ def prepare(runbook: Runbook, options: RunOptions, environment: Mapping[str, str
     if problems:
         raise RunRefused(problems)
     secrets = frozenset(item.name for item in runbook.inputs if item.secret)
+    paged = paged_reads(runbook.steps)
     if options.dry_run:
         known = {"REGION": session.region_name} if session.region_name else {}
-        return Execution(inputs, secrets, known, aws=None)
+        return Execution(inputs, secrets, known, aws=None, paged_reads=paged)
     if role:
         session = _assumed(session, role, options.endpoint_url)
     aws = Aws(session, options.endpoint_url)
-    return Execution(inputs, secrets, _globals(runbook, aws), aws)
+    return Execution(inputs, secrets, _globals(runbook, aws), aws, paged_reads=paged)
 
 
 def input_values(

@@ -84,8 +84,8 @@ StepsRunner = Callable[[list[Step], "Execution", str], list[dict]]
 @dataclass(slots=True)
 class Execution:
     """What steps see: input values, ``global:`` values, earlier steps' outputs, the element and
-    number of each loop they run in and, unless planning, the AWS session. While planning, values
-    not known yet are ``Unknown``."""
+    number of each loop they run in and, unless planning, the AWS session; and which reads read
+    every page. While planning, values not known yet are ``Unknown``."""
 
     inputs: dict[str, object]
     secrets: frozenset[str]
@@ -93,6 +93,8 @@ class Execution:
     aws: Aws | None  # None: planning (--dry-run), no AWS call may be made
     outputs: dict[tuple[str, str], object] = field(default_factory=dict)
     iterations: dict[str, tuple[object, object]] = field(default_factory=dict)  # loop -> (element, number)
+    # The reads SSM runs as pysynth's script that reads every page (pysynth.render.ssm.paged_reads).
+    paged_reads: frozenset[str] = frozenset()
     steps_runner: StepsRunner | None = None  # set by execute and plan: how a loop runs its body
 
     def iteration(self, loop: str, element: object, number: object) -> Execution:
