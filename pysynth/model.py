@@ -161,11 +161,13 @@ class Retry:
 class Loop:
     """What a loop step repeats: its body ``steps`` (a body step may itself be a loop), once for
     each element of ``over``, a list: a ``StringList`` input (InputRef), a list output of an
-    earlier step (OutputRef), or literal texts (plain data such as CIDR blocks, never names). Inside the body, ItemRef/IndexRef name the element and the
+    earlier step (OutputRef), or a list of values, each a literal text (plain data such as CIDR
+    blocks, never names) or a reference (a gathered list: ``[OutputRef("CreateQueue", "QueueUrl"),
+    OutputRef("CreateQueue2", "QueueUrl")]``, an input, a Template). Inside the body, ItemRef/IndexRef name the element and the
     iteration; a body step's outputs are read only by later steps of the same iteration.
     ``iterations`` is how many the log shows (the step's records are its first iteration's)."""
 
-    over: InputRef | OutputRef | list[str]
+    over: InputRef | OutputRef | list
     steps: list[Step]
     iterations: int
 

@@ -199,7 +199,7 @@ class Answer:
     waits: dict[int, str] = field(default_factory=dict)  # read call -> the waiter it becomes
     read_steps: list[int] = field(default_factory=list)
     retries: list[int] = field(default_factory=list)  # steps retried after the failures the log shows
-    # Loop candidates used -> the list each walks: "input", "literal", or a list output's id.
+    # Loop candidates used -> the list each walks: "input", "literal", "gathered", or a list output's id.
     loops: dict[int, int | str] = field(default_factory=dict)
     batched: list[int] = field(default_factory=list)  # used loops that are one call over the whole list
 
@@ -514,7 +514,7 @@ _SHOWN = re.compile(
 )
 
 _LOOP_SHOWN = re.compile(
-    r"(?:bind\((-?\d+),item\((-?\d+),(-?\d+)\)\)|use\((-?\d+)\)|over\((-?\d+),(?:(input|literal)|output\((-?\d+)\))\)"
+    r"(?:bind\((-?\d+),item\((-?\d+),(-?\d+)\)\)|use\((-?\d+)\)|over\((-?\d+),(?:(input|literal|gathered)|output\((-?\d+)\))\)"
     r"|batched\((-?\d+)\))\Z"
 )
 

@@ -119,6 +119,12 @@ class _RunbookBuilder:
         self.list_outputs = {source.id: source for loop in self.loops.values() for source in loop.sources
                              if answer.loops[loop.id] == source.id}
         self.loop_names = self._name_loops()
+        # The first iteration's key slot of a loop over a gathered list: in the body, the element.
+        self.gathered_keys = {loop.key_slot: loop_id for loop_id, loop in self.loops.items()
+                              if answer.loops[loop_id] == "gathered"}
+        self.element_of = {slot: (loop_id, number) for loop_id, loop in self.loops.items()
+                           if answer.loops[loop_id] == "gathered"
+                           for number, slot in enumerate(loop.element_slots, start=1)}
         self.skeletons = {place: (loop_id, way) for loop_id, loop in self.loops.items() if loop_id in self.loop_names
                           for place, way in loop.skeletons.items()}
         self.list_output_names = self._name_list_outputs()
@@ -141,7 +147,7 @@ class _RunbookBuilder:
             binding = self.answer.bindings.get(slot.id)
             if binding is None or binding.kind not in ("input", "secret"):
                 continue
-            step_path = f"{self.step_names[slot.call]}.{slot.path}"
+            step_path = self._slot_place(slot)
             if slot.value_id in self.input_names:
                 self._inputs[self.input_names[slot.value_id]].used_by.append(step_path)
                 continue
@@ -161,6 +167,14 @@ class _RunbookBuilder:
                     name=name, type=_input_type(slot), default=_json_value(slot.value), used_by=[step_path],
                     description=described,
                 )
+
+    def _slot_place(self, slot: Slot) -> str:
+        """Where a slot's value is used: ``Step.Path``, or for a later iteration's element of a
+        gathered list, ``Loop element N``."""
+        if slot.call in self.step_names:
+            return f"{self.step_names[slot.call]}.{slot.path}"
+        loop_id, number = self.element_of[slot.id]
+        return f"{self.loop_names.get(loop_id) or self.step_names[self.loops[loop_id].body[0]]} element {number}"
 
     def _resource_name(self, slot: Slot) -> str | None:
         """What a resource's name or id inside an ARN or URL is called: after its resource type
@@ -229,13 +243,16 @@ class _RunbookBuilder:
         return names
 
     def _list_of(self, loop_id: int):
-        """What a used loop walks: its input list, its literal list, or the list output of the
-        step that holds it."""
+        """What a used loop walks: its input list, its literal list, the list output of the step
+        that holds it, or the list gathered from each iteration's value (inputs, outputs)."""
         source = self.answer.loops[loop_id]
         if source == "input":
             return InputRef(self.list_inputs[loop_id])
         if source == "literal":
             return [_json_value(element) for element in self.loops[loop_id].elements]
+        if source == "gathered":
+            return [self._value_of(self.session.slots[slot - 1], as_element=True)
+                    for slot in self.loops[loop_id].element_slots]
         return OutputRef(self.step_names[self.list_outputs[source].call], self.list_output_names[source])
 
     # -- outputs ----------------------------------------------------------------------------
@@ -399,8 +416,9 @@ class _RunbookBuilder:
             if slot.span is not None:
                 fragments[slot.keys].append(slot)
                 continue
-            if binding.kind == "item" and binding.loop in self.answer.batched:
-                _set_at(request, slot.keys[:-1], self._list_of(binding.loop))
+            batch = binding.loop if binding.kind == "item" else self.gathered_keys.get(slot.id)
+            if batch in self.answer.batched:
+                _set_at(request, slot.keys[:-1], self._list_of(batch))
                 continue
             _set_at(request, slot.keys, self._value_of(slot))
         for keys, pieces in fragments.items():
@@ -408,7 +426,11 @@ class _RunbookBuilder:
             _set_at(request, keys, self._template(text, pieces, self.skeletons.get((call, keys))))
         return _plain(request)
 
-    def _value_of(self, slot: Slot):
+    def _value_of(self, slot: Slot, as_element: bool = False):
+        """Where the slot's value comes from; the first element of a gathered list (``as_element``)
+        is its key slot's own source, which the body reads as the loop's element."""
+        if slot.id in self.gathered_keys and not as_element:
+            return ItemRef(self.loop_names[self.gathered_keys[slot.id]])
         binding = self.answer.bindings[slot.id]
         if binding.kind == "output":
             step, name = self.output_names[binding.output]

@@ -90,3 +90,20 @@ def names_reused(directory: Path) -> Path:
         s3("CreateBucket", 3, {"Bucket": "acme-data-logs"}),
         iam("CreatePolicy", 4, {"PolicyName": "acme-app-data-reader", "PolicyDocument": "{}"}),
     ])
+
+
+def sqs(name: str, second: int, request: dict, response: dict | None = None) -> dict:
+    return make_record(name, source="sqs.amazonaws.com", time=at(second), request=request, response=response)
+
+
+def queues_created_then_deleted(directory: Path) -> Path:
+    """Three queues, each made its own way, then each deleted by the URL its creation returned: the
+    deletions repeat over values that come from three different steps."""
+    records, urls = [], []
+    for second, (name, timeout) in enumerate((("orders", "30"), ("billing", "60"), ("audit", "90")), start=1):
+        url = f"https://sqs.eu-west-1.amazonaws.com/111122223333/{name}"
+        urls.append(url)
+        records.append(sqs("CreateQueue", second, {"QueueName": name, "Attributes": {"VisibilityTimeout": timeout}},
+                           {"QueueUrl": url}))
+    records += [sqs("DeleteQueue", second, {"QueueUrl": url}) for second, url in enumerate(urls, start=10)]
+    return write_log(directory / "queues.json", records)

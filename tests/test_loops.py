@@ -184,3 +184,15 @@ def test_compare_shows_the_other_conditions_that_keep_the_same_elements(tmp_path
     # the state's code is no condition: JSONPath and JMESPath compare numbers each their own way).
     assert text.index('State.Name is "running"') < text.index('a tag "nightly-stop"')
     assert "State.Code" not in text
+
+
+def test_a_cleanup_loops_over_the_values_each_earlier_step_created(tmp_path):
+    from loop_logs import queues_created_then_deleted
+
+    runbook = synthesized(queues_created_then_deleted(tmp_path))
+    creates = [step for step in runbook.steps if step.api == "CreateQueue"]
+    (loop,) = [step for step in runbook.steps if step.loop]
+    # No input list and no literal: the list is each queue's URL as its CreateQueue step returned it.
+    assert loop.loop.over == [OutputRef(step.name, "QueueUrl") for step in creates]
+    assert loop.loop.steps[0].request == {"QueueUrl": ItemRef(loop.name)}
+    assert not any(item.type == "StringList" for item in runbook.inputs)

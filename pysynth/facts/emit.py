@@ -128,6 +128,7 @@ def loop_facts(session: Session):
     for way, number in derivation_ids.items():
         yield Fact("derivation", (number, way.kind, way.prefix, way.suffix))
         yield Fact("derivation_length", (number, len(way.prefix) + len(way.suffix)))
+    inner_loops = {loop.inner for loop in session.loops if loop.inner is not None}
     for loop in session.loops:
         yield Fact("loop", (loop.id,))
         yield Fact("loop_iterations", (loop.id, len(loop.iterations)))
@@ -146,6 +147,11 @@ def loop_facts(session: Session):
             for output in outputs:
                 yield Fact("loop_output", (loop.id, slot, output))
         yield Fact("loop_source", (loop.id, Term("input")))
+        if loop.id not in inner_loops:
+            # The list as each iteration's call had its key, each element bound like any value.
+            yield Fact("loop_source", (loop.id, Term("gathered")))
+            for slot in loop.element_slots[1:]:
+                yield Fact("loop_element", (loop.id, slot))
         key = session.slots[loop.key_slot - 1]
         if not (key.identifier or key.span is not None or key.hidden or key.runtime):
             yield Fact("loop_source", (loop.id, Term("literal")))

@@ -68,6 +68,7 @@ class LoopCandidate:
     iterations: list[list[int]]  # the calls of each iteration, in log order
     key_slot: int  # the slot of the first iteration the loop walks
     elements: list[object]  # the key's value in each iteration
+    element_slots: list[int]  # the key's slot in each iteration
     # Slot of the first iteration -> the ways it follows from the loop, where it varies.
     values: dict[int, list[Derivation]] = field(default_factory=dict)
     outputs: dict[int, list[int]] = field(default_factory=dict)  # slot -> outputs of the same iteration
@@ -283,12 +284,13 @@ class LoopFinder:
         found = []
         for rank, (key, values, outputs, skeletons) in enumerate(self.key_choices(iterations)):
             key_slot = self.slot_by_id[key]
-            elements = [self.slot_by_id[self.positions(iteration)[self.positions(iterations[0]).index(key)]].value
-                        for iteration in iterations]
+            at = self.positions(iterations[0]).index(key)
+            element_slots = [self.positions(iteration)[at] for iteration in iterations]
+            elements = [self.slot_by_id[slot].value for slot in element_slots]
             candidate = LoopCandidate(
                 id=len(self.candidates) + 1,
                 iterations=[[call for unit in iteration for call in unit.calls] for iteration in iterations],
-                key_slot=key, elements=elements, values=values, outputs=outputs, skeletons=skeletons, rank=rank,
+                key_slot=key, elements=elements, element_slots=element_slots, values=values, outputs=outputs, skeletons=skeletons, rank=rank,
                 inner=next((unit.loop.id for unit in iterations[0] if unit.loop is not None), None),
             )
             candidate.sources = self.list_sources(candidate)
