@@ -133,7 +133,11 @@ def _step_lines(call: int, name: str, best: _Runbook, others: list[_Runbook], se
         binding = best.answer.bindings.get(slot.id)
         if binding is None:
             continue
-        lines.append(f"  {slot.path}: {_choice(binding, slot, best, session)}")
+        choice = _choice(binding, slot, best, session)
+        gathered = _gathering_loop(slot, best, session)
+        if gathered is not None:
+            choice = f"the element of loop {gathered}, whose list holds this first iteration's value as {choice}"
+        lines.append(f"  {slot.path}: {choice}")
         lines.append(f"    {_reason(binding, slot, session, best)}")
         lines += [f"    {line}" for line in _alternatives(slot, binding, best, others, session, objectives)]
     return lines
@@ -163,7 +167,10 @@ def _loop_lines(step: Step, best: _Runbook, others: list[_Runbook], objectives: 
     lines = ["", f"Loop {step.name}: {body}, for each element of {walked}",
              f"  The log makes the same calls {plural(loop.iterations, 'time')}, one element after the other: one loop "
              "stands for them all (objective steps)."]
-    if isinstance(loop.over, list):
+    if loop.gathered:
+        lines.append("  Each element is the value one iteration's call had, taken from where the runbook has it (an "
+                     "earlier step's output, an input): no list in the log holds them all, so the loop gathers them.")
+    elif isinstance(loop.over, list):
         lines.append("  The list is written into the runbook: plain data the log shows, not names a user chooses.")
     elif isinstance(loop.over, InputRef):
         lines.append(f"  The list is input {loop.over.name}, whose default is the elements the log shows.")
@@ -201,6 +208,21 @@ def _input_lines(item, best: _Runbook, others: list[_Runbook], session: Session,
     return lines
 
 
+def _gathering_loop(slot: Slot, runbook: _Runbook, session: Session) -> str | None:
+    """The loop whose gathered list holds ``slot``'s value as its first element, if any: in the
+    runbook, the slot takes that loop's element."""
+    for number, source in runbook.answer.loops.items():
+        candidate = session.loops[number - 1]
+        if source == "gathered" and candidate.key_slot == slot.id:
+            return runbook.loop_of_calls.get(_records_of(candidate, session), "?")
+    return None
+
+
+def _records_of(candidate, session: Session) -> tuple:
+    """The records a loop candidate's calls are: what its loop step names."""
+    return tuple((session.call_event(call).file, session.call_event(call).index) for call in candidate.calls)
+
+
 def _choice(binding: Binding, slot: Slot, runbook: _Runbook, session: Session) -> str:
     step = runbook.step_of_call.get(slot.call)
     if binding.kind in ("input", "secret"):
@@ -215,9 +237,7 @@ def _choice(binding: Binding, slot: Slot, runbook: _Runbook, session: Session) -
         if binding.loop in runbook.answer.batched:
             return "the whole list, in one call"
         way = session.derivations[binding.derivation - 1]
-        candidate = session.loops[binding.loop - 1]
-        calls = tuple((session.call_event(call).file, session.call_event(call).index) for call in candidate.calls)
-        loop = runbook.loop_of_calls.get(calls, "?")
+        loop = runbook.loop_of_calls.get(_records_of(session.loops[binding.loop - 1], session), "?")
         walked = f"the element of loop {loop}" if way.kind == "element" else f"the iteration number of loop {loop}"
         around = [json.dumps(way.prefix)] * bool(way.prefix) + [walked] + [json.dumps(way.suffix)] * bool(way.suffix)
         return " + ".join(around)

@@ -165,8 +165,13 @@ def _flows(step: Step, inputs: dict[str, str], steps: dict[str, str]) -> list[tu
     members: dict[tuple[str, str], list[str]] = {}
     taken = [(path.lstrip("."), reference) for path, leaf, _ in leaves(step.request, None, "")
              for reference in leaf_references(leaf)]
-    if step.loop is not None:
-        taken.append(("each element", step.loop.over))
+    over = step.loop.over if step.loop is not None else None
+    if isinstance(over, list):
+        # A gathered list: each value flows in from where the runbook has it.
+        taken += [(f"element {number}", reference) for number, value in enumerate(over, start=1)
+                  for reference in leaf_references(value)]
+    elif over is not None:
+        taken.append(("each element", over))
     for path, reference in taken:
         if isinstance(reference, InputRef) and reference.name in inputs:
             key = (inputs[reference.name], "")

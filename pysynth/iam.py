@@ -18,12 +18,15 @@ id that only exists once the step has run; partition, account and region are ``$
 A loop's body steps need their permissions once, for every element: a resource named by the loop's
 element is any (``*``), unless the loop walks a list output its condition keeps by a name prefix
 (``Buckets[*].Name`` whose ``Name`` starts with ``logs-``): every element starts with it, and the
-ARN says so (``arn:${Partition}:s3:::logs-*``). The step that lists the elements needs its own.
+ARN says so (``arn:${Partition}:s3:::logs-*``). The step that lists the elements needs its own. A
+loop over a list of values (literal texts, or a gathered list's inputs and outputs) touches the
+resource of each value.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -173,6 +176,20 @@ class _Values:
             return tuple(parts)
         return None
 
+    def choices(self, value: object) -> list[Parts | None]:
+        """What ``parts`` writes for each value ``value`` may take as the runbook runs: one, but the
+        element of a loop over a list of values is any of them (the parameter each input names)."""
+        if isinstance(value, ItemRef):
+            loop = self.steps.get(value.loop)
+            if loop is not None and loop.loop is not None and isinstance(loop.loop.over, list):
+                return [self.parts(element) for element in loop.loop.over]
+        if isinstance(value, Template):
+            # Every combination of its parts' choices; one it cannot write makes the whole unknown.
+            combinations = itertools.product(*(self.choices(part) for part in value.parts))
+            return [None if None in parts else tuple(piece for part in parts for piece in part)
+                    for parts in combinations]
+        return [self.parts(value)]
+
     def _placeholder(self, name: str) -> Parts:
         if name in self.params:
             return (self.params[name],)
@@ -252,7 +269,7 @@ def _arns(arn_format: str, request: dict, values: _Values, required: bool) -> li
         if piece in GLOBAL_PLACEHOLDERS.values():
             arns = [arn + list(values.parts(GlobalRef(_global_name(piece)))) for arn in arns]
             continue
-        candidates = [values.parts(value) for value in _member_values(request, piece)]
+        candidates = [parts for value in _member_values(request, piece) for parts in values.choices(value)]
         named = named or bool(candidates)
         choices = [parts for parts in candidates if parts is not None] or [("*",)]
         if len(choices) < len(candidates):

@@ -28,6 +28,8 @@ from typing import Union
 EXECUTE_AWS_API = "aws:executeAwsApi"
 WAIT_FOR_PROPERTY = "aws:waitForAwsResourceProperty"
 LOOP = "aws:loop"
+# What SSM's aws:loop calls the list it walks; where the references in a loop's list are named.
+ITERATORS = "Iterators"
 # SSM runs an aws:loop over at most this many elements; the step fails on a longer list.
 SSM_MAX_ITERATIONS = 100
 GLOBALS = ("ACCOUNT_ID", "REGION", "AWS_PARTITION")
@@ -171,6 +173,11 @@ class Loop:
     steps: list[Step]
     iterations: int
 
+    @property
+    def gathered(self) -> bool:
+        """Whether the list holds references: values the runbook has at run time, not just texts."""
+        return isinstance(self.over, list) and any(not isinstance(element, str) for element in self.over)
+
 
 @dataclass(slots=True)
 class Step:
@@ -192,6 +199,13 @@ class Step:
     retry: Retry | None = None
     loop: Loop | None = None
     batch: str | None = None
+
+
+def used_values(step: Step) -> dict:
+    """What a step uses, as a request tree: a call's request, or a loop step's list under
+    ``Iterators``, so that a reference in a loop's list (one of a gathered list's values) is
+    found, resolved and checked where a request's are."""
+    return {ITERATORS: step.loop.over} if step.loop is not None else step.request
 
 
 def walk(steps: list[Step]):

@@ -12,12 +12,13 @@ reads every page of a read (its runtime, handler and script exactly as pysynth w
 call and the outputs' paths in its ``InputPayload``): in the model it is the read, an
 ``aws:executeAwsApi`` step, which the SSM rendering writes as that script again.
 ``aws:waitForAwsResourceProperty`` steps become a wait, named after the botocore waiter that checks
-the same property; an ``aws:loop`` over one StringList reference or literal texts (``Iterators``,
-``IteratorDataType: String``) a loop step with its body ``Steps``, inside which
-``{{ Loop.CurrentIteratorValue }}`` and ``{{ Loop.CurrentIteration }}`` are ItemRef and IndexRef.
-Any other action (``aws:branch``, a do-while ``aws:loop``, another script…) is kept with its raw
-inputs so that the tools can refuse or skip it by name. The parameter the document assumes as its role
-(``AutomationAssumeRole``) is where Automation runs, not an input of the task: it is left out.
+the same property; an ``aws:loop`` over one StringList reference or a list of values, literal texts
+or references (``Iterators``, ``IteratorDataType: String``) a loop step with its body ``Steps``,
+inside which ``{{ Loop.CurrentIteratorValue }}`` and ``{{ Loop.CurrentIteration }}`` are ItemRef
+and IndexRef. Any other action (``aws:branch``, a do-while ``aws:loop``, another script…) is kept
+with its raw inputs so that the tools can refuse or skip it by name. The parameter the document
+assumes as its role (``AutomationAssumeRole``) is where Automation runs, not an input of the task:
+it is left out.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ import yaml
 from pysynth import safe_yaml
 from pysynth.evidence import property_wait, success_wait
 from pysynth.model import (
-    EXECUTE_AWS_API, GLOBALS, LOOP, WAIT_FOR_PROPERTY, Condition, GlobalRef, IndexRef, Input, InputRef, ItemRef, Loop,
-    Output, OutputRef, RecordRef, Retry, Runbook, Step, Template,
-    runbook_from_json, walk,
+    EXECUTE_AWS_API, GLOBALS, ITERATORS, LOOP, WAIT_FOR_PROPERTY, Condition, GlobalRef, IndexRef, Input, InputRef,
+    ItemRef, Loop, Output, OutputRef, RecordRef, Retry, Runbook, Step, Template,
+    runbook_from_json, used_values, walk,
 )
 from pysynth.paths import EVERY, Keep, Keys, keys_of_steps, list_selector, parse_selector, path_text
 from pysynth.resources import templates_root
@@ -268,15 +269,15 @@ def _paged_read(inputs: dict, outputs: list, where: str) -> tuple[object, object
 
 
 def _for_each(inputs: dict) -> bool:
-    """Whether an aws:loop's inputs are a for-each loop over one reference to a list, or over
-    literal texts, with steps."""
-    iterators = inputs.get("Iterators")
-    literal = isinstance(iterators, list) and all(isinstance(item, str) and "{{" not in item for item in iterators)
+    """Whether an aws:loop's inputs are a for-each loop over one reference to a list, or over a
+    list of texts (each literal, or references among literal text), with steps."""
+    iterators = inputs.get(ITERATORS)
+    listed = isinstance(iterators, list) and all(isinstance(item, str) for item in iterators)
     return (
-        (literal or isinstance(iterators, str) and REFERENCE.fullmatch(iterators.strip()) is not None)
+        (listed or isinstance(iterators, str) and REFERENCE.fullmatch(iterators.strip()) is not None)
         and inputs.get("IteratorDataType", ITERATOR_DATA_TYPE) == ITERATOR_DATA_TYPE
         and isinstance(inputs.get("Steps"), list) and bool(inputs["Steps"])
-        and set(inputs) <= {"Iterators", "IteratorDataType", "Steps"}
+        and set(inputs) <= {ITERATORS, "IteratorDataType", "Steps"}
     )
 
 
@@ -284,8 +285,10 @@ def _loop_step(
     step_name: str, inputs: dict, outputs: list[Output], description: str, records: list[RecordRef], name: str,
     loops: tuple[str, ...],
 ) -> Step:
-    iterators = inputs["Iterators"]
-    over = list(iterators) if isinstance(iterators, list) else _string(iterators.strip(), f"{name}: {step_name}.Iterators", loops)
+    iterators = inputs[ITERATORS]
+    where = f"{name}: {step_name}.{ITERATORS}"
+    # The loops around this one: an element may be their element, never this loop's own.
+    over = request_value(iterators, where, loops) if isinstance(iterators, list) else _string(iterators.strip(), where, loops)
     if not isinstance(over, (InputRef, OutputRef, list)):
         raise DocumentError(f"{name}: step {step_name}: Iterators is not a StringList parameter or step output")
     note = LOOP_NOTE.search(description)
@@ -406,11 +409,8 @@ def _check_step_references(
     for step in steps:
         if step.name in defined:
             raise DocumentError(f"{name}: step {step.name} is defined more than once")
-        if step.loop is not None:
-            over = step.loop.over
-            references = [] if isinstance(over, list) else [(f"{step.name}.Iterators", over)]
-        elif step.action == EXECUTE_AWS_API:
-            references = list(_references(step.request, step.name))
+        if step.loop is not None or step.action == EXECUTE_AWS_API:
+            references = list(_references(used_values(step), step.name))
         else:
             references = []
         for path, reference in references:

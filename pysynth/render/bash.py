@@ -269,9 +269,10 @@ def _bash_loop(context: Context, step: Step, enclosing: tuple[str, ...], counted
     return {
         "name": step.name, "pad": "  " * len(enclosing), "comment": loop_comment(step),
         "description": step.description.splitlines(), "loop": True,
-        # A list known at run time is read from its JSON; the log's own texts are words of the for.
+        # A list known at run time is read from its JSON; a list of values (the log's own texts, or
+        # the texts of the references a gathered list holds) gives the words of the for.
         "over": f'"${_bash_variable(over)}"' if listed else None, "over_name": _describe_list(over) if listed else None,
-        "words": None if listed else [shell_quote(text) for text in over],
+        "words": None if listed else [_shell_word(value) for value in over],
         "item": item_variable(step.name), "index": index_variable(step.name) if step.name in counted else None,
         "body": _bash_steps(context, step.loop.steps, (*enclosing, step.name), counted),
     }
@@ -373,8 +374,11 @@ def _binary_patterns(shape: Shape | None) -> list[str]:
 
 
 def _shell_word(value: object) -> str:
-    """A literal or a reference as one shell word."""
-    return f'"${_bash_variable(value)}"' if isinstance(value, Reference) else shell_quote(str(value))
+    """A literal, a reference or a template of both as one shell word of its text (the script holds
+    numbers and booleans as their JSON text)."""
+    parts = value.parts if isinstance(value, Template) else (value,)
+    return "".join(f'"${_bash_variable(part)}"' if isinstance(part, Reference) else shell_quote(str(part))
+                   for part in parts)
 
 
 def _bash_call(step: Step) -> str:

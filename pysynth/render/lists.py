@@ -8,10 +8,10 @@ from dataclasses import replace
 from typing import Callable
 
 from pysynth.botomodels import paginator_config, starting_tokens
-from pysynth.model import IndexRef, InputRef, Output, OutputRef, Step, walk
+from pysynth.model import IndexRef, InputRef, Output, OutputRef, Step, used_values, walk
 from pysynth.paths import cli_query, parse_path, value_at
 from pysynth.render.names import index_variable
-from pysynth.render.prose import plural
+from pysynth.render.prose import listed_text, plural
 from pysynth.render.shapes import known_operation, leaf_references, leaves, shape_at
 
 
@@ -59,7 +59,7 @@ def script_steps(steps: list[Step]) -> list[Step]:
     read = {
         (reference.step, reference.output)
         for step in walk(steps)
-        for leaf in [step.loop.over if step.loop else None, *(leaf for _, leaf, _ in leaves(step.request, None, ""))]
+        for _, leaf, _ in leaves(used_values(step), None, "")
         for reference in leaf_references(leaf)
         if isinstance(reference, OutputRef)
     }
@@ -79,13 +79,13 @@ def counted_loops(steps: list[Step], enclosing: tuple[str, ...] = ()) -> set[str
     step that creates a secret (its name in the secrets file says which iteration made it)."""
     counted: set[str] = set()
     for step in steps:
+        # A loop's list may hold the iteration number of a loop around it (a gathered list's template).
+        for _, leaf, _ in leaves(used_values(step), None, step.name):
+            counted.update(reference.loop for reference in leaf_references(leaf) if isinstance(reference, IndexRef))
         if step.loop is not None:
             counted |= counted_loops(step.loop.steps, (*enclosing, step.name))
-            continue
-        if any(output.secret for output in step.outputs):
+        elif any(output.secret for output in step.outputs):
             counted.update(enclosing)
-        for _, leaf, _ in leaves(step.request, None, step.name):
-            counted.update(reference.loop for reference in leaf_references(leaf) if isinstance(reference, IndexRef))
     return counted
 
 
@@ -104,6 +104,8 @@ def loop_comment(step: Step) -> str:
         source = f"each element of input {over.name}"
     elif isinstance(over, OutputRef):
         source = f"each element of output {over.step}.{over.output}"
+    elif step.loop.gathered:
+        source = f"each of {plural(len(over), 'value')}: {listed_text(over)}"
     else:
         source = f"each of {plural(len(over), 'text')} from the log"
     return f"for {source}"

@@ -6,9 +6,21 @@ from __future__ import annotations
 import json
 import unicodedata
 
-from pysynth.model import Condition, InputRef, RecordRef, Runbook, Step, walk
+from pysynth.model import (
+    Condition,
+    GlobalRef,
+    IndexRef,
+    InputRef,
+    ItemRef,
+    OutputRef,
+    RecordRef,
+    Runbook,
+    Step,
+    Template,
+    walk,
+)
 
-# A literal list a loop walks is named by its first elements.
+# A list of values a loop walks is named by its first elements.
 LISTED_ELEMENTS = 3
 # How each test of a list output's condition reads.
 CONDITION_TESTS = {"equals": "is", "prefix": "starts with", "tag": "has a tag"}
@@ -47,6 +59,32 @@ def condition_text(condition: Condition) -> str:
     return f"{condition.property} {CONDITION_TESTS.get(condition.test, condition.test)} {json.dumps(condition.value)}"
 
 
+def listed_text(values: list) -> str:
+    """A list of values by its first elements: ``"10.0.1.0/24", "10.0.2.0/24"``, or where it holds
+    references, where each comes from: ``CreateQueue.QueueUrl, input Name2 and 5 more``."""
+    shown = ", ".join(value_prose(value) for value in values[:LISTED_ELEMENTS])
+    more = f" and {len(values) - LISTED_ELEMENTS} more" if len(values) > LISTED_ELEMENTS else ""
+    return shown + more
+
+
+def value_prose(value: object) -> str:
+    """A value in prose: literal text quoted as JSON, a reference by what it names (``input Name``,
+    ``CreateQueue.QueueUrl``, ``the element of EachBucket``), a template its parts joined by +."""
+    if isinstance(value, InputRef):
+        return f"input {value.name}"
+    if isinstance(value, OutputRef):
+        return f"{value.step}.{value.output}"
+    if isinstance(value, GlobalRef):
+        return f"global:{value.name}"
+    if isinstance(value, ItemRef):
+        return f"the element of {value.loop}"
+    if isinstance(value, IndexRef):
+        return f"the iteration number of {value.loop}"
+    if isinstance(value, Template):
+        return " + ".join(value_prose(part) for part in value.parts)
+    return json.dumps(value)
+
+
 def walked_text(runbook: Runbook, step: Step) -> str:
     """What a loop step walks: ``input Buckets``, ``ListBuckets.Names (Buckets[*].Name where Name
     starts with "logs-")``, or a literal list (``the list "10.0.1.0/24", "10.0.2.0/24"``, its first
@@ -57,9 +95,7 @@ def walked_text(runbook: Runbook, step: Step) -> str:
 def list_text(runbook: Runbook, over) -> str:
     """A list a loop walks or a batch step takes, as ``walked_text`` says it."""
     if isinstance(over, list):
-        shown = ", ".join(json.dumps(element) for element in over[:LISTED_ELEMENTS])
-        more = f" and {len(over) - LISTED_ELEMENTS} more" if len(over) > LISTED_ELEMENTS else ""
-        return f"the list {shown}{more}"
+        return f"the list {listed_text(over)}"
     if isinstance(over, InputRef):
         return f"input {over.name}"
     producer = next((item for item in walk(runbook.steps) if item.name == over.step), None)

@@ -100,6 +100,15 @@ def _python_text(context: Context, reference) -> str:
     return expression if context.kind(reference) == "string" else f"json.dumps({expression})"
 
 
+def _python_element(context: Context, value: object) -> str:
+    """An element of a loop's list of values, as text: a literal, a reference's value or a template."""
+    if isinstance(value, Template):
+        return _python_fstring(context, value)
+    if isinstance(value, Reference):
+        return _python_text(context, value)
+    return repr(value)
+
+
 def _python_fstring(context: Context, template: Template) -> str:
     """A template as an f-string: literal text escaped as ``repr`` escapes it (in one quoting style,
     braces doubled), each reference as a replacement field."""
@@ -173,7 +182,12 @@ def _pad(enclosing: tuple[str, ...]) -> str:
 
 def _python_loop(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str]) -> dict:
     over, item = step.loop.over, item_variable(step.name)
-    over = _python_reference(over) if isinstance(over, Reference) else _python_value(context, over, None, len(_pad(enclosing)))
+    if isinstance(over, Reference):
+        over = _python_reference(over)
+    else:
+        # Each value as text, as SSM puts it into a StringList's element.
+        pad = _pad(enclosing)
+        over = "[\n" + "".join(f"{pad}    {_python_element(context, value)},\n" for value in over) + pad + "]"
     if step.name in counted:
         head = f"for {index_variable(step.name)}, {item} in enumerate({over}, start=1):"
     else:

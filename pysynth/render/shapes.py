@@ -23,6 +23,7 @@ from pysynth.model import (
     Runbook,
     Step,
     Template,
+    used_values,
     walk,
 )
 from pysynth.paths import Every
@@ -176,7 +177,7 @@ class Context:
         references = [
             reference
             for step in walk(runbook.steps)
-            for _, leaf, _ in leaves(step.request, None, step.name)
+            for _, leaf, _ in leaves(used_values(step), None, step.name)
             for reference in leaf_references(leaf)
         ]
         self.globals = {reference.name for reference in references if isinstance(reference, GlobalRef)}

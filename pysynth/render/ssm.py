@@ -5,8 +5,9 @@ SSM Automation reads ``{{ ... }}`` anywhere in a string as a variable reference 
 for it: a runbook with a literal ``{{`` in a value is refused by validation; in prose
 (descriptions) ``{{`` is written as ``{ {``.
 
-A loop step is an ``aws:loop`` over a StringList (``Iterators``: a reference, or the literal texts a
-loop over plain data walks) with its body under ``Steps``; inside
+A loop step is an ``aws:loop`` over a StringList (``Iterators``: a reference, or a list of values:
+the literal texts a loop over plain data walks, or the references a gathered list holds) with its
+body under ``Steps``; inside
 it, ``{{ Loop.CurrentIteratorValue }}`` is the element and ``{{ Loop.CurrentIteration }}`` its number.
 Its description says how many iterations the log shows and what SSM does with more than 100 elements;
 a batch step's description says which member takes the whole list. ``pysynth.ssm`` reads both notes
@@ -280,9 +281,12 @@ def pages_note(step: Step) -> str:
     )
 
 
-def ssm_iterators(over: InputRef | OutputRef | list[str]) -> str | list[str]:
-    """A loop's Iterators: a reference to its list, or the literal texts it walks."""
-    return over if isinstance(over, list) else ssm_reference(over)
+def ssm_iterators(over: InputRef | OutputRef | list) -> str | list[str]:
+    """A loop's Iterators: a reference to its list, or the values it walks, each a literal text or
+    a reference (``{{ CreateQueue.QueueUrl }}``) or a template of both."""
+    if isinstance(over, list):
+        return [element if isinstance(element, str) else ssm_text(element) for element in over]
+    return ssm_reference(over)
 
 
 def loop_note(step: Step) -> str:
@@ -295,7 +299,7 @@ def loop_note(step: Step) -> str:
     )
 
 
-def loop_list_text(over: InputRef | OutputRef | list[str]) -> str:
+def loop_list_text(over: InputRef | OutputRef | list) -> str:
     """A loop's list in prose: ``input Buckets``, ``ListBuckets.Names``, ``the 3 listed values``."""
     if isinstance(over, InputRef):
         return f"input {over.name}"

@@ -14,6 +14,7 @@ from botocore.validate import ParamValidator
 from pysynth.botomodels import waiter_model
 from pysynth.model import (
     EXECUTE_AWS_API,
+    ITERATORS,
     LOOP,
     WAIT_FOR_PROPERTY,
     IndexRef,
@@ -22,9 +23,11 @@ from pysynth.model import (
     ItemRef,
     Output,
     OutputRef,
+    Reference,
     Runbook,
     Step,
     Template,
+    used_values,
     walk,
 )
 from pysynth.paths import list_selector, parse_path
@@ -162,24 +165,37 @@ def _step_problems(
             problems += _blob_problems(step, path, leaf if file_input else None, operation.input_shape, fmt)
         elif file_input:
             problems.append(f"{path}: input {leaf.name} names a file, but this member takes {shape.type_name}")
-        for reference in leaf_references(leaf):
-            if isinstance(reference, OutputRef) and reference_secret(reference, outputs):
-                problems.append(f"{path}: {_describe(reference)} is a secret the step created; no step may use it")
-            kind = reference_kind(reference, inputs, outputs)
-            if isinstance(reference, (ItemRef, IndexRef)) and reference.loop not in loops:
-                problems.append(f"{path}: {_describe(reference)} is used outside that loop's steps")
-            elif kind is None:
-                problems.append(f"{path}: {_describe(reference)} is not defined before step {step.name}")
-            elif shape is not None and isinstance(leaf, Template) and position_kind(shape) != "string":
-                problems.append(f"{path}: a template makes text, but this member takes {shape.type_name}")
-            elif shape is not None and not fits(kind, position_kind(shape)):
-                problems.append(f"{path}: {_describe(reference)} is {kind}, but this member takes {shape.type_name}")
+        position = None if shape is None else (position_kind(shape), f"this member takes {shape.type_name}")
+        problems += _reference_problems(step, path, leaf, position, inputs, outputs, loops)
     request = with_placeholders(step.request, operation.input_shape)
     report = ParamValidator().validate(request, operation.input_shape)
     if report.has_errors():
         problems += [f"step {step.name}: {line}" for line in report.generate_report().splitlines()]
     for output in step.outputs:
         problems += _output_problems(step, output, operation.output_shape)
+    return problems
+
+
+def _reference_problems(
+    step: Step, path: str, leaf: object, position: tuple[str, str] | None, inputs: dict[str, Input],
+    outputs: dict[tuple[str, str], Output], loops: tuple[str, ...],
+) -> list[str]:
+    """What is wrong with the references of a value ``step`` uses at ``path``: each names an input,
+    an output of an earlier step it may read or a loop around it, of a kind that fits ``position``
+    (the kind of value the place takes, and how a message says so; None: any)."""
+    problems = []
+    for reference in leaf_references(leaf):
+        if isinstance(reference, OutputRef) and reference_secret(reference, outputs):
+            problems.append(f"{path}: {_describe(reference)} is a secret the step created; no step may use it")
+        kind = reference_kind(reference, inputs, outputs)
+        if isinstance(reference, (ItemRef, IndexRef)) and reference.loop not in loops:
+            problems.append(f"{path}: {_describe(reference)} is used outside that loop's steps")
+        elif kind is None:
+            problems.append(f"{path}: {_describe(reference)} is not defined before step {step.name}")
+        elif position is not None and isinstance(leaf, Template) and position[0] != "string":
+            problems.append(f"{path}: a template makes text, but {position[1]}")
+        elif position is not None and not fits(kind, position[0]):
+            problems.append(f"{path}: {_describe(reference)} is {kind}, but {position[1]}")
     return problems
 
 
@@ -195,25 +211,45 @@ def _loop_problems(
         problems.append(f"{where}: a loop step makes no call of its own: no service, API, request, outputs, "
                         "wait, retry or batch")
     over = step.loop.over
-    list_type = None
     if isinstance(over, list):
-        list_type = "StringList" if over and all(isinstance(item, str) for item in over) else "literal"
-    elif isinstance(over, InputRef) and over.name in inputs:
-        list_type = inputs[over.name].type
-    elif isinstance(over, OutputRef) and (over.step, over.output) in outputs:
-        list_type = outputs[(over.step, over.output)].type
-    if list_type == "literal":
-        problems.append(f"{where}: the literal list it loops over must hold one text or more")
-    elif list_type != "StringList":
-        problems.append(f"{where}: it loops over {_describe(over)}, which is not a StringList input or a list "
-                        "output of an earlier step")
+        problems += _listed_problems(step, inputs, outputs, loops)
+    else:
+        list_type = None
+        if isinstance(over, InputRef) and over.name in inputs:
+            list_type = inputs[over.name].type
+        elif isinstance(over, OutputRef) and (over.step, over.output) in outputs:
+            list_type = outputs[(over.step, over.output)].type
+        if list_type != "StringList":
+            problems.append(f"{where}: it loops over {_describe(over)}, which is not a StringList input or a list "
+                            "output of an earlier step")
     if not step.loop.steps:
         problems.append(f"{where}: a loop needs at least one step to repeat")
     return problems + _steps_problems(step.loop.steps, inputs, outputs, (*loops, step.name), fmt)
 
 
+def _listed_problems(
+    step: Step, inputs: dict[str, Input], outputs: dict[tuple[str, str], Output], loops: tuple[str, ...],
+) -> list[str]:
+    """A loop over a list of values: one or more, each a text, or references to what the loop's step
+    may read (inputs, earlier steps' outputs, the loops around it; not its own element) making one."""
+    if not step.loop.over:
+        return [f"step {step.name}: the list it loops over must hold one value or more"]
+    problems = []
+    text = ("string", "an element of the list is one text")
+    for index, element in enumerate(step.loop.over):
+        path = f"{step.name}.{ITERATORS}[{index}]"
+        if isinstance(element, InputRef) and element.name in inputs and inputs[element.name].file:
+            problems.append(f"{path}: input {element.name} names a file, but {text[1]}")
+        elif isinstance(element, (str, Template, Reference)):
+            problems += _reference_problems(step, path, element, text, inputs, outputs, loops)
+        else:
+            problems.append(f"{path}: {text[1]} or a reference, not {type(element).__name__}")
+    return problems
+
+
 def _batch_problems(step: Step, fmt: str) -> list[str]:
-    """A batch step gives its whole list to one request member: a list input or output, or texts."""
+    """A batch step gives its whole list to one request member: a list input or output, or a list
+    of values (texts, or references the request's checks resolve like any member's)."""
     if step.batch is None:
         return []
     listed = batch_list(step)
@@ -222,8 +258,8 @@ def _batch_problems(step: Step, fmt: str) -> list[str]:
             # The scripts skip the call when the list is empty (the APIs refuse an empty one).
             return [f"step {step.name}: a batch step has no outputs: the scripts skip its call when the list is empty"]
         return []
-    if not (isinstance(listed, list) and all(isinstance(text, str) for text in listed)):
-        return [f"step {step.name}: its batch member {step.batch} takes no list input, output or list of texts"]
+    if not (isinstance(listed, list) and all(isinstance(value, (str, Template, Reference)) for value in listed)):
+        return [f"step {step.name}: its batch member {step.batch} takes no list input, output or list of values"]
     return []
 
 
@@ -376,7 +412,7 @@ def _ssm_brace_problems(runbook: Runbook) -> list[str]:
         if any("{{" in text for text in _strings(item.default)):
             problems.append(f"input {item.name}: the default {explain}")
     for step in walk(runbook.steps):
-        for path, leaf, _ in leaves(step.request, None, step.name):
+        for path, leaf, _ in leaves(used_values(step), None, step.name):
             if isinstance(leaf, Template):
                 text = ssm_text(leaf)
                 # Each reference pysynth writes opens one '{{'; any other comes from the literal text.
@@ -393,9 +429,6 @@ def _ssm_brace_problems(runbook: Runbook) -> list[str]:
             elif step.name in paged and output.where is not None and "{{" in output.where.value:
                 # The script's InputPayload carries the value as it is, not escaped as in a selector.
                 problems.append(f"output {step.name}.{output.name}: the condition's value {explain}")
-        if step.loop is not None and isinstance(step.loop.over, list):
-            if any("{{" in item for item in step.loop.over if isinstance(item, str)):
-                problems.append(f"step {step.name}: an element of the list it loops over {explain}")
     return problems
 
 

@@ -167,9 +167,9 @@ def _from_the_first_page(step: Step, request: dict) -> dict:
 
 
 class ForEachLoop:
-    """``aws:loop`` over a list (``Iterators``: a reference or literal texts): its steps once per
-    element, in order, each iteration seeing its element and number; like SSM, it fails on a list
-    of more than 100."""
+    """``aws:loop`` over a list (``Iterators``: a reference, or values, each literal text or resolved
+    as a request's are): its steps once per element, in order, each iteration seeing its element and
+    number; like SSM, it fails on a list of more than 100."""
 
     def problems(self, step: Step) -> list[str]:
         if step.loop is None:
@@ -200,7 +200,11 @@ class ForEachLoop:
 
     def _elements(self, step: Step, execution: Execution, shown: bool) -> list | Unknown:
         over = step.loop.over
-        elements = over if isinstance(over, list) else execution.value(over, shown)
+        if isinstance(over, list):
+            # Each value as text, as SSM puts a value into a StringList's element.
+            elements = [text(execution.resolve(element, None, shown)) for element in over]
+        else:
+            elements = execution.value(over, shown)
         if isinstance(elements, Unknown):
             return elements
         if not isinstance(elements, list):

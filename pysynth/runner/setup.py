@@ -13,7 +13,7 @@ from typing import Mapping
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pysynth.model import GlobalRef, Input, Runbook, Template, walk
+from pysynth.model import GlobalRef, Input, Runbook, Template, used_values, walk
 from pysynth.render import ASSUME_ROLE, ASSUME_ROLE_PATTERN, environment_name
 from pysynth.render.ssm import paged_reads
 from pysynth.runner.actions import step_problems
@@ -169,7 +169,7 @@ def _assumed(session: boto3.Session, role: str, endpoint_url: str | None) -> bot
 def _globals(runbook: Runbook, aws: Aws) -> dict[str, object]:
     """The ``global:`` values; the caller identity is only asked for when the runbook uses it."""
     values: dict[str, object] = {"REGION": aws.session.region_name}
-    used = {reference.name for step in walk(runbook.steps) for reference in _references(step.request)
+    used = {reference.name for step in walk(runbook.steps) for reference in _references(used_values(step))
             if isinstance(reference, GlobalRef)}
     if used & {"ACCOUNT_ID", "AWS_PARTITION"}:
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pysynth.botomodels import operation_model
 from pysynth.facts import TOKEN
-from pysynth.model import GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Step, Template, walk
+from pysynth.model import GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Step, Template, used_values, walk
 from pysynth.paths import parse_path
 from pysynth.render.shapes import shape_at
 from pysynth.verify import batches
@@ -20,9 +20,6 @@ from pysynth.verify.values import (
     ABSENT, Finding, Unknown, at_path, literal_texts, record_ref, record_text, reference_text, references, show,
     show_pair, unlogged_reason,
 )
-
-# Where a loop step's list is named, in messages (SSM's input of aws:loop).
-LOOP_LIST = "Iterators"
 
 # --------------------------------------------------------------------------- the runbook on its own
 
@@ -44,10 +41,8 @@ def check_runbook(replay) -> None:
                 f"step {step.name}: action {step.action} cannot be checked against a log",
                 step=step.name,
             ))
-        if step.action in API_ACTIONS:
-            named = references(step.request)
-        elif step.loop is not None and not isinstance(step.loop.over, list):
-            named = [(LOOP_LIST, step.loop.over)]
+        if step.action in API_ACTIONS or step.loop is not None:
+            named = references(used_values(step))
         else:
             continue
         for path, reference in named:

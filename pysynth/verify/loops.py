@@ -12,7 +12,7 @@ from pysynth.paths import value_at
 from pysynth.render.prose import plural
 from pysynth.verify.instances import Instance
 from pysynth.verify.problems import API_ACTIONS, ITERATION_COUNT, UNREPLAYABLE_LOOP, Problem
-from pysynth.verify.values import ABSENT, element_text, leaves, record_ref, reference_text
+from pysynth.verify.values import ABSENT, element_text, leaves, record_ref, show
 
 # Iterations a message names one by one before it says how many more there are.
 NAMED_ITERATIONS = 3
@@ -76,7 +76,7 @@ def _unreplayable(replay) -> None:
         unchecked = f"; {plural(len(numbers), 'call')} of its body left unchecked" if numbers else ""
         replay.problems.append(Problem(
             UNREPLAYABLE_LOOP,
-            f"{instance.loop_text} cannot be replayed: it walks {reference_text(instance.step.loop.over)}, "
+            f"{instance.loop_text} cannot be replayed: it walks {show(instance.step.loop.over)}, "
             f"but {unknown.why}{unchecked}",
             step=instance.step.name, iterations=instance.iterations,
         ))

@@ -128,11 +128,12 @@ class Replay:
                 yield from self.expand(step.loop.steps, frames + (Frame(step.name, number, element),), final)
 
     def elements(self, instance: Instance) -> list | Unknown:
-        """The list a loop step's instance walks: its literal list, its input's default, or the list
-        output in the logged response of the call its step made."""
+        """The list a loop step's instance walks: its list of values, each resolved as a request's
+        values are (an input's default, the matched producing call's response…), its input's
+        default, or the list output in the logged response of the call its step made."""
         over = instance.step.loop.over
         if isinstance(over, list):
-            return over
+            return self.listed(instance, over)
         if (instance.step.name, over) in self.bad_references:
             return Unknown("reported", reported=True)
         if isinstance(over, InputRef):
@@ -151,6 +152,19 @@ class Replay:
         if not isinstance(value, list):
             return Unknown(f"the response of {record_text(event)} has no list at {output.path}")
         return value
+
+    def listed(self, instance: Instance, values: list) -> list | Unknown:
+        """A loop's list of values, each as text (an element of a StringList); Unknown naming the
+        first element that has no value."""
+        elements = []
+        for number, value in enumerate(values, start=1):
+            element = value if isinstance(value, str) else self.resolve(instance, value)
+            if isinstance(element, Unknown):
+                if element.reported:
+                    return element
+                return Unknown(f"its element {number}, {reference_text(value)}, has no value: {element.why}")
+            elements.append(text_of(element))
+        return elements
 
     # -- resolving references -------------------------------------------------------------------
 
