@@ -107,3 +107,20 @@ def queues_created_then_deleted(directory: Path) -> Path:
                            {"QueueUrl": url}))
     records += [sqs("DeleteQueue", second, {"QueueUrl": url}) for second, url in enumerate(urls, start=10)]
     return write_log(directory / "queues.json", records)
+
+
+def instances_started_then_stopped(directory: Path) -> Path:
+    """Three instances started, each of its own type, then each stopped by the id its start
+    returned: one StopInstances call can take the three ids, which come from three steps."""
+    records, ids = [], []
+    for second, kind in enumerate(("t3.micro", "t3.small", "m5.large"), start=1):
+        instance = f"i-0abc{second:013d}"
+        ids.append(instance)
+        records.append(ec2("RunInstances", second, {"ImageId": "ami-03cf127a", "InstanceType": kind, "MinCount": 1,
+                                                    "MaxCount": 1},
+                           {"Instances": [{"InstanceId": instance, "InstanceType": kind,
+                                           "State": {"Code": 0, "Name": "pending"}}]}))
+    records += [ec2("StopInstances", second, {"InstanceIds": [instance]},
+                    {"StoppingInstances": [{"InstanceId": instance, "CurrentState": {"Code": 64, "Name": "stopping"}}]})
+                for second, instance in enumerate(ids, start=10)]
+    return write_log(directory / "started.json", records)

@@ -7,6 +7,7 @@ from pysynth.model import (
     LOOP,
     WAIT_FOR_PROPERTY,
     Condition,
+    GlobalRef,
     IndexRef,
     Input,
     InputRef,
@@ -34,7 +35,7 @@ def list_output(name: str, path: str, where: Condition | None = None) -> Output:
     return Output(name, list_selector(path, where), "StringList", path, where=where)
 
 
-def loop_step(name: str, over: InputRef | OutputRef, steps: list[Step], iterations: int) -> Step:
+def loop_step(name: str, over: InputRef | OutputRef | list, steps: list[Step], iterations: int) -> Step:
     return Step(name, "", "", {}, action=LOOP, loop=Loop(over, steps, iterations))
 
 
@@ -182,5 +183,51 @@ def tag_volume_sizes() -> Runbook:
                     {"Key": Template(("size-", IndexRef("EachSize"))), "Value": ItemRef("EachSize")}]},
                      records=[record(2)]),
             ], iterations=2),
+        ],
+    )
+
+
+QUEUE_URL = Output("QueueUrl", "$.QueueUrl", "String", "QueueUrl")
+
+
+def queues_cleaned_up() -> Runbook:
+    """Three queues, each made with its own visibility timeout, then each deleted by the URL its
+    creation returned: a loop over a gathered list of three steps' outputs."""
+    made = [("CreateQueue", "QueueName", "orders", "30"), ("CreateQueue2", "QueueName2", "billing", "60"),
+            ("CreateQueue3", "QueueName3", "audit", "90")]
+    creates = [Step(step, "sqs", "CreateQueue", {"QueueName": InputRef(name), "Attributes": {"VisibilityTimeout": timeout}},
+                    outputs=[QUEUE_URL], records=[record(number)])
+               for number, (step, name, _, timeout) in enumerate(made, start=1)]
+    return Runbook(
+        description="Make three queues, then delete them.",
+        inputs=[Input(name, "String", "The name of a queue.", default=default) for _, name, default, _ in made],
+        steps=[*creates, loop_step("EachQueueUrl", [OutputRef(step.name, "QueueUrl") for step in creates], [
+            Step("DeleteQueue", "sqs", "DeleteQueue", {"QueueUrl": ItemRef("EachQueueUrl")}, records=[record(4)]),
+        ], iterations=3)],
+    )
+
+
+HOSTILE_KEY = "it's \"$(touch pwned)\" `id` * ü.txt"
+
+
+def objects_under_gathered_keys() -> Runbook:
+    """A bucket, then an object under each of four keys, each made its own way: an input, a template of
+    an input, the region and hostile text, the log's literal text, and a template of the bucket's
+    location (CreateBucket's output)."""
+    return Runbook(
+        description="Objects under the keys the log shows.",
+        inputs=[Input("Bucket", "String", "The bucket.", default="reports"),
+                Input("Key", "String", "A key.", default="summary.csv"),
+                Input("Folder", "String", "A folder.", default="daily")],
+        steps=[
+            Step("CreateBucket", "s3", "CreateBucket", {"Bucket": InputRef("Bucket")},
+                 outputs=[Output("Location", "$.Location", "String", "Location")], records=[record(1)]),
+            loop_step("EachKey", [
+                InputRef("Key"), Template((InputRef("Folder"), "/", GlobalRef("REGION"), "/" + HOSTILE_KEY)),
+                HOSTILE_KEY, Template(("copy", OutputRef("CreateBucket", "Location"))),
+            ], [
+                Step("PutObject", "s3", "PutObject", {"Bucket": InputRef("Bucket"), "Key": ItemRef("EachKey")},
+                     records=[record(2)]),
+            ], iterations=4),
         ],
     )

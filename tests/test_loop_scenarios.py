@@ -111,6 +111,17 @@ def queues(aws, environment) -> dict:
             for url in sqs.list_queues().get("QueueUrls", [])}
 
 
+def existing_queue(aws, phase):
+    aws("sqs").create_queue(QueueName="keep-me")  # not the script's: nothing may delete it
+    return {}
+
+
+def queue_timeouts(aws, environment) -> dict:
+    sqs = aws("sqs")
+    return {url.rsplit("/", 1)[1]: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+            ["Attributes"]["VisibilityTimeout"] for url in sqs.list_queues().get("QueueUrls", [])}
+
+
 def instances(counts: dict[str, int]):
     def create(aws, phase):
         ec2 = aws("ec2")
@@ -153,6 +164,14 @@ def over_logged_blocks(model):
     create, tag = loop["loop"]["steps"]
     assert tag["request"]["Resources"] == [{"$output": [create["name"], "SubnetId"]}]
     assert tag["request"]["Tags"][0]["Value"]["$template"][1:] == ["-", {"$index": loop["name"]}]
+
+
+def over_created_urls(model):
+    (loop,) = _loops(model)
+    creates = [step["name"] for step in model["steps"] if step["api"] == "CreateQueue"]
+    # The queues the runbook created, each by the URL its creation returned; the last one is kept.
+    assert loop["loop"]["over"] == [{"$output": [name, "QueueUrl"]} for name in creates[:-1]]
+    assert [step["api"] for step in loop["loop"]["steps"]] == ["DeleteQueue"]
 
 
 def batched(model):
@@ -198,6 +217,12 @@ SCENARIO_LIST = [
     LoopScenario(
         "sqs_app_queues", ["--apps", "rec-web", "rec-billing"], ["--apps", "new-api", "new-auth", "new-cron"],
         {"Apps": ["new-api", "new-auth", "new-cron"]}, lambda aws, phase: {}, queues, over_input("Apps"),
+    ),
+    LoopScenario(
+        "sqs_queues_cleanup", ["--queues", "rec-a", "rec-b", "rec-c", "rec-d"],
+        ["--queues", "new-w", "new-x", "new-y", "new-z"],
+        {"QueueName": "new-w", "QueueName2": "new-x", "QueueName3": "new-y", "QueueName4": "new-z"},
+        existing_queue, queue_timeouts, over_created_urls,
     ),
     LoopScenario(
         "ec2_running_instances_stopped", [], [], {},

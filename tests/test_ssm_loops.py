@@ -402,7 +402,7 @@ mainSteps:
     result = run_cli("run", str(path), "--endpoint-url", endpoint)
     assert result.code == EXIT_USAGE
     assert ("error: step UntilReady: pysynth run runs an aws:loop over one StringList (Iterators: a parameter, a "
-            "step output or a list of texts, IteratorDataType: String), with its Steps; this one is not") in result.stderr
+            "step output or a list of values, IteratorDataType: String), with its Steps; this one is not") in result.stderr
     assert client(endpoint, "sqs").list_queues().get("QueueUrls", []) == []
 
 

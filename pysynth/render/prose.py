@@ -61,7 +61,7 @@ def condition_text(condition: Condition) -> str:
 
 def listed_text(values: list) -> str:
     """A list of values by its first elements: ``"10.0.1.0/24", "10.0.2.0/24"``, or where it holds
-    references, where each comes from: ``CreateQueue.QueueUrl, input Name2 and 5 more``."""
+    references, where each comes from: ``output CreateQueue.QueueUrl, input Name2 and 5 more``."""
     shown = ", ".join(value_prose(value) for value in values[:LISTED_ELEMENTS])
     more = f" and {len(values) - LISTED_ELEMENTS} more" if len(values) > LISTED_ELEMENTS else ""
     return shown + more
@@ -69,17 +69,18 @@ def listed_text(values: list) -> str:
 
 def value_prose(value: object) -> str:
     """A value in prose: literal text quoted as JSON, a reference by what it names (``input Name``,
-    ``CreateQueue.QueueUrl``, ``the element of EachBucket``), a template its parts joined by +."""
+    ``output CreateQueue.QueueUrl``, ``the element of loop EachBucket``), a template its parts
+    joined by +."""
     if isinstance(value, InputRef):
         return f"input {value.name}"
     if isinstance(value, OutputRef):
-        return f"{value.step}.{value.output}"
+        return f"output {value.step}.{value.output}"
     if isinstance(value, GlobalRef):
-        return f"global:{value.name}"
+        return f"runtime value {value.name}"
     if isinstance(value, ItemRef):
-        return f"the element of {value.loop}"
+        return f"the element of loop {value.loop}"
     if isinstance(value, IndexRef):
-        return f"the iteration number of {value.loop}"
+        return f"the iteration number of loop {value.loop}"
     if isinstance(value, Template):
         return " + ".join(value_prose(part) for part in value.parts)
     return json.dumps(value)

@@ -42,6 +42,7 @@ from pysynth.render.names import (
     option_name,
     output_variable,
 )
+from pysynth.render.prose import value_prose
 from pysynth.render.shapes import (
     default_fits,
     fits,
@@ -186,16 +187,16 @@ def _reference_problems(
     problems = []
     for reference in leaf_references(leaf):
         if isinstance(reference, OutputRef) and reference_secret(reference, outputs):
-            problems.append(f"{path}: {_describe(reference)} is a secret the step created; no step may use it")
+            problems.append(f"{path}: {value_prose(reference)} is a secret the step created; no step may use it")
         kind = reference_kind(reference, inputs, outputs)
         if isinstance(reference, (ItemRef, IndexRef)) and reference.loop not in loops:
-            problems.append(f"{path}: {_describe(reference)} is used outside that loop's steps")
+            problems.append(f"{path}: {value_prose(reference)} is used outside that loop's steps")
         elif kind is None:
-            problems.append(f"{path}: {_describe(reference)} is not defined before step {step.name}")
+            problems.append(f"{path}: {value_prose(reference)} is not defined before step {step.name}")
         elif position is not None and isinstance(leaf, Template) and position[0] != "string":
             problems.append(f"{path}: a template makes text, but {position[1]}")
         elif position is not None and not fits(kind, position[0]):
-            problems.append(f"{path}: {_describe(reference)} is {kind}, but {position[1]}")
+            problems.append(f"{path}: {value_prose(reference)} is {kind}, but {position[1]}")
     return problems
 
 
@@ -220,7 +221,7 @@ def _loop_problems(
         elif isinstance(over, OutputRef) and (over.step, over.output) in outputs:
             list_type = outputs[(over.step, over.output)].type
         if list_type != "StringList":
-            problems.append(f"{where}: it loops over {_describe(over)}, which is not a StringList input or a list "
+            problems.append(f"{where}: it loops over {value_prose(over)}, which is not a StringList input or a list "
                             "output of an earlier step")
     if not step.loop.steps:
         problems.append(f"{where}: a loop needs at least one step to repeat")
@@ -365,18 +366,6 @@ def _list_output_problems(where: str, output: Output, response: Shape, element: 
         return [f"{where}: the {output.where.test} test does not apply to {output.where.property} "
                 f"({tested.type_name})"]
     return []
-
-
-def _describe(reference) -> str:
-    if isinstance(reference, InputRef):
-        return f"input {reference.name}"
-    if isinstance(reference, OutputRef):
-        return f"output {reference.step}.{reference.output}"
-    if isinstance(reference, ItemRef):
-        return f"the element of loop {reference.loop}"
-    if isinstance(reference, IndexRef):
-        return f"the iteration number of loop {reference.loop}"
-    return f"runtime value {reference.name}"
 
 
 def _ssm_problems(runbook: Runbook) -> list[str]:

@@ -174,7 +174,7 @@ class ForEachLoop:
     def problems(self, step: Step) -> list[str]:
         if step.loop is None:
             return [f"step {step.name}: pysynth run runs an aws:loop over one StringList (Iterators: a parameter, "
-                    "a step output or a list of texts, IteratorDataType: String), with its Steps; this one is not"]
+                    "a step output or a list of values, IteratorDataType: String), with its Steps; this one is not"]
         problems = [f"step {step.name}: an aws:loop step has no outputs of its own"] if step.outputs else []
         for inner in step.loop.steps:
             problems += step_problems(inner)

@@ -135,7 +135,7 @@ def _finding_problem(replay, instance: Instance, number: int, finding: Finding) 
     else:
         expected, found = show_pair(finding.expected, finding.found)
         if finding.source is not None:
-            found = f"{found} (from {reference_text(finding.source)})"
+            found = f"{found} (from {_source_text(replay, instance, finding.source)})"
     if finding.expected is not ABSENT and finding.path in replay.hidden[number]:
         expected = "a hidden value"
     return Problem(
@@ -144,6 +144,18 @@ def _finding_problem(replay, instance: Instance, number: int, finding: Finding) 
         expected=finding.expected, found=finding.source if isinstance(finding.found, Unknown) else finding.found,
         **located,
     )
+
+
+def _source_text(replay, instance: Instance, source) -> str:
+    """The reference a value came from; a loop's element also by the value of its list it is, where
+    that is a reference (a gathered list: ``element 2 of its list, {{ CreateQueue2.QueueUrl }}``)."""
+    text = reference_text(source)
+    if isinstance(source, ItemRef):
+        over = replay.scopes.steps[source.loop].loop.over
+        number = next(frame.number for frame in instance.frames if frame.loop == source.loop)
+        if isinstance(over, list) and not isinstance(over[number - 1], str):
+            text += f", element {number} of its list, {reference_text(over[number - 1])}"
+    return text
 
 
 def _check_literals(replay, instance: Instance, number: int) -> None:

@@ -158,7 +158,7 @@ class Replay:
         first element that has no value."""
         elements = []
         for number, value in enumerate(values, start=1):
-            element = value if isinstance(value, str) else self.resolve(instance, value)
+            element = self.resolve(instance, value) if isinstance(value, (*REFERENCES, Template)) else value
             if isinstance(element, Unknown):
                 if element.reported:
                     return element
