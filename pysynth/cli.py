@@ -24,7 +24,7 @@ from rich.text import Text
 from pysynth.facts import analyse
 from pysynth.ingest.events import json_line
 from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, InputError, LeftOut, Selection, ingest
-from pysynth.render import RenderError, render_checked
+from pysynth.render import RenderError, checked_rendering
 from pysynth.render.prose import plural
 from pysynth.report import (
     comparison_table, events_table, explain_violations, principals_table, print_problems,
@@ -264,7 +264,7 @@ def synth(
                             target=output_format)
     runbook = synthesis.runbooks[0]
     try:
-        text = render_checked(runbook, output_format)
+        rendering = checked_rendering(runbook, output_format)
     except RenderError as error:
         stderr.print(Text(f"error: the {output_format} rendering failed its checks:\n{error}", style="red"))
         raise typer.Exit(EXIT_FAILED_CHECK) from None
@@ -280,10 +280,11 @@ def synth(
         for problem in verdict.problems:
             stderr.print(Text(f"  {problem.kind}: {problem.message}"))
         raise typer.Exit(EXIT_NOT_CERTIFIED)
+    text = rendering.text
     if output_format == "ssm":
         from pysynth.lint import limit_problems
 
-        for problem in limit_problems(text):
+        for problem in limit_problems(text, rendering.document):
             stderr.print(Text(f"warning: Systems Manager would refuse this document: {problem}", style="yellow"))
     if with_role:
         from pysynth.cloudformation import template_with_role
