@@ -25,8 +25,18 @@ def service_model(service: str) -> botocore.model.ServiceModel:
     return botocore.model.ServiceModel(loader().load_service_model(service, "service-2"), service_name=service)
 
 
+@functools.cache
 def operation_model(service: str, operation: str) -> botocore.model.OperationModel:
     return service_model(service).operation_model(operation)
+
+
+@functools.cache
+def idempotency_tokens(service: str, operation: str) -> tuple[str, ...]:
+    """The request's top-level members that botocore fills with a fresh token when left out."""
+    shape = operation_model(service, operation).input_shape
+    if shape is None:
+        return ()
+    return tuple(member for member, member_shape in shape.members.items() if member_shape.metadata.get("idempotencyToken"))
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import jmespath
 
-from pysynth.botomodels import operation_model, waiter_model, waiters_of_operation
+from pysynth.botomodels import idempotency_tokens, waiter_model, waiters_of_operation
 from pysynth.ingest.events import Event
 from pysynth.model import Wait
 from pysynth.paths import strings_of
@@ -63,9 +63,7 @@ class Failures:
 def request_key(event: Event) -> str:
     """The call's service, operation and request without idempotency tokens: what a retry repeats."""
     call = event.call
-    shape = operation_model(call.service, call.operation).input_shape
-    tokens = {name for name, member in (shape.members.items() if shape is not None else ()) if
-              member.metadata.get("idempotencyToken")}
+    tokens = idempotency_tokens(call.service, call.operation)
     params = {key: value for key, value in call.params.items() if key not in tokens}
     return json.dumps([call.service, call.operation, params], sort_keys=True, default=str)
 
