@@ -11,6 +11,7 @@ value in the logged response); ``path_text`` writes keys back as text.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ Keys = list["str | int | Every | Keep"]
 PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
 
 
+# Requests of one operation share their paths, and every layer writes them out again and again:
+# kept once written (bounded, for a session of ever new map keys).
+@functools.lru_cache(maxsize=1 << 16)
 def path_text(keys: tuple) -> str:
     """``("Tags", 0, "Value")`` as ``Tags[0].Value``; map keys that are not plain names are quoted."""
     text = ""
