@@ -25,7 +25,7 @@ import jmespath
 from pysynth.botomodels import idempotency_tokens, waiter_model, waiters_of_operation
 from pysynth.ingest.events import Event
 from pysynth.model import Wait
-from pysynth.paths import strings_of
+from pysynth.paths import canonical_json, strings_of
 
 # Waiter names that mean the resource is gone or stopped: a poor match for a write that creates.
 ENDING_STATES = ("Deleted", "Terminated", "Stopped", "NotExists", "Cancelled", "Disassociated")
@@ -65,7 +65,7 @@ def request_key(event: Event) -> str:
     call = event.call
     tokens = idempotency_tokens(call.service, call.operation)
     params = {key: value for key, value in call.params.items() if key not in tokens}
-    return json.dumps([call.service, call.operation, params], sort_keys=True, default=str)
+    return canonical_json([call.service, call.operation, params])
 
 
 def poll_series(events: list[Event]) -> list[PollSeries]:

@@ -249,3 +249,13 @@ def strings_of(value: object, min_length: int = 0) -> set[str]:
         elif isinstance(item, list):
             stack.extend(item)
     return found
+
+
+# One encoder for every canonical text: ``json.dumps`` with arguments builds an encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str)
+
+
+def canonical_json(value: object) -> str:
+    """A request or response tree as JSON with sorted keys (anything JSON lacks as its text):
+    equal trees give equal texts, the key that finds a repeated request."""
+    return _CANONICAL.encode(value)

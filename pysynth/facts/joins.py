@@ -3,13 +3,12 @@ take, and which calls repeat an earlier one."""
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left
 from collections import defaultdict
 
 
 from pysynth.evidence import PollSeries
-from pysynth.paths import strings_of
+from pysynth.paths import canonical_json, strings_of
 from pysynth.ingest.events import Event
 from pysynth.facts.session import Poll, Session
 
@@ -86,7 +85,7 @@ def retries(session: Session) -> list[tuple[int, int]]:
         if event.read_only:
             continue
         call = event.call
-        key = json.dumps([call.service, call.operation, call.params], sort_keys=True, default=str)
+        key = canonical_json([call.service, call.operation, call.params])
         earlier, head = latest.get(key), first_of_run.get(key)
         latest[key] = number
         first_of_run[key] = number

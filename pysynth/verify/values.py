@@ -11,7 +11,7 @@ from pysynth.botomodels import idempotency_tokens
 from pysynth.facts import MIN_EMBEDDED_LENGTH
 from pysynth.ingest.events import Event
 from pysynth.model import GlobalRef, IndexRef, InputRef, ItemRef, Output, OutputRef, RecordRef, Template
-from pysynth.paths import list_selector, parse_path, parse_selector, path_text, strings_of, value_at
+from pysynth.paths import canonical_json, list_selector, parse_path, parse_selector, path_text, strings_of, value_at
 from pysynth.verify.problems import MESSAGE_VALUE_LENGTH, VALUE_DIFFERS
 
 # The references a request may hold; a Template holds them among its text.
@@ -197,7 +197,7 @@ def records_text(records: list[RecordRef]) -> str:
 
 
 def value_key(value: object) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    return canonical_json(value)
 
 
 def created_ids(calls: list[Event], runtime: set[str]) -> dict[str, int]:
