@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from pysynth import collector
+from pysynth.beside import Beside
 from pysynth.facts import analyse
 from pysynth.ingest.events import json_line
 from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, InputError, LeftOut, Selection, ingest
@@ -268,21 +269,23 @@ def synth(
         synthesis = _synthesize(ingested, logs, policy, objectives, time_limit, models=1, strict=strict,
                                 target=output_format)
         runbook = synthesis.runbooks[0]
-        try:
-            rendering = checked_rendering(runbook, output_format)
-        except RenderError as error:
-            stderr.print(Text(f"error: the {output_format} rendering failed its checks:\n{error}", style="red"))
-            raise typer.Exit(EXIT_FAILED_CHECK) from None
-        # The same check as `pysynth verify`. The rendering's own check has read the text back to this
-        # very model, so certifying the model certifies what is printed.
         objectives = synthesis.outcome.objectives
-        verdict = check_synthesized(
+        # The same check as `pysynth verify`, made beside the rendering's own checks (neither needs
+        # the other). The rendering's check reads the text back to this very model, so certifying
+        # the model certifies what is printed.
+        with Beside(lambda: check_synthesized(
             runbook, ingested.kept, ingested.reads, ingested.failed,
             require_waits="unwaited_polls" in objectives, require_retries="unhandled_failures" in objectives,
-        )
-        if not verdict.certified:
+        ).problems) as certifying:
+            try:
+                rendering = checked_rendering(runbook, output_format)
+            except RenderError as error:
+                stderr.print(Text(f"error: the {output_format} rendering failed its checks:\n{error}", style="red"))
+                raise typer.Exit(EXIT_FAILED_CHECK) from None
+            problems = certifying.result()
+        if problems:
             stderr.print(Text("error: the synthesized runbook does not reproduce the log; not printing it:", style="red"))
-            for problem in verdict.problems:
+            for problem in problems:
                 stderr.print(Text(f"  {problem.kind}: {problem.message}"))
             raise typer.Exit(EXIT_NOT_CERTIFIED)
         text = rendering.text
