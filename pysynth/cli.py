@@ -304,6 +304,11 @@ def synth(
             sys.stdout.write(text)
             sys.stdout.flush()
         stderr.print(synth_summary(synthesis, runbook))
+        if _process_ends_with_command:
+            # What the command built is left to the end of the process, which frees it at once:
+            # frozen, the collector neither walks it when this pause ends nor frees it object by
+            # object at exit (clingo's ground program among it: 0.6 s of a 10,000-call synthesis).
+            gc.freeze()
 
 
 @app.command(short_help="Show the best runbooks side by side, and where they differ.")
@@ -646,8 +651,15 @@ def _parse_time_option(option: str, value: str | None) -> float | None:
     return moment.timestamp()
 
 
+# Set by the console entry point, which runs one command and exits; a command run in-process
+# (CliRunner, the tests) leaves the process as it found it.
+_process_ends_with_command = False
+
+
 def main() -> None:
     """Console entry point: a one-line error instead of a traceback for anything unexpected."""
+    global _process_ends_with_command
+    _process_ends_with_command = True
     try:
         app()
     except KeyboardInterrupt:
