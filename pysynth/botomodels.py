@@ -4,20 +4,40 @@ missing or broken profile must not stop pysynth from reading a model."""
 from __future__ import annotations
 
 import functools
+import gzip
+import os
 
 import botocore.exceptions
 import botocore.loaders
 import botocore.model
 import botocore.waiter
+import orjson
 
 # Resource identifiers that name or address a resource (not a CIDR block or an IP that identify a
 # route or an address).
 NAMING_IDENTIFIERS = frozenset(("Name", "Id", "Arn", "Url"))
 
 
+class ModelFileLoader(botocore.loaders.JSONFileLoader):
+    """botocore's model files, parsed with orjson: botocore's own parsing (the standard library
+    with an OrderedDict hook) is a good part of the start-up of a run, and dicts keep order too."""
+
+    def load_file(self, file_path):
+        for suffix, opener in ((".json", open), (".json.gz", gzip.open)):
+            if os.path.isfile(file_path + suffix):
+                with opener(file_path + suffix, "rb") as model_file:
+                    content = model_file.read()
+                try:
+                    return orjson.loads(content)
+                except orjson.JSONDecodeError:
+                    break  # something orjson does not take (an integer beyond 64 bits): botocore's way
+        return super().load_file(file_path)
+
+
 @functools.cache
 def loader() -> botocore.loaders.Loader:
-    return botocore.loaders.create_loader()
+    """The one loader of the process (the reading layer's too): each model file is parsed once."""
+    return botocore.loaders.Loader(file_loader=ModelFileLoader())
 
 
 @functools.cache
@@ -25,8 +45,18 @@ def service_model(service: str) -> botocore.model.ServiceModel:
     return botocore.model.ServiceModel(loader().load_service_model(service, "service-2"), service_name=service)
 
 
+@functools.cache
 def operation_model(service: str, operation: str) -> botocore.model.OperationModel:
     return service_model(service).operation_model(operation)
+
+
+@functools.cache
+def idempotency_tokens(service: str, operation: str) -> tuple[str, ...]:
+    """The request's top-level members that botocore fills with a fresh token when left out."""
+    shape = operation_model(service, operation).input_shape
+    if shape is None:
+        return ()
+    return tuple(member for member, member_shape in shape.members.items() if member_shape.metadata.get("idempotencyToken"))
 
 
 @functools.cache

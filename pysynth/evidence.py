@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 import jmespath
 
-from pysynth.botomodels import operation_model, waiter_model, waiters_of_operation
+from pysynth.botomodels import idempotency_tokens, waiter_model, waiters_of_operation
 from pysynth.ingest.events import Event
 from pysynth.model import Wait
-from pysynth.paths import strings_of
+from pysynth.paths import canonical_json, strings_of
 
 # Waiter names that mean the resource is gone or stopped: a poor match for a write that creates.
 ENDING_STATES = ("Deleted", "Terminated", "Stopped", "NotExists", "Cancelled", "Disassociated")
@@ -63,11 +63,9 @@ class Failures:
 def request_key(event: Event) -> str:
     """The call's service, operation and request without idempotency tokens: what a retry repeats."""
     call = event.call
-    shape = operation_model(call.service, call.operation).input_shape
-    tokens = {name for name, member in (shape.members.items() if shape is not None else ()) if
-              member.metadata.get("idempotencyToken")}
+    tokens = idempotency_tokens(call.service, call.operation)
     params = {key: value for key, value in call.params.items() if key not in tokens}
-    return json.dumps([call.service, call.operation, params], sort_keys=True, default=str)
+    return canonical_json([call.service, call.operation, params])
 
 
 def poll_series(events: list[Event]) -> list[PollSeries]:

@@ -31,17 +31,20 @@ def max_document_bytes() -> int:
     return int(match.group(1)) * 1024 if match else 64 * 1024
 
 
-def limit_problems(text: str) -> list[str]:
-    """Each documented limit the SSM document ``text`` breaks, one line each; [] when none."""
+def limit_problems(text: str, document: object = None) -> list[str]:
+    """Each documented limit the SSM document ``text`` breaks, one line each; [] when none.
+    ``document``: the text as already read (the SSM rendering's check reads it back), so that a
+    large one is not parsed again; None reads it here."""
     problems = []
     size = len(text.encode("utf-8"))
     if size > max_document_bytes():
         problems.append(f"the document is {size:,} bytes; Systems Manager takes at most {max_document_bytes():,} "
                         "(select fewer calls with --since, --until or --principal)")
-    try:
-        document = safe_yaml.load(text)
-    except yaml.YAMLError as error:
-        return problems + [f"the document is not YAML: {str(error).splitlines()[0]}"]
+    if document is None:
+        try:
+            document = safe_yaml.load(text)
+        except yaml.YAMLError as error:
+            return problems + [f"the document is not YAML: {str(error).splitlines()[0]}"]
     steps = document.get("mainSteps") if isinstance(document, dict) else None
     parameters = document.get("parameters") if isinstance(document, dict) else None
     defaults = {name: spec.get("default") for name, spec in (parameters or {}).items() if isinstance(spec, dict)} \

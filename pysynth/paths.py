@@ -11,6 +11,7 @@ value in the logged response); ``path_text`` writes keys back as text.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ Keys = list["str | int | Every | Keep"]
 PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
 
 
+# Requests of one operation share their paths, and every layer writes them out again and again:
+# kept once written (bounded, for a session of ever new map keys).
+@functools.lru_cache(maxsize=1 << 16)
 def path_text(keys: tuple) -> str:
     """``("Tags", 0, "Value")`` as ``Tags[0].Value``; map keys that are not plain names are quoted."""
     text = ""
@@ -245,3 +249,13 @@ def strings_of(value: object, min_length: int = 0) -> set[str]:
         elif isinstance(item, list):
             stack.extend(item)
     return found
+
+
+# One encoder for every canonical text: ``json.dumps`` with arguments builds an encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str)
+
+
+def canonical_json(value: object) -> str:
+    """A request or response tree as JSON with sorted keys (anything JSON lacks as its text):
+    equal trees give equal texts, the key that finds a repeated request."""
+    return _CANONICAL.encode(value)

@@ -65,7 +65,8 @@ def complete(service: str, operation: str, params: dict, hidden: list[str]) -> t
     binary_payload = bool(payload) and shape.members[payload].type_name == "blob"
     if binary_payload and payload not in params:
         additions.append(((), payload, shape.members[payload]))
-    _find(params, shape, (), set(hidden), additions, expansions, content_found=binary_payload)
+    if hidden or _may_lack_content(shape):
+        _find(params, shape, (), set(hidden), additions, expansions, content_found=binary_payload)
     if not additions and not expansions:
         return params, list(hidden)
     completed, paths = copy.deepcopy(params), list(hidden)
@@ -131,6 +132,30 @@ def _structure(shape: botocore.model.StructureShape) -> tuple[frozenset, frozens
     text = tuple(member for member, member_shape in optional
                  if member_shape.type_name == "string" and member_shape.metadata.get("sensitive"))
     return required, settings, binary, text, len(optional)
+
+
+@functools.cache
+def _may_lack_content(shape: botocore.model.StructureShape) -> bool:
+    """Whether a request of this shape can leave out a member its content goes into (a structure
+    within it has a binary or sensitive text member): only then must a request with nothing hidden
+    be searched for one."""
+    seen: set[str] = set()
+    pending = [shape]
+    while pending:
+        found = pending.pop()
+        if found.name in seen:
+            continue
+        seen.add(found.name)
+        if found.type_name == "structure":
+            _, _, binary, text, _ = _structure(found)
+            if binary or text:
+                return True
+            pending.extend(found.members.values())
+        elif found.type_name == "list":
+            pending.append(found.member)
+        elif found.type_name == "map":
+            pending.append(found.value)
+    return False
 
 
 def _unlogged_member(value: dict, shape: botocore.model.StructureShape, top: bool) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SHARED, run_cli
+from conftest import SHARED, make_record, run_cli, write_log
 
 from pysynth.cloudformation import document_resource
 from pysynth.lint import limit_problems, max_document_bytes
@@ -115,6 +115,22 @@ def test_the_limits_catch_what_they_say():
     assert max_document_bytes() == 64 * 1024  # botocore's documentation of CreateDocument says so
     big = "schemaVersion: '0.3'\ndescription: \"" + "x" * max_document_bytes() + "\"\nmainSteps: []\n"
     assert limit_problems(big)[0].startswith(f"the document is {len(big):,} bytes; Systems Manager takes at most")
+
+
+def test_synth_warns_of_a_document_over_the_limits_and_still_prints_it(tmp_path):
+    statements = [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::logs-{number}/*"}
+                  for number in range(1200)]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    log = write_log(tmp_path / "policy.json", [make_record(
+        "PutUserPolicy", request={"userName": "bob", "policyName": "reads", "policyDocument": policy})])
+    result = run_cli("synth", "--all-principals", str(log))
+    assert result.code == 0, result.stderr
+    size = len(result.stdout.encode())
+    assert size > max_document_bytes()
+    assert (f"warning: Systems Manager would refuse this document: the document is {size:,} bytes; Systems Manager "
+            f"takes at most {max_document_bytes():,}") in result.stderr
+    # The rendering's check hands on the document it read back: the limits see what a fresh parse sees.
+    assert limit_problems(result.stdout, yaml.safe_load(result.stdout)) == limit_problems(result.stdout)
 
 
 def test_upload_refuses_a_document_over_the_limits(tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_record, retried_attachment, run_cli, write_log
+from pysynth import synth as synth_module
 from pysynth.facts import analyse
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import GlobalRef, InputRef, OutputRef, Template
@@ -157,3 +158,20 @@ def test_hostile_values_render_safely_or_are_refused_with_a_reason(tmp_path):
     assert bash.code == 4 and "NUL" in bash.stderr
     facts = run_cli("facts", str(log))
     assert facts.code == 0 and "\ufffd" in facts.stdout
+
+
+def test_synth_prints_no_runbook_the_log_does_not_certify(monkeypatch):
+    """The certification runs beside the rendering's checks: its problems still stop the runbook."""
+    build = synth_module.build_runbook
+
+    def tampered(*arguments):
+        runbook = build(*arguments)
+        runbook.steps[1].request["PolicyArn"] = "arn:aws:iam::aws:policy/AdministratorAccess"
+        return runbook
+
+    monkeypatch.setattr(synth_module, "build_runbook", tampered)
+    result = run_cli("synth", "--principal", "alice", str(EXAMPLES / "iam-onboarding.json"))
+    assert result.code == 5 and result.stdout == ""
+    assert "the synthesized runbook does not reproduce the log; not printing it" in result.stderr
+    assert "value-differs: step AttachUserPolicy PolicyArn" in result.stderr
+    assert "AdministratorAccess" in result.stderr

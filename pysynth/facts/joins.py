@@ -3,12 +3,12 @@ take, and which calls repeat an earlier one."""
 
 from __future__ import annotations
 
-import json
+from bisect import bisect_left
 from collections import defaultdict
 
 
 from pysynth.evidence import PollSeries
-from pysynth.paths import strings_of
+from pysynth.paths import canonical_json, strings_of
 from pysynth.ingest.events import Event
 from pysynth.facts.session import Poll, Session
 
@@ -45,19 +45,29 @@ def join_candidates(session: Session, sources: dict[int, list[tuple[int, int]]])
     decides). Plain data (a tag value "true", a path "/") is never read from a response that
     merely echoes it: that would tie unrelated steps together."""
     moments = session.moments
+
+    def moment_of(source: tuple[int, int]) -> int:
+        return moments[source[0] - 1]
+
     for slot in session.slots:
         if slot.hidden or slot.runtime or not (slot.identifier or slot.whole or slot.value_id in session.produced):
             continue
         moment = moments[slot.call - 1]
-        earlier = [output for call, output in sources.get(slot.value_id, ()) if moments[call - 1] < moment]
-        # A read's response shows the state after the writes logged before it: only a call logged
-        # after the read may take its values.
-        same = [output for call, output in sources.get(slot.value_id, ())
-                if moments[call - 1] == moment and call != slot.call
-                and not (session.is_read(call) and call > slot.call)][:SAME_MOMENT_SOURCES]
-        chosen = set(same)
-        if earlier:
-            chosen |= {earlier[0], earlier[-1]}
+        found = sources.get(slot.value_id, ())
+        # A value's sources are in call order, so in moment order: those of earlier moments come
+        # first. Bisecting keeps a value shown by every copy of a task (an availability zone)
+        # from costing each of its slots all its sources.
+        start = bisect_left(found, moment, key=moment_of)
+        chosen = {found[0][1], found[start - 1][1]} if start else set()
+        same = 0
+        for call, output in (found[index] for index in range(start, len(found))):
+            if same == SAME_MOMENT_SOURCES or moments[call - 1] != moment:
+                break
+            # A read's response shows the state after the writes logged before it: only a call
+            # logged after the read may take its values.
+            if call != slot.call and not (session.is_read(call) and call > slot.call):
+                chosen.add(output)
+                same += 1
         session.can_take.extend((slot.id, output) for output in sorted(chosen))
 
 
@@ -75,7 +85,7 @@ def retries(session: Session) -> list[tuple[int, int]]:
         if event.read_only:
             continue
         call = event.call
-        key = json.dumps([call.service, call.operation, call.params], sort_keys=True, default=str)
+        key = canonical_json([call.service, call.operation, call.params])
         earlier, head = latest.get(key), first_of_run.get(key)
         latest[key] = number
         first_of_run[key] = number

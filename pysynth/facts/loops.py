@@ -318,13 +318,16 @@ class LoopFinder:
                    if len({slot[row[index]].value_id for row in rows}) > 1]
         if not varying:
             return []
-        produced_inside = {value for value, call in self.session.produced.items()
-                           if iterations[0][0].calls[0] <= call <= iterations[-1][-1].calls[-1]}
+        produced, first, last = self.session.produced, iterations[0][0].calls[0], iterations[-1][-1].calls[-1]
+
+        def produced_inside(value_id: int) -> bool:
+            return first <= produced.get(value_id, 0) <= last  # calls are numbered from 1
+
         # A value within a structure that varies whole is no key: the structure is what flows.
         keys = [index for index in varying
                 if rows[0][index] > 0 and slot[rows[0][index]].within is None
                 and all(isinstance(slot[row[index]].value, str) and not slot[row[index]].hidden
-                        and slot[row[index]].value_id not in produced_inside for row in rows)]
+                        and not produced_inside(slot[row[index]].value_id) for row in rows)]
         keys.sort(key=lambda index: (not (slot[rows[0][index]].identifier or slot[rows[0][index]].span), index))
         choices = []
         for key in keys[:MAX_KEYS]:

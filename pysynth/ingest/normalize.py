@@ -29,8 +29,8 @@ import botocore.loaders
 import botocore.model
 import botocore.utils
 import botocore.validate
-import orjson
 
+from pysynth import botomodels
 from pysynth.ingest.calls import CanonicalCall, NotMappable
 
 HIDDEN_MARKERS = frozenset({"HIDDEN_DUE_TO_SECURITY_REASONS", "<sensitiveDataRemoved>"})
@@ -742,22 +742,6 @@ class _Operation:
         )
 
 
-class _ModelFileLoader(botocore.loaders.JSONFileLoader):
-    """botocore's model files, parsed with orjson: botocore's own parsing (the standard library
-    with an OrderedDict hook) is a good part of the start-up of a run, and dicts keep order too."""
-
-    def load_file(self, file_path):
-        for suffix, opener in ((".json", open), (".json.gz", gzip.open)):
-            if os.path.isfile(file_path + suffix):
-                with opener(file_path + suffix, "rb") as model_file:
-                    content = model_file.read()
-                try:
-                    return orjson.loads(content)
-                except orjson.JSONDecodeError:
-                    break  # something orjson does not take (an integer beyond 64 bits): botocore's way
-        return super().load_file(file_path)
-
-
 def _read_service_metadata(loader: botocore.loaders.Loader, service: str) -> dict:
     """A service model's metadata, read from the head of its file: the models put it first, and
     reading all of them whole to find one event source would take seconds."""
@@ -782,7 +766,7 @@ class Normalizer:
     """Maps CloudTrail records onto botocore operations; reuse one instance, it caches."""
 
     def __init__(self, loader: botocore.loaders.Loader | None = None):
-        self._loader = loader or botocore.loaders.Loader(file_loader=_ModelFileLoader())
+        self._loader = loader or botomodels.loader()
         self._validator = botocore.validate.ParamValidator()
         self._services_by_host: dict[str, list[str]] | None = None
         self._service_plans: dict[str, _ServicePlans] = {}

@@ -7,13 +7,15 @@ for every value it writes: ``ssm.yaml_string``, ``bash.shell_quote`` and ``repr`
 ``render`` refuses a runbook with problems of its own (``validate``: dangling references, a request
 botocore rejects…) by raising ``RenderError``; ``check`` lists those and the problems of a rendered
 text (YAML that does not read back to the runbook, bash that fails ``bash -n`` or shellcheck, Python
-that does not compile); ``render_checked`` renders and checks.
+that does not compile); ``render_checked`` renders and checks, and ``checked_rendering`` also gives
+the SSM document as the check read it.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 
 import jinja2
 
@@ -64,26 +66,44 @@ def check(runbook: Runbook, fmt: str, text: str) -> list[str]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     problems = [] if fmt == "json" else model_problems(runbook, fmt)
-    return problems + _text_problems(runbook, fmt, text)
+    return problems + _read_back(runbook, fmt, text)[0]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """A rendering that passed its checks, and the SSM document its check read the text back as
+    (None in the other formats): what checks the document further (``pysynth.lint``) reads it
+    without parsing a large text again."""
+
+    text: str
+    document: object = None
 
 
 def render_checked(runbook: Runbook, fmt: str) -> str:
+    return checked_rendering(runbook, fmt).text
+
+
+def checked_rendering(runbook: Runbook, fmt: str) -> Rendering:
     with collector.paused():
         text = render(runbook, fmt)
         # render refused a runbook with problems of its own: only the text is left to check.
-        problems = _text_problems(runbook, fmt, text)
+        problems, document = _read_back(runbook, fmt, text)
     if problems:
         raise RenderError(problems)
-    return text
+    return Rendering(text, document)
 
 
-def _text_problems(runbook: Runbook, fmt: str, text: str) -> list[str]:
+def _read_back(runbook: Runbook, fmt: str, text: str) -> tuple[list[str], object]:
+    """The problems of ``text`` as the ``fmt`` rendering of ``runbook``, and the SSM document it
+    reads as."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        return [f"the {fmt} text cannot be written as UTF-8 ({error.reason} at {error.start})"]
+        return [f"the {fmt} text cannot be written as UTF-8 ({error.reason} at {error.start})"], None
+    if fmt == "ssm":
+        return ssm.read_back(runbook, text)
     check_text = _check_json if fmt == "json" else RENDERERS[fmt].check_text
-    return check_text(runbook, text)
+    return check_text(runbook, text), None
 
 
 def _check_json(runbook: Runbook, text: str) -> list[str]:
@@ -117,5 +137,6 @@ def _environment() -> jinja2.Environment:
 
 __all__ = [
     "ASSUME_ROLE", "ASSUME_ROLE_PATTERN", "FORMATS", "SSM_OUTPUT_TYPES", "RenderError", "check", "environment_name",
-    "item_shape", "known_operation", "member_shape", "option_name", "placeholder_value", "render", "render_checked",
+    "Rendering", "checked_rendering", "item_shape", "known_operation", "member_shape", "option_name",
+    "placeholder_value", "render", "render_checked",
 ]

@@ -349,13 +349,15 @@ def _normalized(value: object) -> object:
     return Template(tuple(parts)) if parts else ""
 
 
-def check_text(runbook: Runbook, text: str) -> list[str]:
+def read_back(runbook: Runbook, text: str) -> tuple[list[str], object]:
+    """The problems of ``text`` as the runbook's SSM rendering, and the document it reads as (None
+    when it is not YAML), for the checks that look at the document further."""
     try:
         document = safe_yaml.load(text)
     except yaml.YAMLError as error:
-        return [f"the SSM document is not YAML: {error}"]
+        return [f"the SSM document is not YAML: {error}"], None
     if not isinstance(document, dict):
-        return ["the SSM document is not a mapping"]
+        return ["the SSM document is not a mapping"], document
     problems = []
 
     def expect(where: str, actual: object, expected: object) -> None:
@@ -374,7 +376,7 @@ def check_text(runbook: Runbook, text: str) -> list[str]:
     role = _mapping(parameters.get(ASSUME_ROLE))
     expect(f"parameter {ASSUME_ROLE} default", role.get("default"), None if paged else "")
     _check_steps(_sequence(document.get("mainSteps")), runbook.steps, (), paged, expect, problems)
-    return problems
+    return problems, document
 
 
 def _check_steps(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pysynth.botomodels import operation_model
 from pysynth.facts import TOKEN
-from pysynth.model import GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Step, Template, used_values, walk
+from pysynth.model import GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Step, Template, walk
 from pysynth.paths import parse_path
 from pysynth.render.shapes import shape_at
 from pysynth.verify import batches
@@ -17,7 +17,7 @@ from pysynth.verify.problems import (
     SECRET_LITERAL, UNKNOWN_INPUT, UNKNOWN_OUTPUT, UNSUPPORTED_ACTION, VALUE_DIFFERS, Problem,
 )
 from pysynth.verify.values import (
-    ABSENT, Finding, Unknown, at_path, literal_texts, record_ref, record_text, reference_text, references, show,
+    ABSENT, Finding, Unknown, at_path, literal_texts, record_ref, record_text, reference_text, show,
     show_pair, unlogged_reason,
 )
 
@@ -42,7 +42,7 @@ def check_runbook(replay) -> None:
                 step=step.name,
             ))
         if step.action in API_ACTIONS or step.loop is not None:
-            named = references(used_values(step))
+            named = replay.references(step)
         else:
             continue
         for path, reference in named:
@@ -87,7 +87,7 @@ def check_step(replay, instance: Instance) -> None:
         replay.problems.append(_finding_problem(replay, instance, number, finding))
     if instance.step.batch is not None:
         batches.check(replay, instance)
-    for path, reference in references(instance.step.request):
+    for path, reference in replay.references(instance.step):
         producer_number = (replay.matched.get(replay.scopes.producer_key(instance, reference.step))
                            if isinstance(reference, OutputRef) else None)
         if producer_number is not None and moment_of(replay.calls[producer_number]) > moment_of(event):
@@ -167,13 +167,13 @@ def _check_literals(replay, instance: Instance, number: int) -> None:
     for path, text in literal_texts(step.request):
         if path in hidden or (step.name, path) in replay.literals_reported:
             continue
-        shape = shape_at(request_shape, parse_path(path) or [])
-        if shape is not None and text in (shape.enum or ()):
-            continue  # an enum value a response showed first (an architecture) was not created
         candidates = [text] + [token.group() for token in TOKEN.finditer(text)]
         value = next((item for item in candidates if replay.created.get(item, number) < number), None)
         if value is None:
             continue
+        shape = shape_at(request_shape, parse_path(path) or [])
+        if shape is not None and text in (shape.enum or ()):
+            continue  # an enum value a response showed first (an architecture) was not created
         replay.literals_reported.add((step.name, path))
         producer = replay.created[value]
         replay.problems.append(Problem(

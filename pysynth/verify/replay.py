@@ -18,7 +18,9 @@ from pysynth import unlogged
 from pysynth.facts import runtime_values
 from pysynth.ingest.events import Event
 from pysynth.ingest.normalize import Normalizer
-from pysynth.model import GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Runbook, Step, Template, walk
+from pysynth.model import (
+    GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Runbook, Step, Template, used_values, walk,
+)
 from pysynth.paths import path_text
 from pysynth.verify import batches, checks, loops
 from pysynth.verify.instances import Frame, Instance, Scopes
@@ -74,6 +76,15 @@ class Replay:
         # The latest call each outermost loop's instances have made so far: the next iteration's
         # calls come after it.
         self.last_in_run: dict[str, int] = {}
+        self._references: dict[int, list] = {}  # id of a step -> the references of what it uses
+
+    def references(self, step: Step) -> list[tuple[str, object]]:
+        """(path, reference) of each reference of what the step uses (``model.used_values``), found
+        once for the step rather than for each of its instances and each call they are compared with."""
+        found = self._references.get(id(step))
+        if found is None:
+            found = self._references[id(step)] = references(used_values(step))
+        return found
 
     def run(self) -> Verdict:
         checks.check_runbook(self)
@@ -227,8 +238,8 @@ class Replay:
     def compare(self, instance: Instance, node: object, expected: object, keys: tuple, hidden: set[str],
                 source=None):
         """Findings where ``node`` (a request tree of ``instance``'s step) differs from ``expected``."""
-        path = path_text(keys)
-        if path in hidden:
+        # Most calls hide nothing: a path is written out only to look it up there, or for a finding.
+        if hidden and (path := path_text(keys)) in hidden:
             if source is None and isinstance(node, InputRef) and node.name in self.inputs:
                 item = self.inputs[node.name]
                 if item.secret or item.default is None:
@@ -240,13 +251,13 @@ class Replay:
             value = self.resolve(instance, node)
             if isinstance(value, Unknown):
                 if not value.reported:
-                    yield Finding(VALUE_DIFFERS, path, expected, value, node)
+                    yield Finding(VALUE_DIFFERS, path_text(keys), expected, value, node)
                 return
             node, source = value, node
         if isinstance(node, dict) and isinstance(expected, dict):
             for key in dict.fromkeys([*expected, *node]):
                 child, wanted = node.get(key, ABSENT), expected.get(key, ABSENT)
-                if child is ABSENT and path_text(keys + (key,)) in hidden:
+                if child is ABSENT and hidden and path_text(keys + (key,)) in hidden:
                     yield Finding(OMITTED_VALUE, path_text(keys + (key,)), wanted, child, source)
                 elif child is ABSENT or wanted is ABSENT:
                     yield Finding(VALUE_DIFFERS, path_text(keys + (key,)), wanted, child, source)
@@ -256,7 +267,7 @@ class Replay:
             for index, (child, wanted) in enumerate(zip(node, expected)):
                 yield from self.compare(instance, child, wanted, keys + (index,), hidden, source)
         elif not same(node, expected):
-            yield Finding(VALUE_DIFFERS, path, expected, node, source)
+            yield Finding(VALUE_DIFFERS, path_text(keys), expected, node, source)
 
     def findings(self, instance: Instance, number: int) -> list[Finding]:
         found = self.compare(instance, instance.step.request, self.expected[number], (), self.hidden[number])
@@ -271,7 +282,7 @@ class Replay:
     def producers_before(self, instance: Instance, number: int) -> bool:
         """Whether every step whose output ``instance`` uses made its call no later than the second
         of call ``number`` (CloudTrail's order within one second is arbitrary)."""
-        for _, reference in references(instance.step.request):
+        for _, reference in self.references(instance.step):
             producer = (self.matched.get(self.scopes.producer_key(instance, reference.step))
                         if isinstance(reference, OutputRef) else None)
             if producer is not None and moment_of(self.calls[producer]) > moment_of(self.calls[number]):

@@ -7,12 +7,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-
-from pysynth.botomodels import operation_model
+from pysynth.botomodels import idempotency_tokens
 from pysynth.facts import MIN_EMBEDDED_LENGTH
 from pysynth.ingest.events import Event
 from pysynth.model import GlobalRef, IndexRef, InputRef, ItemRef, Output, OutputRef, RecordRef, Template
-from pysynth.paths import list_selector, parse_path, parse_selector, path_text, value_at
+from pysynth.paths import canonical_json, list_selector, parse_path, parse_selector, path_text, strings_of, value_at
 from pysynth.verify.problems import MESSAGE_VALUE_LENGTH, VALUE_DIFFERS
 
 # The references a request may hold; a Template holds them among its text.
@@ -174,10 +173,8 @@ def expected_request(event: Event) -> dict:
     Only top-level members are left out and the replay never changes a request, so the nested
     values are the log's own, not copies."""
     request = dict(event.call.params)
-    shape = operation_model(event.call.service, event.call.operation).input_shape
-    for member, member_shape in (shape.members.items() if shape is not None else ()):
-        if member_shape.metadata.get("idempotencyToken"):
-            request.pop(member, None)
+    for member in idempotency_tokens(event.call.service, event.call.operation):
+        request.pop(member, None)
     return request
 
 
@@ -200,7 +197,7 @@ def records_text(records: list[RecordRef]) -> str:
 
 
 def value_key(value: object) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    return canonical_json(value)
 
 
 def created_ids(calls: list[Event], runtime: set[str]) -> dict[str, int]:
@@ -213,13 +210,10 @@ def created_ids(calls: list[Event], runtime: set[str]) -> dict[str, int]:
     for number, event in enumerate(calls):
         if event.read_only:
             continue  # a read shows what existed; it creates nothing
-        seen.update(value for _, value in leaves(event.call.params) if isinstance(value, str))
-        for _, value in leaves(event.call.response or {}):
-            if not isinstance(value, str) or value in seen:
-                continue
-            seen.add(value)
-            if value not in runtime and is_id(value):
-                created[value] = number
+        seen |= strings_of(event.call.params)
+        new = strings_of(event.call.response) - seen
+        seen |= new
+        created.update((value, number) for value in new if value not in runtime and is_id(value))
     return created
 
 
