@@ -1,5 +1,5 @@
 """Synthesis: kept calls -> analysed session -> facts -> solver -> runbook models
-(``pysynth.build`` turns each answer into a runbook)."""
+(``pysynth.builder`` turns each answer into a runbook)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pysynth import collector
-from pysynth.build import build_runbook
+from pysynth.builder import build_runbook
 from pysynth.facts import Session, analyse
 from pysynth.ingest.events import Event
 from pysynth.model import Runbook
