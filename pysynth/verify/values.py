@@ -12,6 +12,7 @@ from pysynth.facts import MIN_EMBEDDED_LENGTH
 from pysynth.ingest.events import Event
 from pysynth.model import GlobalRef, IndexRef, InputRef, ItemRef, Output, OutputRef, RecordRef, Template
 from pysynth.paths import canonical_json, list_selector, parse_path, parse_selector, path_text, strings_of, value_at
+from pysynth.render.ssm import ssm_reference
 from pysynth.verify.problems import MESSAGE_VALUE_LENGTH, VALUE_DIFFERS
 
 # The references a request may hold; a Template holds them among its text.
@@ -101,18 +102,12 @@ def show_pair(expected: object, found: object) -> tuple[str, str]:
 
 
 def reference_text(reference) -> str:
-    if isinstance(reference, InputRef):
-        return f"{{{{ {reference.name} }}}}"
-    if isinstance(reference, OutputRef):
-        return f"{{{{ {reference.step}.{reference.output} }}}}"
-    if isinstance(reference, GlobalRef):
-        return f"{{{{ global:{reference.name} }}}}"
-    if isinstance(reference, ItemRef):
-        return f"{{{{ {reference.loop}.CurrentIteratorValue }}}}"
-    if isinstance(reference, IndexRef):
-        return f"{{{{ {reference.loop}.CurrentIteration }}}}"
-    return json.dumps("".join(part if isinstance(part, str) else reference_text(part) for part in reference.parts),
-                      ensure_ascii=False)
+    """A reference as SSM writes it (one reference syntax: ``render.ssm.ssm_reference``); a template
+    as the JSON string it stands for."""
+    if isinstance(reference, Template):
+        return json.dumps("".join(part if isinstance(part, str) else ssm_reference(part) for part in reference.parts),
+                          ensure_ascii=False)
+    return ssm_reference(reference)
 
 
 def leaves(value: object, keys: tuple = ()):
