@@ -13,8 +13,10 @@ tree of dicts and lists whose leaves are literal values (str, int, float, bool) 
 - ``IndexRef(loop)``: that iteration's number, from 1 (``{{ Loop.CurrentIteration }}``).
 
 Steps carry an ``action``: ``aws:executeAwsApi``, ``aws:waitForAwsResourceProperty`` for a wait
-(``Step.wait``), or ``aws:loop`` for a loop (``Step.loop``: its body steps, once per element of a
-list). A step that failed in the log before it succeeded carries a ``Step.retry``; a step that
+(``Step.wait``), ``aws:loop`` for a loop (``Step.loop``: its body steps, once per element of a
+list), or ``aws:branch`` for a branch (``Step.branch``: the steps run when its test holds, and
+those run when it does not). A step may expect errors (``Step.expected_errors``): failing with
+one of them is an outcome a later branch tests (``Test``), not a failure of the runbook. A step that failed in the log before it succeeded carries a ``Step.retry``; a step that
 makes in one call what the log shows as one call per element of a list carries ``Step.batch``.
 ``walk`` visits every step, loop bodies included. ``runbook_to_json``/``runbook_from_json`` give
 the documented JSON form (``--format json``).
@@ -28,6 +30,7 @@ from typing import Union
 EXECUTE_AWS_API = "aws:executeAwsApi"
 WAIT_FOR_PROPERTY = "aws:waitForAwsResourceProperty"
 LOOP = "aws:loop"
+BRANCH = "aws:branch"
 # What SSM's aws:loop calls the list it walks; where the references in a loop's list are named.
 ITERATORS = "Iterators"
 # SSM runs an aws:loop over at most this many elements; the step fails on a longer list.
@@ -180,10 +183,43 @@ class Loop:
 
 
 @dataclass(slots=True)
+class Test:
+    """What a branch tests, when it runs. ``kind``:
+
+    - ``"failed"``: step ``step`` failed with one of ``codes`` (botocore error codes it expects:
+      ``NoSuchEntity``, ``404``, ``DryRunOperation``);
+    - ``"equals"``: ``value`` (an OutputRef, or an InputRef) is the text ``text``
+      (``{{ DescribeInstances.State }}`` is ``running``);
+    - ``"empty"``: the list output ``value`` holds no element;
+    - ``"set"``: the input ``value`` was given (it is not empty).
+
+    ``negate`` turns the test round (``failed`` negated: the step succeeded)."""
+
+    kind: str
+    value: InputRef | OutputRef | None = None
+    step: str | None = None
+    codes: list[str] = field(default_factory=list)
+    text: str | None = None
+    negate: bool = False
+
+
+@dataclass(slots=True)
+class Branch:
+    """What a branch step chooses between: ``steps`` when ``test`` holds, else ``otherwise``
+    (either may be empty, not both). The runbook goes on after the branch either way; a step
+    inside an arm reads only outputs of steps before the branch or earlier in its own arm."""
+
+    test: Test
+    steps: list[Step]
+    otherwise: list[Step] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Step:
     """One runbook step: an API call (``aws:executeAwsApi``); with ``wait``, a wait that repeats
     the call until a waiter accepts it (``aws:waitForAwsResourceProperty`` in SSM); with ``loop``,
-    a loop (``aws:loop``; service, api and request are empty). ``batch`` names the request member
+    a loop (``aws:loop``; service, api and request are empty); with ``branch``, a branch
+    (``aws:branch``; service, api and request are empty). ``batch`` names the request member
     (``InstanceIds``) that takes a whole list in one call where the log shows one call per element:
     each of ``records`` is one of those calls."""
 
@@ -199,21 +235,33 @@ class Step:
     retry: Retry | None = None
     loop: Loop | None = None
     batch: str | None = None
+    branch: Branch | None = None
+    # Error codes this call may answer with as an outcome (a later branch's ``failed`` test), not
+    # as a failure: the runbook goes on, and the step's outputs are then unset.
+    expected_errors: list[str] = field(default_factory=list)
 
 
 def used_values(step: Step) -> dict:
     """What a step uses, as a request tree: a call's request, or a loop step's list under
     ``Iterators``, so that a reference in a loop's list (one of a gathered list's values) is
-    found, resolved and checked where a request's are."""
-    return {ITERATORS: step.loop.over} if step.loop is not None else step.request
+    found, resolved and checked where a request's are; a branch step's tested value under
+    ``Variable``."""
+    if step.loop is not None:
+        return {ITERATORS: step.loop.over}
+    if step.branch is not None:
+        return {"Variable": step.branch.test.value} if step.branch.test.value is not None else {}
+    return step.request
 
 
 def walk(steps: list[Step]):
-    """Every step, in order, a loop step before its body's steps (depth first)."""
+    """Every step, in order, a loop or branch step before its body's or arms' steps (depth first)."""
     for step in steps:
         yield step
         if step.loop is not None:
             yield from walk(step.loop.steps)
+        if step.branch is not None:
+            yield from walk(step.branch.steps)
+            yield from walk(step.branch.otherwise)
 
 
 @dataclass(slots=True)
@@ -327,7 +375,29 @@ def _step_to_json(s: Step) -> dict:
         **({"batch": s.batch} if s.batch else {}),
         **({"loop": {"over": value_to_json(s.loop.over), "iterations": s.loop.iterations,
                      "steps": [_step_to_json(inner) for inner in s.loop.steps]}} if s.loop else {}),
+        **({"branch": _branch_to_json(s.branch)} if s.branch else {}),
+        **({"expected_errors": s.expected_errors} if s.expected_errors else {}),
     }
+
+
+def _branch_to_json(branch: Branch) -> dict:
+    test = branch.test
+    return {
+        "test": {"kind": test.kind, "value": value_to_json(test.value), "step": test.step,
+                 "codes": test.codes, "text": test.text, "negate": test.negate},
+        "steps": [_step_to_json(inner) for inner in branch.steps],
+        "otherwise": [_step_to_json(inner) for inner in branch.otherwise],
+    }
+
+
+def _branch_from_json(data: dict) -> Branch:
+    test = data["test"]
+    return Branch(
+        test=Test(kind=test["kind"], value=value_from_json(test.get("value")), step=test.get("step"),
+                  codes=list(test.get("codes", [])), text=test.get("text"), negate=test.get("negate", False)),
+        steps=[_step_from_json(inner) for inner in data.get("steps", [])],
+        otherwise=[_step_from_json(inner) for inner in data.get("otherwise", [])],
+    )
 
 
 def runbook_from_json(data: dict) -> Runbook:
@@ -353,4 +423,6 @@ def _step_from_json(s: dict) -> Step:
         batch=s.get("batch"),
         loop=Loop(over=value_from_json(loop["over"]), iterations=loop["iterations"],
                   steps=[_step_from_json(inner) for inner in loop["steps"]]) if loop else None,
+        branch=_branch_from_json(s["branch"]) if s.get("branch") else None,
+        expected_errors=list(s.get("expected_errors", [])),
     )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pysynth import collector
 from pysynth.builder import build_runbook
-from pysynth.facts import Session, analyse
+from pysynth.demos import Demonstration
+from pysynth.facts import Session, analyse_demonstrations
 from pysynth.ingest.events import Event
 from pysynth.model import Runbook
 from pysynth.resources import asp_root
@@ -31,6 +32,15 @@ def synthesize(
     *,
     reads: list[Event] = (),
     failed: list[Event] = (),
+    **options,
+) -> Synthesis:
+    """The runbook of one demonstration: its kept write calls, successful reads and failed calls."""
+    return synthesize_demonstrations([Demonstration("log", list(calls), list(reads), list(failed))], **options)
+
+
+def synthesize_demonstrations(
+    demonstrations: list[Demonstration],
+    *,
     policies: list[Path] = (),
     objectives: Path | None = None,
     models: int = 1,
@@ -39,13 +49,14 @@ def synthesize(
 ) -> Synthesis:
     """``target``: the format the runbook is for; what it cannot run (``asp/targets/<target>.lp``,
     SSM: nested loops) is ruled out like a policy."""
-    if not calls:
-        raise NothingToSynthesize("no write call was kept, so there is nothing to automate")
+    for demonstration in demonstrations:
+        if not demonstration.kept:
+            raise NothingToSynthesize(f"no write call of {demonstration.name} was kept, so there is nothing to automate")
     limits = asp_root() / "targets" / f"{target}.lp"
     if target is not None and limits.is_file():
         policies = [*policies, Path(str(limits))]
     with collector.paused():
-        session = analyse(calls, reads, failed)
+        session = analyse_demonstrations(demonstrations)
         outcome = solve(session.facts(), policies=policies, objectives=objectives, models=models, time_limit=time_limit)
         synthesis = Synthesis(session, outcome)
         if outcome.satisfiable:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import heapq
 
+from pysynth.demos import Demonstration
 from pysynth.evidence import failures_before, poll_series
+from pysynth.facts.demos import merge_demonstrations
 from pysynth.facts.joins import candidate_calls
 from pysynth.facts.loops import LoopFinder
 from pysynth.facts.session import OutputSlot, Poll, Session, Slot
@@ -28,9 +30,18 @@ from pysynth.ingest.events import Event
 from pysynth.moments import reorderable
 
 __all__ = [
-    "MIN_EMBEDDED_LENGTH", "RESOURCE_ID", "TOKEN", "OutputSlot", "Poll", "Session", "Slot", "analyse", "cidr_prefix",
+    "MIN_EMBEDDED_LENGTH", "RESOURCE_ID", "TOKEN", "OutputSlot", "Poll", "Session", "Slot", "analyse", "analyse_demonstrations", "cidr_prefix",
     "runtime_values", "value_key", "value_text",
 ]
+
+
+def analyse_demonstrations(demonstrations: list[Demonstration]) -> Session:
+    """One demonstration's session as ``analyse`` makes it; several, each analysed alone and
+    merged into one session (``pysynth.facts.demos``), with the candidates that align them."""
+    if len(demonstrations) == 1:
+        only = demonstrations[0]
+        return analyse(only.kept, only.reads, only.failed)
+    return merge_demonstrations(demonstrations, [analyse(each.kept, each.reads, each.failed) for each in demonstrations])
 
 
 def analyse(writes: list[Event], reads: list[Event] = (), failed: list[Event] = ()) -> Session:
