@@ -50,6 +50,18 @@ def operation_model(service: str, operation: str) -> botocore.model.OperationMod
     return service_model(service).operation_model(operation)
 
 
+def api_error_code(service: str, logged: str) -> str:
+    """The error code the API answers with (what botocore's ClientError carries), for an error
+    code as a log spells it: CloudTrail prefixes EC2's with ``Client.`` and names IAM's by the
+    error's shape (``NoSuchEntityException`` for the code ``NoSuchEntity``)."""
+    code = logged.split(".", 1)[1] if logged.startswith(("Client.", "Server.")) else logged
+    model = service_model(service)
+    if code in model.shape_names:
+        shape = model.shape_for(code)
+        return shape.metadata.get("error", {}).get("code") or code
+    return code
+
+
 @functools.cache
 def idempotency_tokens(service: str, operation: str) -> tuple[str, ...]:
     """The request's top-level members that botocore fills with a fresh token when left out."""

@@ -22,8 +22,8 @@ from pysynth.resources import as_file, asp_root
 
 # The objectives objectives.lp knows, each optimized only when an objectives file gives it a level.
 OBJECTIVES = (
-    "unhandled_failures", "unwaited_polls", "listed_positions", "uncopied_structures", "inputs", "steps", "loops",
-    "input_references", "later_sources", "stale_literals", "condition_choice", "derived_literals", "loop_choice", "waiter_choice", "log_order",
+    "unhandled_failures", "unwaited_polls", "listed_positions", "uncopied_structures", "inputs", "branches", "steps",
+    "loops", "input_references", "later_sources", "stale_literals", "branch_tests", "condition_choice", "derived_literals", "loop_choice", "waiter_choice", "log_order",
 )
 BINDING_KINDS = ("output", "input", "literal", "secret", "runtime", "item")
 
@@ -202,6 +202,23 @@ class Answer:
     # Loop candidates used -> the list each walks: "input", "literal", "gathered", or a list output's id.
     loops: dict[int, int | str] = field(default_factory=dict)
     batched: list[int] = field(default_factory=list)  # used loops that are one call over the whole list
+    # Several demonstrations: a later demonstration's step -> the first demonstration's it stands for;
+    # a conditional program step -> its Guard; a later demonstration's input value -> the first's.
+    matches: dict[int, int] = field(default_factory=dict)
+    guards: dict[int, Guard] = field(default_factory=dict)
+    input_map: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A conditional program step's test: ``kind`` "failed" (``args``: the error code) or "equals"
+    (the response path and the text) at step ``tested``, or "set" (``args``: the input's value id,
+    ``tested`` None); the step is made where the test holds (``holds``) or where it fails."""
+
+    kind: str
+    args: tuple
+    tested: int | None
+    holds: bool
 
 
 @dataclass
@@ -459,6 +476,7 @@ class _Run:
         waits: dict[int, str] = {}
         loops: dict[int, int | str] = {}
         batched: list[int] = []
+        demos = _DemoAtoms()
         match = _SHOWN.match
         for symbol in symbols:
             # Reading clingo's text of an atom is several times faster than walking the symbol,
@@ -468,7 +486,8 @@ class _Run:
             if found is None:
                 looped = _LOOP_SHOWN.match(text)
                 if looped is None:
-                    _other_atom(symbol, violations, waits)
+                    if not demos.read(symbol):
+                        _other_atom(symbol, violations, waits)
                     continue
                 slot, loop, derivation, used, walker, kind, source, batch = looped.groups()
                 if slot is not None:
@@ -504,7 +523,33 @@ class _Run:
         violations.sort(key=lambda item: (item.rule, item.kind, item.id))
         return Answer(sorted(steps), dict(sorted(merged.items())), dict(sorted(bindings.items())), sorted(inputs),
                       cost, violations, dict(sorted(ranks.items())), dict(sorted(waits.items())), sorted(read_steps),
-                      sorted(retries), dict(sorted(loops.items())), sorted(batched))
+                      sorted(retries), dict(sorted(loops.items())), sorted(batched),
+                      demos.matches, demos.guards, demos.input_map)
+
+
+class _DemoAtoms:
+    """The atoms of several demonstrations' answer: match/2, guard/4, input_map/2."""
+
+    def __init__(self) -> None:
+        self.matches: dict[int, int] = {}
+        self.guards: dict[int, Guard] = {}
+        self.input_map: dict[int, int] = {}
+
+    def read(self, symbol: clingo.Symbol) -> bool:
+        name, arguments = symbol.name, symbol.arguments
+        if name == "match" and len(arguments) == 2:
+            self.matches[arguments[0].number] = arguments[1].number
+        elif name == "input_map" and len(arguments) == 2 and arguments[0].type is clingo.SymbolType.Number:
+            self.input_map[arguments[0].number] = arguments[1].number
+        elif name == "guard" and len(arguments) == 4:
+            head, test, tested, outcome = arguments
+            args = tuple(argument.string if argument.type is clingo.SymbolType.String else argument.number
+                         for argument in test.arguments)
+            self.guards[head.number] = Guard(test.name, args, tested.number if tested.type is clingo.SymbolType.Number
+                                             else None, outcome.name == "holds")
+        else:
+            return False
+        return True
 
 
 _SHOWN = re.compile(

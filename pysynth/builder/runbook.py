@@ -8,6 +8,7 @@ import re
 from collections import defaultdict
 
 from pysynth import unlogged
+from pysynth.builder.branches import BranchSteps, program_order
 from pysynth.builder.loops import LoopSteps
 from pysynth.builder.texts import (
     Names, description, first_sentence, identifier, record, step_description, step_names, times, wait_description,
@@ -55,13 +56,14 @@ def build_runbook(session: Session, answer: Answer, outcome: Outcome) -> Runbook
 
 
 
-class RunbookBuilder(LoopSteps):
+class RunbookBuilder(LoopSteps, BranchSteps):
 
     def __init__(self, session: Session, answer: Answer):
         self.session = session
         self.answer = answer
-        # The planned order: moments as logged, the steps of a moment by the ranks the solver chose.
-        self.steps_taken = sorted(answer.steps, key=lambda call: (session.moments[call - 1], answer.ranks.get(call, 0), call))
+        # The planned order: moments as logged, the steps of a moment by the ranks the solver chose
+        # (several demonstrations: the program's steps, see builder.branches).
+        self.steps_taken = program_order(session, answer)
         self.step_names = step_names(session, self.steps_taken, answer.waits)
         self.slots_by_call: dict[int, list[Slot]] = defaultdict(list)
         for slot in session.slots:
@@ -76,7 +78,13 @@ class RunbookBuilder(LoopSteps):
                 output = self.outputs_by_id[binding.output]
                 self.used_outputs[output.call].add(output.id)
         self.output_names = self._name_outputs()
-        self.loops = {loop.id: loop for loop in session.loops if loop.id in answer.loops}
+        # Response values a branch tests: call -> path -> output name.
+        self.tested_outputs: dict[int, dict[str, str]] = {}
+        for guard in answer.guards.values():
+            if guard.kind == "equals":
+                self._tested_output(guard.tested, guard.args[0])
+        # Used loops of the program (a later demonstration's loop that stands for one of the first's is none).
+        self.loops = {loop.id: loop for loop in session.loops if loop.id in answer.loops and loop.body[0] not in answer.matches}
         self.list_outputs = {source.id: source for loop in self.loops.values() for source in loop.sources
                              if answer.loops[loop.id] == source.id}
         self.loop_names = self._name_loops()
@@ -104,10 +112,15 @@ class RunbookBuilder(LoopSteps):
             if slot.span is None:
                 # A value in an item's key is named by its key attribute ("id"), not its type ("S").
                 first_member.setdefault(slot.value_id, slot.key_attribute or slot.member)
+        matches, stands_for = self.answer.matches, self.answer.input_map
         for slot in self.session.slots:
             binding = self.answer.bindings.get(slot.id)
-            if binding is None or binding.kind not in ("input", "secret"):
+            if binding is None or binding.kind not in ("input", "secret") or slot.call in matches:
                 continue
+            if slot.value_id in stands_for:  # a later demonstration's value of the first's input
+                self.input_names.setdefault(slot.value_id, self.input_names.get(stands_for[slot.value_id]))
+            if self.input_names.get(slot.value_id) is None:
+                self.input_names.pop(slot.value_id, None)
             step_path = self._slot_place(slot)
             if slot.value_id in self.input_names:
                 self._inputs[self.input_names[slot.value_id]].used_by.append(step_path)
@@ -213,7 +226,7 @@ class RunbookBuilder(LoopSteps):
         for path in unlogged.created_secrets(event.call.service, event.call.operation):
             name = taken.unique(path.rsplit(".", 1)[-1])
             outputs.append(Output(name=name, selector="$." + path, type="String", path=path, secret=True))
-        return outputs
+        return outputs + self._tested_outputs_of(call)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -248,8 +261,9 @@ class RunbookBuilder(LoopSteps):
                 )
                 step.description += (f" The log shows it failed {times(failures.count)} "
                                      f"({', '.join(failures.codes)}) before it succeeded, so it is retried.")
+            step.expected_errors = self._expected_errors(call)
             steps.append(step)
-        return self._nest(steps)
+        return self._branch(self._nest(steps))
 
     def _request(self, call: int) -> dict:
         event = self.session.call_event(call)

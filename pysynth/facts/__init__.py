@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import heapq
 
+from pysynth.botomodels import api_error_code
 from pysynth.demos import Demonstration
 from pysynth.evidence import failures_before, poll_series
-from pysynth.facts.demos import merge_demonstrations
+from pysynth.facts.demos import merge_demonstrations, probes
 from pysynth.facts.joins import candidate_calls
 from pysynth.facts.loops import LoopFinder
 from pysynth.facts.session import OutputSlot, Poll, Session, Slot
@@ -41,16 +42,26 @@ def analyse_demonstrations(demonstrations: list[Demonstration]) -> Session:
     if len(demonstrations) == 1:
         only = demonstrations[0]
         return analyse(only.kept, only.reads, only.failed)
-    return merge_demonstrations(demonstrations, [analyse(each.kept, each.reads, each.failed) for each in demonstrations])
+    tested = probes(demonstrations)
+    sessions = [analyse(each.kept, each.reads, [event for event in each.failed if event not in probed], probed)
+                for each, probed in zip(demonstrations, tested)]
+    return merge_demonstrations(demonstrations, sessions)
 
 
-def analyse(writes: list[Event], reads: list[Event] = (), failed: list[Event] = ()) -> Session:
+def analyse(writes: list[Event], reads: list[Event] = (), failed: list[Event] = (), probed: list[Event] = ()) -> Session:
     """Slots, outputs, values, candidate bindings and evidence for the kept write calls in log
     order, with the read calls that polled a resource or whose recorded responses carry a value a
-    later write uses, and the failed attempts before a write succeeded."""
-    merged = list(heapq.merge(writes, reads, key=_epoch))
-    calls, polls = candidate_calls(merged, poll_series(merged))
+    later write uses, and the failed attempts before a write succeeded. ``probed``: reads and
+    failed calls a branch may test (several demonstrations), calls of the session whatever else."""
+    probed_reads = [event for event in probed if not event.error_code]
+    outcomes = [event for event in probed if event.error_code]
+    merged = list(heapq.merge(writes, sorted([*reads, *outcomes, *(event for event in probed_reads if event not in reads)],
+                                             key=_epoch), key=_epoch))
+    calls, polls = candidate_calls(merged, _polls(merged), {id(event) for event in probed})
     session = Analyser(calls).run()
+    session.outcomes = {number: api_error_code(event.call.service, event.error_code)
+                        for number, event in enumerate(calls, start=1) if event.error_code}
+    session.effects = [effect for effect in session.effects if effect[1] not in session.outcomes]
     session.polls = polls
     positions = {id(event): number for number, event in enumerate(calls, start=1)}
     session.failures = {positions[id(writes[index])]: found for index, found in failures_before(writes, failed).items()}
@@ -69,6 +80,19 @@ def analyse(writes: list[Event], reads: list[Event] = (), failed: list[Event] = 
     session.can_take.extend(sorted({(slot, output) for loop in session.loops for slot, through in loop.outputs.items()
                                     for output in through} - offered))
     return session
+
+
+def _polls(merged: list[Event]):
+    """The poll series of the successful calls (a failed probe polls nothing), indexes into ``merged``."""
+    succeeded = [index for index, event in enumerate(merged) if not event.error_code]
+    if len(succeeded) == len(merged):
+        return poll_series(merged)
+    series = poll_series([merged[index] for index in succeeded])
+    for item in series:
+        item.reads = [succeeded[index] for index in item.reads]
+        item.consumer = None if item.consumer is None else succeeded[item.consumer]
+        item.setter = None if item.setter is None else succeeded[item.setter]
+    return series
 
 
 def _epoch(event: Event) -> float:

@@ -101,6 +101,41 @@ def session_facts(session: Session):
     for slot_id, output_id in session.can_take:
         yield Fact("can_take", (slot_id, output_id))
     yield from loop_facts(session)
+    if session.alignment is not None:
+        yield from demonstration_facts(session)
+
+
+# How a kind of test ranks among a branch's candidate tests: 0 first. An error code is the
+# evidence the demonstrations acted on most directly; a response value next.
+TEST_RANKS = {"failed": 0, "equals": 1}
+
+
+def demonstration_facts(session: Session):
+    """The demonstrations, and the candidates that align them (``pysynth.facts.demos``)."""
+    alignment = session.alignment
+    for number in range(1, len(alignment.names) + 1):
+        yield Fact("demonstration", (number,))
+    for call, number in enumerate(alignment.demo_of_call, start=1):
+        yield Fact("demo", (call, number))
+    for call, head in alignment.alignable:
+        yield Fact("alignable", (call, head))
+    for slot, paired, same in alignment.slot_pairs:
+        yield Fact("slot_pair", (slot, paired))
+        if same:
+            yield Fact("same_value", (slot, paired))
+    for output, paired in alignment.output_pairs:
+        yield Fact("output_pair", (output, paired))
+    for loop, paired in alignment.loop_pairs:
+        yield Fact("loop_pair", (loop, paired))
+    ranked = set()
+    for test, call, holds in alignment.tests:
+        term = Term(test[0], test[1:])
+        yield Fact("test_at", (term, call))
+        if holds:
+            yield Fact("test_holds", (term, call))
+        if term not in ranked:
+            ranked.add(term)
+            yield Fact("test_rank", (term, TEST_RANKS[test[0]]))
 
 
 def overlapping_fragments(session: Session):

@@ -12,15 +12,17 @@ from pysynth.paths import canonical_json, strings_of
 from pysynth.ingest.events import Event
 from pysynth.facts.session import Poll, Session
 
-def candidate_calls(merged: list[Event], series: list[PollSeries]):
+def candidate_calls(merged: list[Event], series: list[PollSeries], probed: set[int] = frozenset()):
     """The session's calls: the writes and, of the reads (all in time order), the last read of each
-    poll series and the recorded reads whose response shows a value a later write's request
-    holds; with the polls, numbered as calls."""
+    poll series, the recorded reads whose response shows a value a later write's request holds and
+    the reads a branch may test (``probed``, ids of the events); with the polls, numbered as calls."""
     later_requests: set[str] = set()
     useful: set[int] = set()
     for index in range(len(merged) - 1, -1, -1):
         event = merged[index]
-        if not event.read_only:
+        if id(event) in probed:
+            useful.add(index)
+        elif not event.read_only:
             later_requests |= strings_of(event.call.params)
         elif event.call.response and (strings_of(event.call.response) - strings_of(event.call.params)) & later_requests:
             useful.add(index)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, field
 
 import botocore.model
@@ -11,6 +13,9 @@ from pysynth.facts.loops import Derivation, LoopCandidate
 from pysynth.ingest.events import Event
 from pysynth.solve import Fact
 from pysynth.facts.emit import session_facts, storable
+
+if TYPE_CHECKING:
+    from pysynth.facts.demos import Alignment
 
 @dataclass(slots=True)
 class Slot:
@@ -73,6 +78,14 @@ class Session:
     loops: list[LoopCandidate] = field(default_factory=list)  # pysynth.facts.loops
     # Every way a loop's varying value follows from it, numbered from 1 in the facts.
     derivations: list[Derivation] = field(default_factory=list)
+    # Call -> the error code it failed with: a probe a branch may test (several demonstrations).
+    outcomes: dict[int, str] = field(default_factory=dict)
+    # Several demonstrations: which call is whose, and the candidates aligning them (facts.demos).
+    alignment: Alignment | None = None
+
+    def demonstration_of(self, call: int) -> int:
+        """The demonstration (from 1) the call belongs to."""
+        return self.alignment.demo_of_call[call - 1] if self.alignment else 1
 
     def call_event(self, call: int) -> Event:
         return self.calls[call - 1]
