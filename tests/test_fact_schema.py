@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED, write_log
-from pysynth.facts import analyse
+from demo_logs import buckets_encrypted, demonstrations, user_ensured
+from pysynth.facts import analyse, analyse_demonstrations
 from pysynth.ingest.select import Selection, ingest
 from pysynth.resources import asp_root
 from pysynth.solve import solve
@@ -43,9 +44,16 @@ def test_every_emitted_predicate_is_declared_and_documented(small_logs):
     }
     logs = small_logs + [path for path in LOGS if path.exists()]
     emitted = {(fact.predicate, str(len(fact.args))) for path in logs for fact in session_of(path).facts()}
+    # Several demonstrations: two that went differently, with a loop whose count differs.
+    demos = demonstrations(small_logs[0].parent / "demos", buckets_encrypted(["logs-a", "logs-b", "web"], ["logs-a", "logs-b"])
+                           + user_ensured("carol", "devs", exists=False, start=10),
+                           buckets_encrypted(["logs-x", "logs-y"], ["logs-x", "logs-y"], start=30)
+                           + user_ensured("dave", "ops", exists=True, start=40))
+    emitted |= {(fact.predicate, str(len(fact.args))) for fact in analyse_demonstrations(demos).facts()}
     # The small logs make every kind of planning fact, and whole structures.
     assert {("read", "1"), ("moment_size", "2"), ("creates", "2"), ("poll", "2"), ("waiter", "3"),
-            ("polled_before", "2"), ("failed_attempts", "2"), ("whole", "1"), ("slot_within", "2")} <= emitted
+            ("polled_before", "2"), ("failed_attempts", "2"), ("whole", "1"), ("slot_within", "2"),
+            ("demo", "2"), ("alignable", "2"), ("loop_pair", "2"), ("output_pair", "2"), ("test_at", "2")} <= emitted
     assert emitted - declared == set(), "emitted but not declared in asp/input.lp"
     assert declared <= documented, "declared but not documented in asp/README.md"
     assert emitted <= documented, "emitted but not documented in asp/README.md"

@@ -21,10 +21,11 @@ from collections import defaultdict
 from pysynth.botomodels import operation_model
 from pysynth.demos import Demonstration
 from pysynth.evidence import request_key
-from pysynth.facts.loops import LoopCandidate
+from pysynth.facts.loops import ListOutput, LoopCandidate
 from pysynth.facts.session import Poll, Session
 from pysynth.facts.values import value_key
 from pysynth.ingest.events import Event
+from pysynth.paths import meets, parse_path, value_at
 
 # Response values a branch may test: a value from a fixed set means the same in every
 # demonstration (a state, a type), while an id or a name would tell the demonstrations apart and
@@ -145,13 +146,6 @@ def _alignment(session: Session, names: list[str], demo_of_call: list[int]) -> A
         group.sort(key=lambda slot: (slot.span is not None, slot.span or (0, 0)))
         for number, slot in enumerate(group):
             places_of[call][(path, number)] = slot
-    outputs_of: dict[int, list] = defaultdict(list)
-    for output in session.outputs:
-        outputs_of[output.call].append(output)
-    for loop in session.loops:
-        for source in loop.sources:
-            outputs_of[source.call].append(source)
-
     def shape(call: int) -> tuple:
         event = session.call_event(call)
         return (event.call.service, event.call.operation, tuple(sorted(places_of[call])))
@@ -160,20 +154,8 @@ def _alignment(session: Session, names: list[str], demo_of_call: list[int]) -> A
     for call, demo in enumerate(demo_of_call, start=1):
         if demo == 1:
             first[shape(call)].append(call)
-    for call, demo in enumerate(demo_of_call, start=1):
-        if demo == 1:
-            continue
-        for head in first.get(shape(call), ()):
-            alignment.alignable.append((call, head))
-            places = places_of[head]
-            for place, slot in places_of[call].items():
-                paired = places[place]
-                same = value_key(session.values[slot.value_id - 1]) == value_key(session.values[paired.value_id - 1])
-                alignment.slot_pairs.append((slot.id, paired.id, same))
-            targets = {_output_place(output): output.id for output in outputs_of[head]}
-            for output in outputs_of[call]:
-                if _output_place(output) in targets:
-                    alignment.output_pairs.append((output.id, targets[_output_place(output)]))
+    alignment.alignable = [(call, head) for call, demo in enumerate(demo_of_call, start=1) if demo > 1
+                           for head in first.get(shape(call), ())]
     alignable = set(alignment.alignable)
     for loop in session.loops:
         if demo_of_call[loop.body[0] - 1] == 1:
@@ -183,8 +165,52 @@ def _alignment(session: Session, names: list[str], demo_of_call: list[int]) -> A
                     and all(pair in alignable for pair in zip(loop.body, loop0.body))
                     and session.slots[loop.key_slot - 1].path == session.slots[loop0.key_slot - 1].path):
                 alignment.loop_pairs.append((loop.id, loop0.id))
+                _share_conditions(session, loop, loop0)
+    outputs_of: dict[int, list] = defaultdict(list)
+    for output in session.outputs:
+        outputs_of[output.call].append(output)
+    for loop in session.loops:
+        for source in loop.sources:
+            outputs_of[source.call].append(source)
+    for call, head in alignment.alignable:
+        places = places_of[head]
+        for place, slot in places_of[call].items():
+            paired = places[place]
+            same = value_key(session.values[slot.value_id - 1]) == value_key(session.values[paired.value_id - 1])
+            alignment.slot_pairs.append((slot.id, paired.id, same))
+        targets = {_output_place(output): output.id for output in outputs_of[head]}
+        for output in outputs_of[call]:
+            if _output_place(output) in targets:
+                alignment.output_pairs.append((output.id, targets[_output_place(output)]))
     alignment.tests = list(_tests(session, demo_of_call))
     return alignment
+
+
+def _share_conditions(session: Session, loop: LoopCandidate, loop0: LoopCandidate) -> None:
+    """Offer ``loop`` the conditions ``loop0`` (the first demonstration's) keeps its list by, where
+    they keep exactly ``loop``'s elements of the same listing: a demonstration that acted on every
+    bucket it listed shows no condition of its own, but the first one's may hold of it too."""
+    def place(call, path, where) -> tuple:
+        return call, path, where and dataclasses.astuple(where)
+
+    known = {place(source.call, source.path, source.where) for source in loop.sources}
+    next_id = max([output.id for output in session.outputs]
+                  + [source.id for each in session.loops for source in each.sources] + [0]) + 1
+    for source0 in loop0.sources:
+        if source0.where is None:
+            continue
+        for source in list(loop.sources):
+            if place(source.call, source.path, source0.where) in known or source.path != source0.path:
+                continue
+            response = session.call_event(source.call).call.response
+            element_path, _, rest = source.path.rpartition("[*]")
+            elements = value_at(response, parse_path(element_path + "[*]")) or []
+            kept = [value_at(element, parse_path(rest.lstrip("."))) if rest else element
+                    for element in elements if meets(element, source0.where)]
+            if [value_key(item) for item in kept] == [value_key(item) for item in loop.elements]:
+                loop.sources.append(ListOutput(next_id, source.call, source.path, source0.where, source0.rank))
+                known.add(place(source.call, source.path, source0.where))
+                next_id += 1
 
 
 def _output_place(output) -> tuple:
