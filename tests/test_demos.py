@@ -110,6 +110,18 @@ def test_a_literal_that_differs_between_demonstrations_is_an_input(tmp_path):
     assert runbook.input("Status").default == "Enabled"
 
 
+def test_two_demonstrations_that_took_the_path_the_first_did_not_share_one_arm(tmp_path):
+    synthesis = synthesize_demonstrations(demonstrations(
+        tmp_path, user_ensured("carol", "devs", exists=True), user_ensured("dave", "ops", exists=False, start=10),
+        user_ensured("erin", "qa", exists=False, start=20)))
+    assert synthesis.outcome.optimal
+    runbook = synthesis.runbooks[0]
+    (branch,) = [step for step in runbook.steps if step.action == BRANCH]
+    assert [step.api for step in branch.branch.steps] == ["CreateUser"]
+    assert runbook.solution.objectives["steps"] == 3 and runbook.solution.objectives["inputs"] == 2
+    assert synthesis.outcome.answers[0].matches  # both later CreateUser calls are one step
+
+
 def test_compare_and_objectives_choose_between_generalizations(tmp_path):
     demos = demonstrations(tmp_path, user_ensured("carol", "devs", exists=False),
                            user_ensured("dave", "ops", exists=True, start=10))

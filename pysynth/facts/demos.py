@@ -2,7 +2,7 @@
 another's values), the sessions are merged with their ids offset, and Python lists the candidates
 the encoding aligns them by (``asp/demos.lp``):
 
-- which call of a later demonstration may be the same program step as a call of the first
+- which call of a later demonstration may be the same program step as a call of an earlier one
   (same operation, same request members: ``alignable``), slot by slot and output by output;
 - which loop candidates may be the same loop;
 - the tests a branch may make at a call (``test_at``) and where each holds (``test_holds``): the
@@ -39,7 +39,7 @@ class Alignment:
 
     names: list[str]
     demo_of_call: list[int]  # call -> its demonstration, from 1
-    alignable: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # (later call, first demo's call)
+    alignable: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # (later call, earlier demo's call)
     slot_pairs: list[tuple[int, int, bool]] = dataclasses.field(default_factory=list)  # (slot, slot0, same value)
     output_pairs: list[tuple[int, int]] = dataclasses.field(default_factory=list)
     loop_pairs: list[tuple[int, int]] = dataclasses.field(default_factory=list)
@@ -150,18 +150,15 @@ def _alignment(session: Session, names: list[str], demo_of_call: list[int]) -> A
         event = session.call_event(call)
         return (event.call.service, event.call.operation, tuple(sorted(places_of[call])))
 
-    first = defaultdict(list)
+    # A call may be the program step an earlier demonstration's call of the same shape is.
+    earlier = defaultdict(list)
     for call, demo in enumerate(demo_of_call, start=1):
-        if demo == 1:
-            first[shape(call)].append(call)
-    alignment.alignable = [(call, head) for call, demo in enumerate(demo_of_call, start=1) if demo > 1
-                           for head in first.get(shape(call), ())]
+        alignment.alignable += [(call, head) for head in earlier.get(shape(call), ()) if demo_of_call[head - 1] < demo]
+        earlier[shape(call)].append(call)
     alignable = set(alignment.alignable)
     for loop in session.loops:
-        if demo_of_call[loop.body[0] - 1] == 1:
-            continue
         for loop0 in session.loops:
-            if (demo_of_call[loop0.body[0] - 1] == 1 and len(loop.body) == len(loop0.body)
+            if (demo_of_call[loop0.body[0] - 1] < demo_of_call[loop.body[0] - 1] and len(loop.body) == len(loop0.body)
                     and all(pair in alignable for pair in zip(loop.body, loop0.body))
                     and session.slots[loop.key_slot - 1].path == session.slots[loop0.key_slot - 1].path):
                 alignment.loop_pairs.append((loop.id, loop0.id))
@@ -187,9 +184,9 @@ def _alignment(session: Session, names: list[str], demo_of_call: list[int]) -> A
 
 
 def _share_conditions(session: Session, loop: LoopCandidate, loop0: LoopCandidate) -> None:
-    """Offer ``loop`` the conditions ``loop0`` (the first demonstration's) keeps its list by, where
+    """Offer ``loop`` the conditions ``loop0`` (an earlier demonstration's) keeps its list by, where
     they keep exactly ``loop``'s elements of the same listing: a demonstration that acted on every
-    bucket it listed shows no condition of its own, but the first one's may hold of it too."""
+    bucket it listed shows no condition of its own, but the earlier one's may hold of it too."""
     def place(call, path, where) -> tuple:
         return call, path, where and dataclasses.astuple(where)
 
