@@ -3,11 +3,10 @@ templates joined from literal text and references, and the request trees they ar
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 
 from pysynth import unlogged
-from pysynth.botomodels import operation_model
+from pysynth.botomodels import idempotency_tokens
 from pysynth.facts import RESOURCE_ID, Slot
 from pysynth.builder.texts import sentences
 from pysynth.model import Input, Template
@@ -86,12 +85,11 @@ def plain(value):
 
 
 def without_idempotency_tokens(call) -> dict:
-    request = copy.deepcopy(call.params)
-    shape = operation_model(call.service, call.operation).input_shape
-    if shape is not None:
-        for member, member_shape in shape.members.items():
-            if member_shape.metadata.get("idempotencyToken"):
-                request.pop(member, None)
+    """A copy of the request to set references into: ``plain`` makes its dicts and lists anew and
+    its timestamps the text they end as (``copy.deepcopy`` took a sixth of the building)."""
+    request = plain(call.params)
+    for member in idempotency_tokens(call.service, call.operation):
+        request.pop(member, None)
     return request
 
 
