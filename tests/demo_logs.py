@@ -46,6 +46,16 @@ def user_ensured(user: str, group: str, exists: bool, start: int = 0) -> list[di
     return records + [iam("AddUserToGroup", start + 2, {"userName": user, "groupName": group})]
 
 
+def user_created_or_existing(user: str, exists: bool, start: int = 0) -> list[dict]:
+    """CreateUser, which answered EntityAlreadyExists where the user existed; then AddUserToGroup."""
+    if exists:
+        records = [iam("CreateUser", start, {"userName": user}, errorCode="EntityAlreadyExistsException",
+                       errorMessage=f"User with name {user} already exists.")]
+    else:
+        records = [created_user(user, start)]
+    return records + [iam("AddUserToGroup", start + 2, {"userName": user, "groupName": "devs"})]
+
+
 def user_onboarded(user: str, group: str | None, start: int = 0) -> list[dict]:
     """CreateUser; AddUserToGroup only where a group was given."""
     records = [created_user(user, start)]

@@ -39,6 +39,17 @@ def test_an_error_code_is_a_branch_and_the_shared_steps_are_one(tmp_path):
     assert runbook.solution.objectives["branches"] == 1 and runbook.solution.objectives["steps"] == 3
 
 
+def test_an_error_that_changes_nothing_after_it_is_expected_not_branched_on(tmp_path):
+    from demo_logs import user_created_or_existing
+
+    runbook = synthesize_demonstrations(demonstrations(
+        tmp_path, user_created_or_existing("carol", exists=False), user_created_or_existing("dave", exists=True, start=10))).runbooks[0]
+    create, add = runbook.steps
+    assert (create.api, create.expected_errors) == ("CreateUser", ["EntityAlreadyExists"])
+    # Where CreateUser failed it answered nothing: the name comes from the input, not its response.
+    assert add.request["UserName"] == InputRef("UserName")
+
+
 def test_a_response_value_is_a_branch_test(tmp_path):
     runbook = synthesize_demonstrations(demonstrations(
         tmp_path, instance_stopped_and_tagged("i-0123456789abcdef0", "running"),

@@ -51,7 +51,7 @@ def probes(demonstrations: list[Demonstration]) -> list[list[Event]]:
     """For each demonstration, the read and failed calls a branch may test."""
     made_by: dict[tuple[str, str], set[int]] = defaultdict(set)
     for number, demonstration in enumerate(demonstrations):
-        for event in (*demonstration.reads, *demonstration.failed):
+        for event in (*demonstration.kept, *demonstration.reads, *demonstration.failed):
             made_by[(event.call.service, event.call.operation)].add(number)
     tested = {operation for operation, demos in made_by.items() if len(demos) > 1}
     found = []
