@@ -23,8 +23,9 @@ from rich.text import Text
 
 from pysynth import collector
 from pysynth.beside import Beside
-from pysynth.facts import analyse
-from pysynth.ingest.events import json_line
+from pysynth.demos import Demonstration, demonstrations_of, parse_split
+from pysynth.facts import analyse_demonstrations
+from pysynth.ingest.events import Event, json_line
 from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, InputError, LeftOut, Selection, ingest
 from pysynth.render import RenderError, checked_rendering
 from pysynth.render.prose import plural
@@ -35,7 +36,8 @@ from pysynth.report import (
 from pysynth.resources import asp_root
 from pysynth.solve import SolveError, format_facts
 from pysynth.ssm import DocumentError, load_runbook
-from pysynth.synth import Synthesis, synthesize
+from pysynth.noise import drop_noise
+from pysynth.synth import Synthesis, synthesize_demonstrations
 from pysynth.tasks import DEFAULT_GAP, find_task, find_tasks, parse_gap
 from pysynth.verify import check_synthesized, matches_table, verify
 
@@ -75,6 +77,26 @@ AllPrincipalsOption = Annotated[
 SinceOption = Annotated[Optional[str], typer.Option("--since", metavar="TIME", help="Only records at or after this time (ISO 8601).")]
 UntilOption = Annotated[Optional[str], typer.Option("--until", metavar="TIME", help="Only records at or before this time (ISO 8601).")]
 RegionOption = Annotated[Optional[list[str]], typer.Option("--region", metavar="REGION", help="Only records in this region (repeatable).")]
+# The commands that generalize over demonstrations take their logs as LOG arguments, --demo, or both.
+DemoLogArgument = Annotated[
+    Optional[list[str]],
+    typer.Argument(metavar="LOG", show_default=False,
+                   help="Log files, directories (searched recursively) or - for stdin: the first demonstration."),
+]
+DemoOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--demo", metavar="LOG", help="Another demonstration of the task: a log file, directory, tar or "
+                                               "pysynth record trace, read with the same selection; repeatable."),
+]
+SplitOption = Annotated[
+    Optional[str],
+    typer.Option("--split", metavar="HOW", help="Cut each log into demonstrations: idle=DURATION where no call came "
+                                                "for that long (idle=15m), or session (each session of the principal)."),
+]
+KeepNoiseOption = Annotated[
+    bool, typer.Option("--keep-noise", help="Keep the calls dropped as noise: failures a later call fixed, resources "
+                                            "created and deleted unused, duplicate attempts.")
+]
 
 
 @app.callback()
@@ -104,6 +126,7 @@ def events(
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one object per input record.")] = False,
     engine: EngineOption = "local",
     scheduler: SchedulerOption = None,
+    keep_noise: KeepNoiseOption = False,
 ) -> None:
     """Read CloudTrail logs and show every record as a canonical API call, kept or dropped with a reason."""
     selection = _selection(principal, all_principals, since, until, region)
@@ -115,6 +138,8 @@ def events(
         sys.stdout.flush()
         out = spool or sys.stdout.buffer
         ingested = _ingest(logs, selection, left_out=LeftOut(AS_JSON, out.writelines), engine=engine, scheduler=scheduler)
+        if not keep_noise:
+            drop_noise(ingested.events)
         if spool:
             spool.seek(0)
             shutil.copyfileobj(spool, sys.stdout.buffer)
@@ -129,6 +154,8 @@ def events(
         shown: list = []
         ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler,
                            left_out=LeftOut(AS_EVENTS, shown.extend, outside=False))
+        if not keep_noise:
+            drop_noise(ingested.events)
         shown = sorted(shown + ingested.events, key=lambda event: event.epoch)
         if dropped:
             shown = [event for event in shown if not event.kept]
@@ -232,7 +259,7 @@ TimeLimitOption = Annotated[
 
 @app.command(short_help="Synthesize the optimal runbook of the selected write calls.")
 def synth(
-    logs: LogArgument,
+    logs: DemoLogArgument = None,
     principal: PrincipalOption = None,
     all_principals: AllPrincipalsOption = False,
     since: SinceOption = None,
@@ -252,6 +279,9 @@ def synth(
         bool, typer.Option("--with-role", help="With --format ssm: a CloudFormation template holding the document "
                                                "and the least-privilege role it runs under.")
     ] = False,
+    demo: DemoOption = None,
+    split: SplitOption = None,
+    keep_noise: KeepNoiseOption = False,
 ) -> None:
     """Synthesize the optimal runbook that reproduces the selected write calls."""
     if output_format not in FORMATS:
@@ -260,21 +290,25 @@ def synth(
         _usage_error(f"--with-role wraps an SSM document: it goes with --format ssm, not {output_format}")
     selection = _selection(principal, all_principals, since, until, region)
     if task:
+        if demo or split or not logs:
+            _usage_error("--task picks one session of the LOG arguments: it goes with neither --demo nor --split")
         selection = _task_selection(logs, selection, task, gap, engine, scheduler)
     # What the command builds lives until it ends, and each phase pauses the cyclic collector
     # (pysynth.collector): a collection between two phases would walk millions of live objects
     # and find next to nothing (a second of a 10,000-call synthesis).
     with collector.paused():
-        ingested = _ingest(logs, selection, engine=engine, scheduler=scheduler)
-        synthesis = _synthesize(ingested, logs, policy, objectives, time_limit, models=1, strict=strict,
+        demonstrations, noise = _demonstrations(logs, demo, selection, split, keep_noise, engine=engine,
+                                                scheduler=scheduler)
+        synthesis = _synthesize(demonstrations, policy, objectives, time_limit, models=1, strict=strict,
                                 target=output_format)
         runbook = synthesis.runbooks[0]
         objectives = synthesis.outcome.objectives
         # The same check as `pysynth verify`, made beside the rendering's own checks (neither needs
         # the other). The rendering's check reads the text back to this very model, so certifying
         # the model certifies what is printed.
+        only = demonstrations[0]
         with Beside(lambda: check_synthesized(
-            runbook, ingested.kept, ingested.reads, ingested.failed,
+            runbook, only.kept, only.reads, only.failed,
             require_waits="unwaited_polls" in objectives, require_retries="unhandled_failures" in objectives,
         ).problems) as certifying:
             try:
@@ -303,7 +337,7 @@ def synth(
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-        stderr.print(synth_summary(synthesis, runbook))
+        stderr.print(synth_summary(synthesis, runbook, noise))
         if _process_ends_with_command:
             # What the command built is left to the end of the process, which frees it at once:
             # frozen, the collector neither walks it when this pause ends nor frees it object by
@@ -313,7 +347,7 @@ def synth(
 
 @app.command(short_help="Show the best runbooks side by side, and where they differ.")
 def compare(
-    logs: LogArgument,
+    logs: DemoLogArgument = None,
     principal: PrincipalOption = None,
     all_principals: AllPrincipalsOption = False,
     since: SinceOption = None,
@@ -324,27 +358,37 @@ def compare(
     objectives: ObjectivesOption = None,
     time_limit: TimeLimitOption = None,
     strict: StrictOption = False,
+    demo: DemoOption = None,
+    split: SplitOption = None,
+    keep_noise: KeepNoiseOption = False,
 ) -> None:
     """Show up to N distinct runbooks side by side, optimal first, with the choices where they differ."""
-    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    synthesis = _synthesize(ingested, logs, policy, objectives, time_limit, models=count, strict=strict)
+    selection = _selection(principal, all_principals, since, until, region)
+    demonstrations, _ = _demonstrations(logs, demo, selection, split, keep_noise)
+    synthesis = _synthesize(demonstrations, policy, objectives, time_limit, models=count, strict=strict)
     stdout.print(comparison_table(synthesis, synthesis.runbooks))
 
 
 @app.command(short_help="Print the ASP facts of the selected calls, to write policies against.")
 def facts(
-    logs: LogArgument,
+    logs: DemoLogArgument = None,
     principal: PrincipalOption = None,
     all_principals: AllPrincipalsOption = False,
     since: SinceOption = None,
     until: UntilOption = None,
     region: RegionOption = None,
+    demo: DemoOption = None,
+    split: SplitOption = None,
+    keep_noise: KeepNoiseOption = False,
 ) -> None:
     """Print the ASP facts of the selected calls, to write policies against (schema: asp/README.md)."""
-    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    kept = _kept_or_exit(ingested, logs)
-    session = analyse(kept, ingested.reads, ingested.failed)
-    counts = [plural(len(kept), "call"), plural(len(session.slots), "slot"), plural(len(session.outputs), "output")]
+    selection = _selection(principal, all_principals, since, until, region)
+    demonstrations, _ = _demonstrations(logs, demo, selection, split, keep_noise)
+    session = analyse_demonstrations(demonstrations)
+    kept = sum(len(demonstration.kept) for demonstration in demonstrations)
+    counts = [plural(kept, "call"), plural(len(session.slots), "slot"), plural(len(session.outputs), "output")]
+    if len(demonstrations) > 1:
+        counts.insert(0, plural(len(demonstrations), "demonstration"))
     sys.stdout.write(f"% pysynth facts: {', '.join(counts)}\n")
     sys.stdout.write("% schema: asp/README.md in the pysynth package\n")
     sys.stdout.write(format_facts(session.facts()))
@@ -390,12 +434,15 @@ def verify_runbook(
         Path, typer.Argument(metavar="RUNBOOK", help="The runbook: an SSM Automation document (YAML or JSON) or "
                                                      "pysynth's JSON model.")
     ],
-    logs: LogArgument,
+    logs: DemoLogArgument = None,
     principal: PrincipalOption = None,
     all_principals: AllPrincipalsOption = False,
     since: SinceOption = None,
     until: UntilOption = None,
     region: RegionOption = None,
+    demo: DemoOption = None,
+    split: SplitOption = None,
+    keep_noise: KeepNoiseOption = False,
 ) -> None:
     """Certify that a runbook reproduces the selected write calls: each made by a step, with the
     logged values, in an order the data flow allows. Problems go to stderr, one per line."""
@@ -404,8 +451,10 @@ def verify_runbook(
     except DocumentError as error:
         stderr.print(Text(f"error: {error}", style="red"))
         raise typer.Exit(EXIT_USAGE) from None
-    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    verdict = verify(document, _kept_or_exit(ingested, logs), ingested.reads, ingested.failed)
+    demonstrations, _ = _demonstrations(logs, demo, _selection(principal, all_principals, since, until, region),
+                                        split, keep_noise)
+    only = demonstrations[0]
+    verdict = verify(document, only.kept, only.reads, only.failed)
     if not verdict.certified:
         for problem in verdict.problems:
             stderr.print(Text(f"{problem.kind}: {problem.message}"))
@@ -489,13 +538,42 @@ def _usage_error(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
-def _kept_or_exit(ingested: Ingested, logs: list[str]) -> list:
-    kept = ingested.kept
+def _kept_or_exit(kept: list, name: str, logs: list[str]) -> None:
     if not kept:
-        stderr.print(Text(f"error: no write call of {_names(logs)} was kept, so there is nothing to automate; "
+        stderr.print(Text(f"error: no write call of {name} was kept, so there is nothing to automate; "
                           f"see why with: pysynth events --dropped {shlex.join(logs)}", style="red"))
         raise typer.Exit(EXIT_NOTHING_USABLE)
-    return kept
+
+
+def _demonstrations(logs: list[str] | None, demos: list[str] | None, selection: Selection, split: str | None,
+                    keep_noise: bool, **reading) -> tuple[list[Demonstration], list[Event]]:
+    """The demonstrations of the LOG arguments (the first), then of each --demo, each read with the
+    selection, cut as --split says and without its noise unless --keep-noise; and the noise."""
+    sources = ([logs] if logs else []) + [[path] for path in demos or []]
+    if not sources:
+        _usage_error("no log to read: give LOG arguments, or --demo LOG")
+    try:
+        how = parse_split(split) if split else None
+    except ValueError as error:
+        _usage_error(f"--split: {error}")
+    for paths in sources:  # a missing file is an error before anything is read
+        _check_paths(paths)
+    demonstrations: list[Demonstration] = []
+    noise: list[Event] = []
+    for paths in sources:
+        ingested = _ingest(paths, selection, **reading)
+        _kept_or_exit(ingested.kept, _names(paths), paths)
+        made, dropped = demonstrations_of(_names(paths), ingested.events, how, keep_noise)
+        for demonstration in made:
+            _kept_or_exit(demonstration.kept, demonstration.name, paths)
+        demonstrations += made
+        noise += dropped
+    if how or len(demonstrations) > 1:
+        cut = f"--split {how.text} made " if how else ""
+        stderr.print(Text(f"{cut}{plural(len(demonstrations), 'demonstration')}:"))
+        for demonstration in demonstrations:
+            stderr.print(Text(f"  {demonstration.name}: {plural(len(demonstration.kept), 'write call')}"))
+    return demonstrations, noise
 
 
 def _names(logs: list[str]) -> str:
@@ -504,12 +582,11 @@ def _names(logs: list[str]) -> str:
     return shown + (f" and {len(logs) - 3} more" if len(logs) > 3 else "")
 
 
-def _synthesize(ingested: Ingested, logs: list[str], policy, objectives, time_limit, models: int,
+def _synthesize(demonstrations: list[Demonstration], policy, objectives, time_limit, models: int,
                 strict: bool = False, target: str | None = None) -> Synthesis:
-    kept = _kept_or_exit(ingested, logs)
     try:
-        synthesis = synthesize(
-            kept, reads=ingested.reads, failed=ingested.failed, policies=[_policy_path(name) for name in policy or []], objectives=objectives,
+        synthesis = synthesize_demonstrations(
+            demonstrations, policies=[_policy_path(name) for name in policy or []], objectives=objectives,
             models=models, time_limit=time_limit, target=target,
         )
     except SolveError as error:
@@ -552,9 +629,7 @@ def _selection(principal, all_principals, since, until, region) -> Selection:
 
 def _ingest(logs: list[str], selection: Selection, *, left_out: LeftOut | None = None, evidence: bool = True,
             engine: str = "local", scheduler: str | None = None) -> Ingested:
-    for log in logs:
-        if log != "-" and "://" not in log and not os.path.exists(log):
-            _usage_error(f"{log}: no such file or directory")
+    _check_paths(logs)
     progress = _LazyProgress()
     try:
         with _engine(engine, scheduler) as reading_engine:
@@ -590,6 +665,12 @@ def _ingest(logs: list[str], selection: Selection, *, left_out: LeftOut | None =
     if not ingested.records:
         stderr.print(Text("error: no records could be read from the input", style="red"))
     return ingested
+
+
+def _check_paths(logs: list[str]) -> None:
+    for log in logs:
+        if log != "-" and "://" not in log and not os.path.exists(log):
+            _usage_error(f"{log}: no such file or directory")
 
 
 def _engine(name: str, scheduler: str | None):

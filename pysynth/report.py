@@ -24,6 +24,7 @@ from pysynth.verify import verify
 
 TELLING_SUFFIXES = ("Name", "Id", "Ids", "Arn", "Bucket", "Key", "Type", "CidrBlock", "Names")
 MAX_VALUE_WIDTH = 48
+MAX_NOISE_SHOWN = 20  # noise calls the synth summary names one by one
 
 
 def events_table(events: list[Event], title: str) -> Table:
@@ -155,7 +156,8 @@ def _span(session: Session) -> str:
 # --------------------------------------------------------------------------- synthesis
 
 
-def synth_summary(synthesis: Synthesis, runbook: Runbook) -> Table:
+def synth_summary(synthesis: Synthesis, runbook: Runbook, noise: list[Event] = ()) -> Table:
+    """The runbook in numbers, and the calls dropped as noise (``pysynth.noise``) that it leaves out."""
     solution = runbook.solution
     table = Table(title="runbook", show_header=False)
     table.add_column("what")
@@ -186,6 +188,12 @@ def synth_summary(synthesis: Synthesis, runbook: Runbook) -> Table:
     stats = synthesis.outcome.stats
     table.add_row("grounding", f"{stats.get('atoms', 0)} atoms, {stats.get('rules', 0)} rules")
     table.add_row("solve time", f"{solution.seconds:.3f} s")
+    if noise:
+        table.add_row("noise", f"{plural(len(noise), 'call')} dropped; --keep-noise keeps them")
+        for event in noise[:MAX_NOISE_SHOWN]:
+            table.add_row("", Text(f"{event.file} record {event.index} {event.operation}: {event.reason}"))
+        if len(noise) > MAX_NOISE_SHOWN:
+            table.add_row("", f"and {len(noise) - MAX_NOISE_SHOWN} more: pysynth events --dropped lists them all")
     return table
 
 

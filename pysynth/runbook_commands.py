@@ -27,7 +27,7 @@ from pysynth.cli import (
     StrictOption,
     TimeLimitOption,
     UntilOption,
-    _ingest,
+    _demonstrations,
     _selection,
     _synthesize,
     _usage_error,
@@ -81,8 +81,9 @@ def explain_runbook(
 
     if step is not None and input_name is not None:
         _usage_error("give --step or --input, not both")
-    ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    synthesis = _synthesize(ingested, logs, policy, objectives, time_limit, models=count, strict=strict)
+    demonstrations, _ = _demonstrations(logs, None, _selection(principal, all_principals, since, until, region),
+                                        None, keep_noise=True)
+    synthesis = _synthesize(demonstrations, policy, objectives, time_limit, models=count, strict=strict)
     try:
         lines = explain(synthesis, step=step, input_name=input_name)
     except ExplainError as error:
@@ -236,7 +237,8 @@ def _runbook_from(sources: list[str], selection: Selection, policy, strict: bool
             return load_runbook(sources[0])
         except DocumentError as error:
             _usage_error(str(error))
-    synthesis = _synthesize(_ingest(sources, selection), sources, policy, None, None, models=1, strict=strict)
+    demonstrations, _ = _demonstrations(sources, None, selection, None, keep_noise=True)
+    synthesis = _synthesize(demonstrations, policy, None, None, models=1, strict=strict)
     return synthesis.runbooks[0]
 
 

@@ -39,6 +39,10 @@ SIGN_IN_NOISE = {"ConsoleLogin", "CheckMfa", "ExternalIdPDirectoryLogin", "GetSi
 READ_ONLY = "read-only call"
 FAILED_CALL = "failed call ("
 OUTSIDE = "outside selection: "
+# Noise in a demonstration's calls (pysynth.noise), found after reading.
+FIXED_FAILURE = "noise: fixed failure"
+CREATED_AND_DELETED = "noise: created and deleted unused"
+DUPLICATE_ATTEMPT = "noise: duplicate attempt"
 
 # How records the selection leaves out are handed on: as ``events --json`` lines, as events (for
 # a table), or not at all (only counted).
@@ -231,6 +235,9 @@ REASON_KINDS = (
     ("console sign-in", "not an API call"),
     ("SSM agent", "SSM agent traffic"),
     ("duplicate of", "duplicate record"),
+    (FIXED_FAILURE, FIXED_FAILURE),
+    (CREATED_AND_DELETED, CREATED_AND_DELETED),
+    (DUPLICATE_ATTEMPT, DUPLICATE_ATTEMPT),
     ("outside selection", "outside selection"),
     ("not mapped", "not mapped"),
     ("malformed record", "malformed record"),

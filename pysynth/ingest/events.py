@@ -32,6 +32,9 @@ class Principal:
     session_name: str | None = None
     role_name: str | None = None
     access_key_id: str | None = None
+    # When the credentials' session began (``sessionContext.attributes.creationDate``): two
+    # sessions of one role session name are told apart by it.
+    session_created: str | None = None
 
     @property
     def label(self) -> str:
@@ -120,7 +123,7 @@ _pickle_as_field_tuple(CanonicalCall)
 
 def principal_of(identity: object) -> Principal:
     """The principal of a record's ``userIdentity``; it depends only on ``type``, ``arn``,
-    ``userName`` and ``accessKeyId``."""
+    ``userName``, ``accessKeyId`` and the session's ``creationDate``."""
     if not isinstance(identity, dict):
         return NO_PRINCIPAL
     arn = _text(identity.get("arn"))
@@ -130,6 +133,7 @@ def principal_of(identity: object) -> Principal:
         kind=kind,
         user_name=_text(identity.get("userName")),
         access_key_id=_text(identity.get("accessKeyId")),
+        session_created=_session_created(identity),
     )
     if arn and ":assumed-role/" in arn:
         # arn:aws:sts::<account>:assumed-role/<role>/<session>
@@ -141,6 +145,12 @@ def principal_of(identity: object) -> Principal:
     elif arn and principal.user_name is None and ":user/" in arn:
         principal.user_name = arn.rsplit("/", 1)[-1]
     return principal
+
+
+def _session_created(identity: dict) -> str | None:
+    context = identity.get("sessionContext")
+    attributes = context.get("attributes") if context.__class__ is dict else None
+    return _text(attributes.get("creationDate")) if attributes.__class__ is dict else None
 
 
 def parse_time(value: object) -> float | None:
@@ -249,7 +259,7 @@ class EventBuilder:
         if identity.__class__ is not dict:
             return NO_PRINCIPAL
         get = identity.get
-        key = (get("type"), get("arn"), get("userName"), get("accessKeyId"))
+        key = (get("type"), get("arn"), get("userName"), get("accessKeyId"), _session_created(identity))
         try:
             return self._principals[key]
         except KeyError:

@@ -33,7 +33,8 @@ from pysynth.ingest.order import drop_duplicates, order_events
 from pysynth.ingest.readers import InputError, ReadProblem, Source, expand_inputs
 
 __all__ = [
-    "AS_EVENTS", "AS_JSON", "AmbiguousPrincipal", "Ingested", "InputError", "LeftOut", "Selection", "ingest",
+    "AS_EVENTS", "AS_JSON", "AmbiguousPrincipal", "Ingested", "InputError", "LeftOut", "Selection", "ingest", "is_failure",
+    "is_read",
 ]
 
 ACCOUNT_IN_ARN = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):")
@@ -61,19 +62,27 @@ class Ingested:
 
     @property
     def reads(self) -> list[Event]:
-        """Successful read-only calls: the evidence of waiting and polling for later layers."""
-        return [event for event in self.events if event.reason == READ_ONLY and event.call]
+        return [event for event in self.events if is_read(event)]
 
     @property
     def failed(self) -> list[Event]:
-        """Failed calls of the selection that map onto an operation: the evidence of retries (a
-        call that failed, then succeeded with the same request) for later layers."""
-        return [event for event in self.events if event.call and (event.reason or "").startswith(FAILED_CALL)]
+        return [event for event in self.events if is_failure(event)]
 
     def drop_counts(self) -> Counter:
         counts = Counter(self.left_out)
         counts.update(reason_kind(event.reason) for event in self.events if not event.kept)
         return counts
+
+
+def is_read(event: Event) -> bool:
+    """A successful read-only call: evidence of waiting and polling for later layers."""
+    return event.reason == READ_ONLY and event.call is not None
+
+
+def is_failure(event: Event) -> bool:
+    """A failed call that maps onto an operation: evidence of retries (a call that failed, then
+    succeeded with the same request) for later layers."""
+    return event.call is not None and (event.reason or "").startswith(FAILED_CALL)
 
 
 class AmbiguousPrincipal(Exception):
