@@ -78,9 +78,8 @@ def _drop_duplicate_attempts(calls: list[Event]) -> None:
             unused = all(last_use.get(value, -1) <= at for value in values)
             retried_later = not event.kept and final_success[key] > position
             if unused and not retried_later:
-                outcome = "succeeded again" if event.kept else f"failed ({event.error_code})"
-                _drop(event, f"{DUPLICATE_ATTEMPT}: repeats {_record(original)}, which succeeded, with nothing "
-                             f"using it in between; {outcome}")
+                outcome = "succeeded again" if event.kept else f"failed: {event.error_code}"
+                _drop(event, f"{DUPLICATE_ATTEMPT} of {_record(original)} ({outcome})")
                 continue
         named = strings_of(event.call.params)
         for value in named:
@@ -104,8 +103,8 @@ def _drop_fixed_failures(calls: list[Event]) -> None:
             key = request_key(event)
             for failure in failures:
                 if request_key(failure) != key:
-                    _drop(failure, f"{FIXED_FAILURE}: failed ({failure.error_code}); {_record(event)} then made "
-                                   "the call with a different request")
+                    _drop(failure, f"{FIXED_FAILURE} ({failure.error_code}): {_record(event)} made the call "
+                                   "with another request")
         if event.kept:
             # A successful write moves the work on: a failure before it is no longer a typo
             # being fixed.
@@ -125,10 +124,8 @@ def _drop_created_and_deleted(calls: list[Event]) -> None:
         if _is_write(event):
             found = effects(call.service, call.operation, call.params) if event.kept else ()
             for creator in {creator_of[name] for kind, name in found if kind == DELETES and name in creator_of}:
-                _drop(calls[creator], f"{CREATED_AND_DELETED}: {_record(event)} deleted it again, and nothing "
-                                      "used it in between")
-                _drop(event, f"{CREATED_AND_DELETED}: deletes what {_record(calls[creator])} created, and nothing "
-                             "used it in between")
+                _drop(calls[creator], f"{CREATED_AND_DELETED}: {_record(event)} deleted it")
+                _drop(event, f"{CREATED_AND_DELETED}: deletes what {_record(calls[creator])} created")
             for value in named:
                 # Used or deleted: whatever the call made is no longer unused.
                 creator = creator_of.get(value)
