@@ -1,13 +1,17 @@
 """Noise: calls in a demonstration that the task itself does not need, dropped with a reason (shown
-by ``events --dropped`` and the synth summary; ``--keep-noise`` keeps them).
+by ``events --dropped`` and the synth summary; ``--keep-noise`` keeps them). Calls are compared
+only with calls of the same principal in the same region.
 
-- A fixed failure: a call failed, and the next successful call of its operation, before any other
-  write succeeded, sent a different request (a typo fixed). A failure of the same request is
-  retry evidence, and a ``DryRunOperation`` is a permission check: neither is noise. A failure no
-  later call of its operation replaces (``GetUser``'s ``NoSuchEntity`` before ``CreateUser``) stays
-  evidence: it is what the runbook may branch on.
-- A resource created and deleted again, with no write between naming what the creation made
-  (the name ``pysynth.lifecycle`` says it creates, or an id its response showed first): both calls.
+- A fixed failure: a write failed, and the next successful call of its operation, before any other
+  write succeeded, sent a different request (a typo fixed). A failure whose request succeeds later
+  is retry evidence, a throttled one was not wrong, and a ``DryRunOperation`` is a permission
+  check: none is noise. A failed
+  read is left alone: reads are never steps, and what a read fails with (``GetUser``'s
+  ``NoSuchEntity`` before ``CreateUser``, the console's sweep over buckets without a setting) is
+  evidence the runbook may branch on.
+- A resource created and deleted again as the very next change, with no failed write between
+  naming what the creation made (the name ``pysynth.lifecycle`` says it creates, or an id its
+  response showed first): both calls.
 - A duplicate attempt: a write repeating an earlier successful write's request, with no write
   between naming a value of the first; it failed (``EntityAlreadyExists``, and no later success of
   the request makes it retry evidence) or succeeded again.
@@ -18,6 +22,8 @@ the calls.
 
 from __future__ import annotations
 
+from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
+
 from pysynth.evidence import request_key
 from pysynth.ingest.classify import CREATED_AND_DELETED, DUPLICATE_ATTEMPT, FIXED_FAILURE
 from pysynth.ingest.events import DROPPED, Event
@@ -27,6 +33,10 @@ from pysynth.paths import strings_of
 
 # The error code of a dry run: a permission check the runbook may branch on, never noise.
 DRY_RUN = "DryRunOperation"
+# What botocore's standard retry mode retries: the service refused for now, the request was not
+# wrong, so another request after it fixed nothing.
+TRANSIENT_CODES = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES) | frozenset(
+    TransientRetryableChecker._TRANSIENT_ERROR_CODES)
 # Response texts shorter than this ("/", "ok") are too common to be ids a call created.
 MIN_CREATED_LENGTH = 3
 
@@ -50,23 +60,36 @@ def _drop(event: Event, reason: str) -> None:
     event.status, event.reason = DROPPED, reason
 
 
-def _record(event: Event) -> str:
-    return f"{event.file} record {event.index}"
+def _record(event: Event, beside: Event) -> str:
+    """The call ``event`` as the reason of ``beside`` names it: by its event id, the same however the
+    trail was delivered (one file, an archive of many, S3), else by its record."""
+    if event.event_id:
+        return f"event {event.event_id}"
+    return f"record {event.index}" if event.file == beside.file else f"{event.file} record {event.index}"
 
 
 def _is_write(event: Event) -> bool:
     return not event.read_only and not is_noise(event)
 
 
+def _where(event: Event) -> tuple:
+    return event.principal.label, event.region
+
+
+def _request(event: Event) -> tuple:
+    """What a repeat of the call repeats: who, where, and the request (``evidence.request_key``)."""
+    return _where(event), request_key(event)
+
+
 def _drop_duplicate_attempts(calls: list[Event]) -> None:
-    final_success: dict[str, int] = {}  # request key -> position of its last successful call
-    keys: list[str | None] = []
+    final_success: dict[tuple, int] = {}  # request -> position of its last successful call
+    keys: list[tuple | None] = []
     for position, event in enumerate(calls):
-        key = request_key(event) if not event.read_only else None
+        key = _request(event) if not event.read_only else None
         keys.append(key)
         if key is not None and event.kept:
             final_success[key] = position
-    first: dict[str, tuple[int, Event, set[str]]] = {}  # request key -> its earlier success and its values
+    first: dict[tuple, tuple[int, Event, set[str]]] = {}  # request -> its earlier success and its values
     last_use: dict[str, int] = {}  # value -> position of the last write naming it
     for position, event in enumerate(calls):
         key = keys[position]
@@ -79,7 +102,7 @@ def _drop_duplicate_attempts(calls: list[Event]) -> None:
             retried_later = not event.kept and final_success[key] > position
             if unused and not retried_later:
                 outcome = "succeeded again" if event.kept else f"failed: {event.error_code}"
-                _drop(event, f"{DUPLICATE_ATTEMPT} of {_record(original)} ({outcome})")
+                _drop(event, f"{DUPLICATE_ATTEMPT} of {_record(original, event)} ({outcome})")
                 continue
         named = strings_of(event.call.params)
         for value in named:
@@ -89,13 +112,23 @@ def _drop_duplicate_attempts(calls: list[Event]) -> None:
 
 
 def _drop_fixed_failures(calls: list[Event]) -> None:
-    pending: dict[tuple[str, str], list[Event]] = {}  # operation -> its failures since the last write
-    for event in calls:
+    succeeds_later: set[tuple] = set()  # requests with a successful call after the point reached
+    later: list[bool] = [False] * len(calls)  # whether a failure's request succeeds later
+    for position in range(len(calls) - 1, -1, -1):
+        event = calls[position]
+        if event.read_only or is_noise(event):
+            continue
+        if event.kept:
+            succeeds_later.add(_request(event))
+        else:
+            later[position] = _request(event) in succeeds_later
+    pending: dict[tuple, list[Event]] = {}  # (who, where, operation) -> its failed writes since the last write
+    for position, event in enumerate(calls):
         if is_noise(event):
             continue
-        operation = (event.call.service, event.call.operation)
+        operation = (*_where(event), event.call.service, event.call.operation)
         if is_failure(event):
-            if event.error_code != DRY_RUN:
+            if not (event.read_only or later[position] or event.error_code in TRANSIENT_CODES or event.error_code == DRY_RUN):
                 pending.setdefault(operation, []).append(event)
             continue
         failures = pending.pop(operation, ())
@@ -103,8 +136,8 @@ def _drop_fixed_failures(calls: list[Event]) -> None:
             key = request_key(event)
             for failure in failures:
                 if request_key(failure) != key:
-                    _drop(failure, f"{FIXED_FAILURE} ({failure.error_code}): {_record(event)} made the call "
-                                   "with another request")
+                    _drop(failure, f"{FIXED_FAILURE} ({failure.error_code}): {_record(event, failure)} made the "
+                                   "call with another request")
         if event.kept:
             # A successful write moves the work on: a failure before it is no longer a typo
             # being fixed.
@@ -112,31 +145,29 @@ def _drop_fixed_failures(calls: list[Event]) -> None:
 
 
 def _drop_created_and_deleted(calls: list[Event]) -> None:
-    # What existed before a call (a successful call sent or showed it) is not what the call made:
-    # CreateLoginProfile names the user, it does not make it.
+    # Only a deletion that is the very next change after the creation is noise: a demonstration
+    # that sets resources up and then tears them down (queues created, then deleted) changes other
+    # things between. What existed before a call (a successful call sent or showed it) is not what
+    # the call made: CreateLoginProfile names the user, it does not make it.
     seen: set[str] = set()
-    made_by: dict[int, set[str]] = {}  # position of a creating call -> what it made
-    creator_of: dict[str, int] = {}  # a made value -> its creating call, while nothing has used it
-    for position, event in enumerate(calls):
+    creation: tuple[Event, set[str]] | None = None  # the last successful write and what it made, unused so far
+    for event in calls:
         call = event.call
         named = strings_of(call.params)
         shown = strings_of(call.response, MIN_CREATED_LENGTH)
         if _is_write(event):
             found = effects(call.service, call.operation, call.params) if event.kept else ()
-            for creator in {creator_of[name] for kind, name in found if kind == DELETES and name in creator_of}:
-                _drop(calls[creator], f"{CREATED_AND_DELETED}: {_record(event)} deleted it")
-                _drop(event, f"{CREATED_AND_DELETED}: deletes what {_record(calls[creator])} created")
-            for value in named:
-                # Used or deleted: whatever the call made is no longer unused.
-                creator = creator_of.get(value)
-                if creator is not None:
-                    for other in made_by.pop(creator):
-                        del creator_of[other]
+            if creation is not None:
+                creator, made = creation
+                if _where(event) == _where(creator) and any(kind == DELETES and name in made for kind, name in found):
+                    _drop(creator, f"{CREATED_AND_DELETED}: {_record(event, creator)} deleted it")
+                    _drop(event, f"{CREATED_AND_DELETED}: deletes what {_record(creator, event)} created")
+                    creation = None
+                elif named & made:  # a failed attempt to use it
+                    creation = None
             if event.kept:
                 made = ({name for kind, name in found if kind == CREATES} | (shown - named)) - seen
-                if made:
-                    made_by[position] = made
-                    creator_of.update(dict.fromkeys(made, position))
+                creation = (event, made) if made else None
         if event.kept or is_read(event):
             seen |= named
             seen |= shown

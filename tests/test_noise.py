@@ -171,15 +171,36 @@ def test_a_dry_run_and_a_retry_of_the_same_request_are_not_noise(tmp_path):
     assert dropped_by_noise(tmp_path, records) == []
 
 
-def test_a_failure_fixed_only_after_other_work_is_evidence_not_a_typo(tmp_path):
-    records = [
-        iam("GetUser", 0, {"userName": "bob"}, error="NoSuchEntity"),
-        iam("CreateUser", 1, {"userName": "bob"}, user("bob", 1)),
-        iam("GetUser", 2, {"userName": "carol"}, {"user": {"userName": "carol"}}),
-    ]
+def test_only_a_write_fixed_right_away_is_a_fixed_failure(tmp_path):
+    typo = iam("CreateUser", 0, {"userName": "bbo"}, error="InvalidInput")
+    fixed = iam("CreateUser", 2, {"userName": "bob"}, user("bob", 2))
+    assert dropped_by_noise(tmp_path, [typo, fixed]) == [(0, "fixed failure")]
+    # Throttled, the request was not wrong: what came next fixed nothing.
+    throttled = iam("CreateUser", 0, {"userName": "carol"}, error="Throttling")
+    assert dropped_by_noise(tmp_path, [throttled, fixed]) == []
+    # Other work succeeded before the next CreateUser: that is another user, not the typo fixed.
+    other_work = iam("AddUserToGroup", 1, {"userName": "alice", "groupName": "developers"})
+    assert dropped_by_noise(tmp_path, [typo, other_work, fixed]) == []
+    # Another principal's CreateUser fixes nothing of alice's.
+    assert dropped_by_noise(tmp_path, [typo, {**fixed, "userIdentity": {**fixed["userIdentity"], "arn": "arn:aws:iam::"
+                                                                         f"{ACCOUNT}:user/mallory"}}]) == []
+    # A read's failure is evidence of what exists: the console checking one bucket without a
+    # public access block, then another with one.
+    reads = [make_record("GetPublicAccessBlock", source="s3.amazonaws.com", time=at(second), request={"bucketName": name},
+                         **({"errorCode": "NoSuchPublicAccessBlockConfiguration"} if second == 0 else {}))
+             for second, name in enumerate(["logs", "site"])]
+    assert dropped_by_noise(tmp_path, reads) == []
+
+
+def test_a_failure_whose_request_succeeds_later_is_retry_evidence(tmp_path):
+    def delete(second: int, group: str, error: str | None = None) -> dict:
+        return ec2("DeleteSecurityGroup", second, {"groupId": group}, error=error)
+
+    records = [delete(0, "sg-0aaaaaaaaaaaaaaaa", "DependencyViolation"), delete(1, "sg-0bbbbbbbbbbbbbbbb"),
+               ec2("TerminateInstances", 2, {"instancesSet": {"items": [{"instanceId": "i-0123456789abcdef0"}]}}),
+               delete(3, "sg-0aaaaaaaaaaaaaaaa")]
     assert dropped_by_noise(tmp_path, records) == []
-    # Right after the failure, the same operation with another request is the typo fixed.
-    assert dropped_by_noise(tmp_path, [records[0], records[2]]) == [(0, "fixed failure")]
+    assert dropped_by_noise(tmp_path, records[:3]) == [(0, "fixed failure")]
 
 
 def test_a_created_resource_used_before_its_deletion_is_not_noise(tmp_path):
@@ -191,6 +212,18 @@ def test_a_created_resource_used_before_its_deletion_is_not_noise(tmp_path):
     assert dropped_by_noise(tmp_path, records) == []
     assert dropped_by_noise(tmp_path, [records[0], records[2]]) == [
         (0, "created and deleted unused"), (1, "created and deleted unused")]
+    # Resources set up, then torn down: other changes come between each creation and its deletion.
+    def queues(deleted: list[str]) -> list[dict]:
+        url = f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/{{}}"
+        return [make_record("CreateQueue", source="sqs.amazonaws.com", time=at(second), request={"queueName": name},
+                            response={"queueUrl": url.format(name)}) for second, name in enumerate(["orders", "billing"])
+                ] + [make_record("DeleteQueue", source="sqs.amazonaws.com", time=at(second), request={"queueUrl": url.format(name)})
+                     for second, name in enumerate(deleted, start=5)]
+
+    assert dropped_by_noise(tmp_path, queues(["orders", "billing"])) == []
+    # Deleting the last first is the very next change after its creation.
+    assert dropped_by_noise(tmp_path, queues(["billing", "orders"])) == [
+        (1, "created and deleted unused"), (2, "created and deleted unused")]
 
 
 def test_a_resource_deleted_by_the_id_its_creation_returned(tmp_path):
