@@ -22,8 +22,11 @@ the calls.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 
+from pysynth.botomodels import idempotency_tokens
 from pysynth.evidence import request_key
 from pysynth.ingest.classify import CREATED_AND_DELETED, DUPLICATE_ATTEMPT, FIXED_FAILURE
 from pysynth.ingest.events import DROPPED, Event
@@ -43,15 +46,42 @@ MIN_CREATED_LENGTH = 3
 
 def drop_noise(events: list[Event]) -> list[Event]:
     """Drop the noise among one demonstration's events (in log order); return what was dropped."""
-    calls = [event for event in events if event.kept or is_read(event) or is_failure(event)]
+    calls = _Calls([event for event in events if event.kept or is_read(event) or is_failure(event)])
     _drop_duplicate_attempts(calls)
     _drop_fixed_failures(calls)
     _drop_created_and_deleted(calls)
-    return [event for event in calls if is_noise(event)]
+    return [event for event in calls.events if is_noise(event)]
 
 
 def is_noise(event: Event) -> bool:
     return (event.reason or "").startswith((FIXED_FAILURE, CREATED_AND_DELETED, DUPLICATE_ATTEMPT))
+
+
+class _Calls:
+    """A demonstration's calls with what each pass reads of them, found once: the texts each request
+    names and each response shows, and each write's request as a key (``requests``)."""
+
+    def __init__(self, events: list[Event]):
+        self.events = events
+        self.named = [strings_of(event.call.params) for event in events]
+        self.shown = [strings_of(event.call.response, MIN_CREATED_LENGTH) for event in events]
+        self.requests = self._requests()
+
+    def _requests(self) -> list[tuple | None]:
+        """What a repeat of a write repeats: who, where, and its request without idempotency
+        tokens (``evidence.request_key``). Canonical request texts cost: a write whose operation
+        and request texts no other write shares can repeat no request, and keeps those as its key."""
+        rough: list[tuple | None] = []
+        for event, named in zip(self.events, self.named):
+            if event.read_only:
+                rough.append(None)
+                continue
+            call = event.call
+            tokens = {call.params.get(member) for member in idempotency_tokens(call.service, call.operation)}
+            rough.append((*_where(event), call.service, call.operation, frozenset(named - tokens)))
+        shared = Counter(rough)
+        return [key if key is None or shared[key] == 1 else (_where(event), request_key(event))
+                for key, event in zip(rough, self.events)]
 
 
 def _drop(event: Event, reason: str) -> None:
@@ -76,23 +106,14 @@ def _where(event: Event) -> tuple:
     return event.principal.label, event.region
 
 
-def _request(event: Event) -> tuple:
-    """What a repeat of the call repeats: who, where, and the request (``evidence.request_key``)."""
-    return _where(event), request_key(event)
-
-
-def _drop_duplicate_attempts(calls: list[Event]) -> None:
+def _drop_duplicate_attempts(calls: _Calls) -> None:
     final_success: dict[tuple, int] = {}  # request -> position of its last successful call
-    keys: list[tuple | None] = []
-    for position, event in enumerate(calls):
-        key = _request(event) if not event.read_only else None
-        keys.append(key)
+    for position, (event, key) in enumerate(zip(calls.events, calls.requests)):
         if key is not None and event.kept:
             final_success[key] = position
     first: dict[tuple, tuple[int, Event, set[str]]] = {}  # request -> its earlier success and its values
     last_use: dict[str, int] = {}  # value -> position of the last write naming it
-    for position, event in enumerate(calls):
-        key = keys[position]
+    for position, (event, key) in enumerate(zip(calls.events, calls.requests)):
         if key is None:
             continue
         earlier = first.get(key)
@@ -104,57 +125,54 @@ def _drop_duplicate_attempts(calls: list[Event]) -> None:
                 outcome = "succeeded again" if event.kept else f"failed: {event.error_code}"
                 _drop(event, f"{DUPLICATE_ATTEMPT} of {_record(original, event)} ({outcome})")
                 continue
-        named = strings_of(event.call.params)
+        named = calls.named[position]
         for value in named:
             last_use[value] = position
         if event.kept:
-            first[key] = (position, event, named | strings_of(event.call.response, MIN_CREATED_LENGTH))
+            first[key] = (position, event, named | calls.shown[position])
 
 
-def _drop_fixed_failures(calls: list[Event]) -> None:
+def _drop_fixed_failures(calls: _Calls) -> None:
+    events, requests = calls.events, calls.requests
     succeeds_later: set[tuple] = set()  # requests with a successful call after the point reached
-    later: list[bool] = [False] * len(calls)  # whether a failure's request succeeds later
-    for position in range(len(calls) - 1, -1, -1):
-        event = calls[position]
+    later: list[bool] = [False] * len(events)  # whether a failure's request succeeds later
+    for position in range(len(events) - 1, -1, -1):
+        event = events[position]
         if event.read_only or is_noise(event):
             continue
         if event.kept:
-            succeeds_later.add(_request(event))
+            succeeds_later.add(requests[position])
         else:
-            later[position] = _request(event) in succeeds_later
-    pending: dict[tuple, list[Event]] = {}  # (who, where, operation) -> its failed writes since the last write
-    for position, event in enumerate(calls):
+            later[position] = requests[position] in succeeds_later
+    pending: dict[tuple, list[int]] = {}  # (who, where, operation) -> its failed writes since the last write
+    for position, event in enumerate(events):
         if is_noise(event):
             continue
         operation = (*_where(event), event.call.service, event.call.operation)
         if is_failure(event):
             if not (event.read_only or later[position] or event.error_code in TRANSIENT_CODES or event.error_code == DRY_RUN):
-                pending.setdefault(operation, []).append(event)
+                pending.setdefault(operation, []).append(position)
             continue
-        failures = pending.pop(operation, ())
-        if failures:
-            key = request_key(event)
-            for failure in failures:
-                if request_key(failure) != key:
-                    _drop(failure, f"{FIXED_FAILURE} ({failure.error_code}): {_record(event, failure)} made the "
-                                   "call with another request")
+        for failed in pending.pop(operation, ()):
+            if requests[failed] != requests[position]:
+                failure = events[failed]
+                _drop(failure, f"{FIXED_FAILURE} ({failure.error_code}): {_record(event, failure)} made the call "
+                               "with another request")
         if event.kept:
             # A successful write moves the work on: a failure before it is no longer a typo
             # being fixed.
             pending.clear()
 
 
-def _drop_created_and_deleted(calls: list[Event]) -> None:
+def _drop_created_and_deleted(calls: _Calls) -> None:
     # Only a deletion that is the very next change after the creation is noise: a demonstration
     # that sets resources up and then tears them down (queues created, then deleted) changes other
     # things between. What existed before a call (a successful call sent or showed it) is not what
     # the call made: CreateLoginProfile names the user, it does not make it.
     seen: set[str] = set()
     creation: tuple[Event, set[str]] | None = None  # the last successful write and what it made, unused so far
-    for event in calls:
+    for event, named, shown in zip(calls.events, calls.named, calls.shown):
         call = event.call
-        named = strings_of(call.params)
-        shown = strings_of(call.response, MIN_CREATED_LENGTH)
         if _is_write(event):
             found = effects(call.service, call.operation, call.params) if event.kept else ()
             if creation is not None:
