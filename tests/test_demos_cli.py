@@ -6,6 +6,7 @@ bad input is a one-line error."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -178,3 +179,28 @@ def test_split_texts():
     assert parse_split("idle=1h30m").seconds == 5400 and parse_split("session").kind == "session"
     with pytest.raises(ValueError):
         parse_split("idle")
+
+
+def test_several_demonstrations_from_two_logs_or_one_log_split_are_the_same_to_the_solver(tmp_path):
+    """A user ensured twice (carol did not exist, dave did): as two --demo logs, or one log cut at
+    the idle time between them, the facts and the runbooks compared are the same, with a branch."""
+    from demo_logs import user_ensured
+
+    carol = str(write_log(tmp_path / "carol.json", user_ensured("carol", "dev", exists=False)))
+    dave = str(write_log(tmp_path / "dave.json", user_ensured("dave", "ops", exists=True, start=10)))
+    both = str(write_log(tmp_path / "both.json", user_ensured("carol", "dev", exists=False)
+                         + user_ensured("dave", "ops", exists=True, start=1000)))
+    facts = run_cli("facts", "--demo", carol, "--demo", dave)
+    assert facts.code == 0, facts.stderr
+    assert facts.stdout.startswith("% pysynth facts: 2 demonstrations, 3 calls, ")
+    assert facts.stderr == f"2 demonstrations:\n  {carol}: 2 write calls\n  {dave}: 1 write call\n"
+    split = run_cli("facts", "--split", "idle=5m", both)
+    assert split.stdout.startswith("% pysynth facts: 2 demonstrations, 3 calls, ")
+    assert split.stderr == (f"--split idle=5m made 2 demonstrations:\n  {both} (1 of 2, from 10:00:00): 2 write calls\n"
+                            f"  {both} (2 of 2, from 10:16:40): 1 write call\n")
+    compared = run_cli("compare", "-n", "1", "--demo", carol, "--demo", dave)
+    assert compared.code == 0, compared.stderr
+    assert re.search(r"cost: branches +│ 1 ", compared.stdout)
+    assert run_cli("compare", "-n", "1", "--split", "idle=5m", both).stdout == compared.stdout
+    # One log, no split: one demonstration, so no branch (carol's calls and dave's follow in a row).
+    assert re.search(r"cost: branches +│ 0 ", run_cli("compare", "-n", "1", both).stdout)
