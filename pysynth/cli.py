@@ -23,6 +23,7 @@ from rich.text import Text
 
 from pysynth import collector
 from pysynth.beside import Beside
+from pysynth.demos import Demonstration
 from pysynth.facts import analyse
 from pysynth.ingest.events import json_line
 from pysynth.ingest.select import AS_EVENTS, AS_JSON, AmbiguousPrincipal, Ingested, InputError, LeftOut, Selection, ingest
@@ -274,7 +275,7 @@ def synth(
         # the other). The rendering's check reads the text back to this very model, so certifying
         # the model certifies what is printed.
         with Beside(lambda: check_synthesized(
-            runbook, ingested.kept, ingested.reads, ingested.failed,
+            runbook, [Demonstration(_names(logs), ingested.kept, ingested.reads, ingested.failed)],
             require_waits="unwaited_polls" in objectives, require_retries="unhandled_failures" in objectives,
         ).problems) as certifying:
             try:
@@ -405,7 +406,8 @@ def verify_runbook(
         stderr.print(Text(f"error: {error}", style="red"))
         raise typer.Exit(EXIT_USAGE) from None
     ingested = _ingest(logs, _selection(principal, all_principals, since, until, region))
-    verdict = verify(document, _kept_or_exit(ingested, logs), ingested.reads, ingested.failed)
+    demonstrations = [Demonstration(_names(logs), _kept_or_exit(ingested, logs), ingested.reads, ingested.failed)]
+    verdict = verify(document, demonstrations)
     if not verdict.certified:
         for problem in verdict.problems:
             stderr.print(Text(f"{problem.kind}: {problem.message}"))
@@ -415,8 +417,9 @@ def verify_runbook(
     records = sum(len(records) for _, records in verdict.matches)
     # Every step counts, a loop's body steps too: with their iterations, they make the calls.
     count = len(verdict.matches)
+    shown = f" of {plural(len(demonstrations), 'demonstration')}" if len(demonstrations) > 1 else ""
     stderr.print(Text(f"certified: {plural(count, 'step')} {'reproduces' if count == 1 else 'reproduce'} "
-                      f"{'the' if records == 1 else 'all'} {plural(records, 'kept call')}"))
+                      f"{'the' if records == 1 else 'all'} {plural(records, 'kept call')}{shown}"))
 
 
 @app.command("run", short_help="Run an SSM Automation runbook here, through boto3.")

@@ -28,13 +28,11 @@ evidence).
 
 from __future__ import annotations
 
-import heapq
-
 from rich.table import Table
 from rich.text import Text
 
 from pysynth import collector
-from pysynth.ingest.events import Event
+from pysynth.demos import Demonstration
 from pysynth.model import EXECUTE_AWS_API, Runbook, Step, walk
 from pysynth.render.prose import plural, walked_text
 from pysynth.verify.loops import collapsed
@@ -49,35 +47,37 @@ TABLE_RECORDS = 5
 __all__ = ["Problem", "Verdict", "check_synthesized", "matches_table", "verify"]
 
 
-def verify(runbook: Runbook, calls: list[Event], reads: list[Event] = (), failed: list[Event] = (),
-           *, require_waits: bool = True, require_retries: bool = True) -> Verdict:
-    """Check ``runbook`` against the kept calls of a log, in log order. ``reads`` (successful read
-    calls) are what read and wait steps may make and the evidence of polling; ``failed`` (failed
-    calls) the evidence of retries. ``require_waits``/``require_retries``: a missing wait or retry
-    where the log shows polling or failures is a problem."""
-    with collector.paused():
-        replay = Replay(runbook, list(heapq.merge(calls, reads, key=lambda event: event.epoch)))
-        verdict = replay.run()
-        placed = [(instance, [replay.matched[instance.key], *replay.batched.get(instance.key, ())])
-                  for instance in replay.instances if instance.key in replay.matched]
-        verdict.problems += collapsed(plan_problems(
-            placed, replay.calls, failed, require_waits=require_waits, require_retries=require_retries,
-        ))
-    return verdict
+def verify(runbook: Runbook, demonstrations: list[Demonstration], *, require_waits: bool = True,
+           require_retries: bool = True) -> Verdict:
+    """Check ``runbook`` against each demonstration: its kept calls in log order, its successful
+    reads (what read and wait steps may make, and the evidence of polling) and its failed calls
+    (the evidence of retries, and the calls a step that expects their error makes).
+    ``require_waits``/``require_retries``: a missing wait or retry where the log shows polling or
+    failures is a problem. Against several demonstrations each problem names its demonstration,
+    and each step's records are those it makes in all of them, in turn."""
+    return _merged(demonstrations, _verdicts(runbook, demonstrations, require_waits, require_retries))
 
 
-def check_synthesized(runbook: Runbook, calls: list[Event], reads: list[Event] = (), failed: list[Event] = (),
-                      *, require_waits: bool = True, require_retries: bool = True) -> Verdict:
+def check_synthesized(runbook: Runbook, demonstrations: list[Demonstration], *, require_waits: bool = True,
+                      require_retries: bool = True) -> Verdict:
     """``verify``, and also that every step reproduces exactly the records it claims to (the
     records its description names: a step in a loop's body, those of its first iteration; a loop
     step, those its body makes in all its iterations) and that each loop runs as many iterations as
-    it claims the log shows (the first time it runs, inside an enclosing loop)."""
-    verdict = verify(runbook, calls, reads, failed, require_waits=require_waits, require_retries=require_retries)
-    matched = dict(verdict.matches)
+    it claims the log shows (the first time it runs, inside an enclosing loop). A step's records
+    are calls of one demonstration (the first that makes the step's calls): it is held to what it
+    makes there; a step that claims none must make none anywhere."""
+    verdicts = _verdicts(runbook, demonstrations, require_waits, require_retries)
+    verdict = _merged(demonstrations, verdicts)
+    holder = {(event.file, event.index): number for number, demonstration in enumerate(demonstrations)
+              for event in (*demonstration.kept, *demonstration.reads, *demonstration.failed)}
     loop_body = {inner.name for step in walk(runbook.steps) if step.loop is not None for inner in walk(step.loop.steps)}
     for step in walk(runbook.steps):
+        claimed = [(record.file, record.index) for record in step.records]
+        shown = holder.get(claimed[0]) if claimed else None
+        # The demonstration the claims are about: one, or every one for a step that claims nothing.
+        about = verdicts if shown is None else [verdicts[shown]]
         if step.loop is not None:
-            walked = verdict.iterations.get(step.name)
+            walked = about[0].iterations.get(step.name)
             if walked and walked[0] != step.loop.iterations:
                 verdict.problems.append(Problem(
                     RECORDS_DIFFER,
@@ -86,10 +86,9 @@ def check_synthesized(runbook: Runbook, calls: list[Event], reads: list[Event] =
                     step=step.name,
                 ))
         if step.loop is not None or step.name in loop_body:
-            found = verdict.first_iterations.get(step.name, [])
+            found = [record for each in about for record in each.first_iterations.get(step.name, [])]
         else:
-            found = matched.get(step.name, [])
-        claimed = [(record.file, record.index) for record in step.records]
+            found = [record for each in about for record in dict(each.matches).get(step.name, [])]
         if claimed != [(record.file, record.index) for record in found]:
             verdict.problems.append(Problem(
                 RECORDS_DIFFER,
@@ -98,6 +97,50 @@ def check_synthesized(runbook: Runbook, calls: list[Event], reads: list[Event] =
                 step=step.name,
             ))
     return verdict
+
+
+def _verdicts(runbook: Runbook, demonstrations: list[Demonstration], require_waits: bool,
+              require_retries: bool) -> list[Verdict]:
+    """Each demonstration's verdict on its own; against several, inputs take the values each shows."""
+    verdicts = []
+    with collector.paused():
+        for demonstration in demonstrations:
+            replay = Replay(runbook, demonstration, inferred=len(demonstrations) > 1)
+            verdict = replay.run()
+            # The plan is judged on the calls that succeeded: a failed call polled nothing and changed nothing.
+            logged = [number for number in range(len(replay.calls)) if number not in replay.failures]
+            renumbered = {number: place for place, number in enumerate(logged)}
+            placed = [(instance, [renumbered[number] for number in (replay.matched[instance.key],
+                                                                     *replay.batched.get(instance.key, ()))
+                                  if number in renumbered])
+                      for instance in replay.instances if instance.key in replay.matched]
+            verdict.problems += collapsed(plan_problems(
+                placed, [replay.calls[number] for number in logged], demonstration.failed,
+                require_waits=require_waits, require_retries=require_retries,
+            ))
+            verdicts.append(verdict)
+    return verdicts
+
+
+def _merged(demonstrations: list[Demonstration], verdicts: list[Verdict]) -> Verdict:
+    """One verdict of several: each step's records and each loop's iterations in all of them, in
+    turn; each problem naming its demonstration (a first iteration is the first demonstration's
+    that ran one)."""
+    if len(verdicts) == 1:
+        return verdicts[0]
+    records: dict[str, list] = {}
+    problems, first, iterations = [], {}, {}
+    for demonstration, verdict in zip(demonstrations, verdicts):
+        for name, made in verdict.matches:
+            records.setdefault(name, []).extend(made)
+        for problem in verdict.problems:
+            problem.shown_in(demonstration.name)
+            problems.append(problem)
+        for name, made in verdict.first_iterations.items():
+            first.setdefault(name, made)
+        for name, counts in verdict.iterations.items():
+            iterations.setdefault(name, []).extend(counts)
+    return Verdict(list(records.items()), problems, first, iterations)
 
 
 def matches_table(runbook: Runbook, verdict: Verdict) -> Table:

@@ -12,17 +12,19 @@ the log shows: the iterations must reproduce the logged calls one for one and in
 from __future__ import annotations
 
 from bisect import bisect_left
+import heapq
 from collections import defaultdict
 
 from pysynth import unlogged
 from pysynth.facts import runtime_values
-from pysynth.ingest.events import Event
+from pysynth.demos import Demonstration
 from pysynth.ingest.normalize import Normalizer
 from pysynth.model import (
     GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Runbook, Step, Template, used_values, walk,
 )
 from pysynth.paths import path_text
-from pysynth.verify import batches, checks, loops
+from pysynth.verify import batches, branches, checks, loops
+from pysynth.verify.inputs import InputValues
 from pysynth.verify.instances import Frame, Instance, Scopes
 from pysynth.verify.plan import moment_of
 from pysynth.verify.problems import (
@@ -36,10 +38,21 @@ from pysynth.verify.values import (
 
 
 class Replay:
-    def __init__(self, runbook: Runbook, calls: list[Event]):
+    """One demonstration's replay. ``inferred``: each input's value is the one the demonstration
+    shows (``inputs``), not its default: it is one of several."""
+
+    def __init__(self, runbook: Runbook, demonstration: Demonstration, inferred: bool = False):
         self.runbook = runbook
+        # Failed calls a step may make (it expects their error) are calls too: a branch tests them.
+        expected = {(step.service, step.api, code) for step in walk(runbook.steps) for code in step.expected_errors}
+        outcomes = [event for event in demonstration.failed
+                    if (event.call.service, event.call.operation, event.error_code) in expected]
+        calls = list(heapq.merge(demonstration.kept, demonstration.reads, outcomes, key=lambda event: event.epoch))
         self.calls = calls
+        outcome_ids = {id(event) for event in outcomes}
+        self.failures = {number for number, event in enumerate(calls) if id(event) in outcome_ids}
         self.inputs = {item.name: item for item in runbook.inputs}
+        self.input_values = InputValues(runbook, inferred)
         self.scopes = Scopes(runbook.steps)
         runtime = runtime_values(calls)
         self.globals = {name: runtime.get(GLOBAL_VALUES[name]) for name in GLOBALS}
@@ -77,6 +90,8 @@ class Replay:
         # calls come after it.
         self.last_in_run: dict[str, int] = {}
         self._references: dict[int, list] = {}  # id of a step -> the references of what it uses
+        self.bad_tests: set[str] = set()  # branch steps whose test is reported as wrong
+        self.undecided: list[tuple[Instance, Unknown]] = []  # branch instances the demonstration cannot decide
 
     def references(self, step: Step) -> list[tuple[str, object]]:
         """(path, reference) of each reference of what the step uses (``model.used_values``), found
@@ -98,6 +113,7 @@ class Replay:
                 self.match(instance, exact=False)
         self.cover_retries()
         accounted = loops.account(self)
+        branches.account(self)
         for instance in self.instances:
             # A read or wait the log does not show changes nothing: only what it feeds is checked.
             step = instance.step
@@ -108,7 +124,7 @@ class Replay:
             if instance.key in self.matched:
                 checks.check_step(self, instance)
         for number, event in enumerate(self.calls):
-            if number not in self.taken and not event.read_only:
+            if number not in self.taken and not event.read_only and number not in self.failures:
                 self.problems.append(Problem(
                     MISSING_CALL,
                     f"{record_text(event)}: {event.call.service} {event.call.operation}"
@@ -121,11 +137,14 @@ class Replay:
 
     def expand(self, steps: list[Step], frames: tuple[Frame, ...], final: bool = False):
         """Every instance of ``steps`` in the order the runbook runs them, each loop step followed by
-        its body once per element of its list. The generator is consumed one instance at a time,
-        each matched before the next is made: a loop's list comes from a call matched before it."""
+        its body once per element of its list, each branch step by the arm its test chooses. The
+        generator is consumed one instance at a time, each matched before the next is made: a loop's
+        list and a branch's test come from calls matched before them."""
         for step in steps:
             instance = Instance(step, frames)
             yield instance
+            if step.branch is not None:
+                yield from self.expand(branches.chosen_arm(self, instance, final) or [], frames, final)
             if step.loop is None:
                 continue
             elements = self.elements(instance)
@@ -193,10 +212,7 @@ class Replay:
                 texts.append(text_of(value))
             return "".join(texts)
         if isinstance(leaf, InputRef):
-            item = self.inputs[leaf.name]
-            if item.default is None:
-                return Unknown(f"input {leaf.name} is secret" if item.secret else f"input {leaf.name} has no default")
-            return item.default
+            return self.input_values.value(leaf.name)
         if isinstance(leaf, GlobalRef):
             value = self.globals[leaf.name]
             return value if value is not None else Unknown(f"the log does not show the {GLOBAL_VALUES[leaf.name]}")
@@ -211,8 +227,12 @@ class Replay:
         value = output_value(event.call.response, output) if event.call.response is not None else ABSENT
         if value is ABSENT:
             self.bad_references.add((step.name, leaf))
-            what = (f"{record_text(event)} has no response in the log" if event.call.response is None
-                    else f"the response of {record_text(event)} has nothing at {output.path}")
+            if number in self.failures:
+                what = f"step {leaf.step} failed with {event.error_code} there ({record_text(event)}): its outputs are unset"
+            elif event.call.response is None:
+                what = f"{record_text(event)} has no response in the log"
+            else:
+                what = f"the response of {record_text(event)} has nothing at {output.path}"
             self.problems.append(Problem(
                 UNKNOWN_OUTPUT, f"{instance.text} uses {reference_text(leaf)}, but {what}",
                 step=step.name, record=record_ref(event), iterations=instance.iterations,
@@ -295,6 +315,14 @@ class Replay:
         last = self.last_in_run.get(instance.frames[0].loop) if instance.frames else None
         return last is None or moment_of(self.calls[number]) >= moment_of(self.calls[last])
 
+    def may_make(self, instance: Instance, number: int) -> bool:
+        """Whether call ``number`` may be ``instance``'s: a failed call only for a step that expects its error."""
+        return number not in self.failures or self.calls[number].error_code in instance.step.expected_errors
+
+    def free(self, instance: Instance, number: int) -> bool:
+        """Whether call ``number``, taken by no step yet, may be ``instance``'s, there in the log."""
+        return number not in self.taken and self.may_make(instance, number) and self.in_order(instance, number)
+
     def match(self, instance: Instance, exact: bool) -> None:
         if instance.key in self.matched:
             self.follow(instance, self.matched[instance.key])
@@ -311,7 +339,7 @@ class Replay:
         best = None
         step = instance.step
         for number in self.by_operation.get((step.service, step.api), ()):
-            if number in self.taken or not self.in_order(instance, number):
+            if not self.free(instance, number):
                 continue
             found = self.findings(instance, number)
             if exact and any(finding.kind in (VALUE_DIFFERS, OMITTED_VALUE) for finding in found):
@@ -331,7 +359,7 @@ class Replay:
             return []
         key = value_key([step.service, step.api, request])
         return [number for number in self.by_request.get(key, ())
-                if number not in self.taken and self.producers_before(instance, number)]
+                if number not in self.taken and self.may_make(instance, number) and self.producers_before(instance, number)]
 
     def identical_call(self, instance: Instance) -> int | None:
         free = [number for number in self.identical_calls(instance) if self.in_order(instance, number)]
@@ -352,7 +380,8 @@ class Replay:
         numbers = self.by_operation.get(operation, ())
         last = self.last_in_run.get(instance.frames[0].loop)
         start = 0 if last is None else bisect_left(self.moments[operation], moment_of(self.calls[last]))
-        number = next((number for number in numbers[start:] if number not in self.taken), None)
+        number = next((number for number in numbers[start:]
+                       if number not in self.taken and self.may_make(instance, number)), None)
         if number is not None:
             self.assign(instance, number)
             return
@@ -371,6 +400,12 @@ class Replay:
         self.key_of_call[number] = instance.key
         self.taken.add(number)
         self.follow(instance, number)
+        self.unify(instance, number)
+
+    def unify(self, instance: Instance, number: int) -> None:
+        """The inputs the instance uses that the demonstration had not shown yet: as call ``number`` sent them."""
+        self.input_values.unify(lambda reference: self.resolve(instance, reference), instance.step.request,
+                                self.expected[number], self.hidden[number])
 
     def follow(self, instance: Instance, number: int) -> None:
         """The loop around ``instance`` has made call ``number``: its next calls come after it."""
@@ -385,7 +420,7 @@ class Replay:
         step_of = dict(self.key_of_call)
         last_of_request: dict[str, int] = {}
         for number, event in enumerate(self.calls):
-            if event.read_only:
+            if event.read_only or number in self.failures:
                 continue
             call = event.call
             key = value_key([call.service, call.operation, call.params])
@@ -412,7 +447,7 @@ class Replay:
         step = instance.step
         best = None
         for number, event in enumerate(self.calls):
-            if number in self.taken or event.call.service != step.service:
+            if number in self.taken or number in self.failures or event.call.service != step.service:
                 continue
             expected, hidden = self.expected[number], self.hidden[number]
             shared = sum(
