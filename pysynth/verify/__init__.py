@@ -55,7 +55,7 @@ def verify(runbook: Runbook, demonstrations: list[Demonstration], *, require_wai
     ``require_waits``/``require_retries``: a missing wait or retry where the log shows polling or
     failures is a problem. Against several demonstrations each problem names its demonstration,
     and each step's records are those it makes in all of them, in turn."""
-    return _merged(demonstrations, _verdicts(runbook, demonstrations, require_waits, require_retries))
+    return _merged(demonstrations, *_verdicts(runbook, demonstrations, require_waits, require_retries))
 
 
 def check_synthesized(runbook: Runbook, demonstrations: list[Demonstration], *, require_waits: bool = True,
@@ -66,8 +66,8 @@ def check_synthesized(runbook: Runbook, demonstrations: list[Demonstration], *, 
     it claims the log shows (the first time it runs, inside an enclosing loop). A step's records
     are calls of one demonstration (the first that makes the step's calls): it is held to what it
     makes there; a step that claims none must make none anywhere."""
-    verdicts = _verdicts(runbook, demonstrations, require_waits, require_retries)
-    verdict = _merged(demonstrations, verdicts)
+    verdicts, own = _verdicts(runbook, demonstrations, require_waits, require_retries)
+    verdict = _merged(demonstrations, verdicts, own)
     holder = {(event.file, event.index): number for number, demonstration in enumerate(demonstrations)
               for event in (*demonstration.kept, *demonstration.reads, *demonstration.failed)}
     loop_body = {inner.name for step in walk(runbook.steps) if step.loop is not None for inner in walk(step.loop.steps)}
@@ -100,13 +100,16 @@ def check_synthesized(runbook: Runbook, demonstrations: list[Demonstration], *, 
 
 
 def _verdicts(runbook: Runbook, demonstrations: list[Demonstration], require_waits: bool,
-              require_retries: bool) -> list[Verdict]:
-    """Each demonstration's verdict on its own; against several, inputs take the values each shows."""
+              require_retries: bool) -> tuple[list[Verdict], list[Problem]]:
+    """Each demonstration's verdict on its own (against several, inputs take the values each
+    shows), and the runbook's own problems, apart: every demonstration finds them."""
     verdicts = []
     with collector.paused():
         for demonstration in demonstrations:
             replay = Replay(runbook, demonstration, inferred=len(demonstrations) > 1)
             verdict = replay.run()
+            own = verdict.problems[:replay.runbook_problems]
+            del verdict.problems[:replay.runbook_problems]
             # The plan is judged on the calls that succeeded: a failed call polled nothing and changed nothing.
             logged = [number for number in range(len(replay.calls)) if number not in replay.failures]
             renumbered = {number: place for place, number in enumerate(logged)}
@@ -119,17 +122,18 @@ def _verdicts(runbook: Runbook, demonstrations: list[Demonstration], require_wai
                 require_waits=require_waits, require_retries=require_retries,
             ))
             verdicts.append(verdict)
-    return verdicts
+    return verdicts, own
 
 
-def _merged(demonstrations: list[Demonstration], verdicts: list[Verdict]) -> Verdict:
-    """One verdict of several: each step's records and each loop's iterations in all of them, in
-    turn; each problem naming its demonstration (a first iteration is the first demonstration's
-    that ran one)."""
+def _merged(demonstrations: list[Demonstration], verdicts: list[Verdict], own: list[Problem]) -> Verdict:
+    """One verdict of several: the runbook's own problems, then each demonstration's, naming it;
+    each step's records and each loop's iterations in all of them, in turn (a first iteration is
+    the first demonstration's that ran one)."""
     if len(verdicts) == 1:
+        verdicts[0].problems[:0] = own
         return verdicts[0]
     records: dict[str, list] = {}
-    problems, first, iterations = [], {}, {}
+    problems, first, iterations = list(own), {}, {}
     for demonstration, verdict in zip(demonstrations, verdicts):
         for name, made in verdict.matches:
             records.setdefault(name, []).extend(made)

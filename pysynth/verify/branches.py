@@ -87,7 +87,7 @@ def _holds(replay, instance: Instance, final: bool) -> bool | Unknown:
         number = replay.matched.get(replay.scopes.producer_key(instance, test.step))
         if number is None:
             return Unknown(f"step {test.step} reproduces no record")
-        return number in replay.failures and replay.calls[number].error_code in test.codes
+        return replay.failures.get(number) in test.codes
     value = _tested_value(replay, instance, test.value, final)
     if isinstance(value, Unknown):
         return value
@@ -117,7 +117,7 @@ def _tested_value(replay, instance: Instance, reference, final: bool) -> object:
         return Unknown(f"step {reference.step} reproduces no record")
     event = replay.calls[number]
     if number in replay.failures:
-        return Unknown(f"step {reference.step} failed with {event.error_code} ({record_text(event)}): "
+        return Unknown(f"step {reference.step} failed with {replay.failures[number]} ({record_text(event)}): "
                        f"its outputs are unset")
     if event.call.response is None:
         return Unknown(f"{record_text(event)} ({event.call.operation}) has no response in the log: CloudTrail logs "

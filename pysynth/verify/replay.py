@@ -16,6 +16,7 @@ import heapq
 from collections import defaultdict
 
 from pysynth import unlogged
+from pysynth.botomodels import api_error_code
 from pysynth.facts import runtime_values
 from pysynth.demos import Demonstration
 from pysynth.ingest.normalize import Normalizer
@@ -45,12 +46,14 @@ class Replay:
         self.runbook = runbook
         # Failed calls a step may make (it expects their error) are calls too: a branch tests them.
         expected = {(step.service, step.api, code) for step in walk(runbook.steps) for code in step.expected_errors}
-        outcomes = [event for event in demonstration.failed
-                    if (event.call.service, event.call.operation, event.error_code) in expected]
-        calls = list(heapq.merge(demonstration.kept, demonstration.reads, outcomes, key=lambda event: event.epoch))
+        outcomes = {id(event): code for event in demonstration.failed
+                    if (event.call.service, event.call.operation,
+                        code := api_error_code(event.call.service, event.error_code or "")) in expected}
+        failed = [event for event in demonstration.failed if id(event) in outcomes]
+        calls = list(heapq.merge(demonstration.kept, demonstration.reads, failed, key=lambda event: event.epoch))
         self.calls = calls
-        outcome_ids = {id(event) for event in outcomes}
-        self.failures = {number for number, event in enumerate(calls) if id(event) in outcome_ids}
+        # Failed call -> its error code as the API spells it (CloudTrail writes NoSuchEntityException).
+        self.failures = {number: outcomes[id(event)] for number, event in enumerate(calls) if id(event) in outcomes}
         self.inputs = {item.name: item for item in runbook.inputs}
         self.input_values = InputValues(runbook, inferred)
         self.scopes = Scopes(runbook.steps)
@@ -103,6 +106,8 @@ class Replay:
 
     def run(self) -> Verdict:
         checks.check_runbook(self)
+        # The runbook's own problems come first: every demonstration finds the same.
+        self.runbook_problems = len(self.problems)
         for instance in self.expand(self.runbook.steps, ()):
             if instance.step.action in API_ACTIONS:
                 self.match(instance, exact=True)
@@ -228,7 +233,7 @@ class Replay:
         if value is ABSENT:
             self.bad_references.add((step.name, leaf))
             if number in self.failures:
-                what = f"step {leaf.step} failed with {event.error_code} there ({record_text(event)}): its outputs are unset"
+                what = f"step {leaf.step} failed with {self.failures[number]} there ({record_text(event)}): its outputs are unset"
             elif event.call.response is None:
                 what = f"{record_text(event)} has no response in the log"
             else:
@@ -317,7 +322,7 @@ class Replay:
 
     def may_make(self, instance: Instance, number: int) -> bool:
         """Whether call ``number`` may be ``instance``'s: a failed call only for a step that expects its error."""
-        return number not in self.failures or self.calls[number].error_code in instance.step.expected_errors
+        return number not in self.failures or self.failures[number] in instance.step.expected_errors
 
     def free(self, instance: Instance, number: int) -> bool:
         """Whether call ``number``, taken by no step yet, may be ``instance``'s, there in the log."""
