@@ -15,6 +15,7 @@ from pysynth.ingest.select import Selection, ingest
 from pysynth.model import (
     BRANCH, Branch, Input, InputRef, Output, OutputRef, RecordRef, Runbook, Step, Test,
 )
+from pysynth.synth import synthesize_demonstrations
 from pysynth.verify import check_synthesized, verify
 
 EC2 = "ec2.amazonaws.com"
@@ -285,3 +286,13 @@ def test_an_equals_test_cannot_be_checked_against_a_cloudtrail_read():
         "cannot be checked: trail-1.json record 0 (2024-03-05T10:00:00Z) (DescribeInstances) has no response in the "
         "log: CloudTrail logs none for reads; record the session with `pysynth record` to test what it answered; "
         "1 call of its arms left unchecked")
+
+
+# --------------------------------------------------------------------------- synthesized from several
+
+@pytest.mark.parametrize("scenario", ["failed", "set", "equals"])
+def test_a_runbook_synthesized_from_several_demonstrations_is_certified_against_them(onboarding, optional_group, scenario):
+    demonstrations = {"failed": onboarding, "set": optional_group, "equals": states()}[scenario]
+    runbook = synthesize_demonstrations(demonstrations).runbooks[0]
+    assert [step.branch.test.kind for step in runbook.steps if step.branch is not None] == [scenario]
+    assert messages(check_synthesized(runbook, demonstrations)) == []

@@ -1,13 +1,19 @@
-"""Certify that a runbook reproduces a log, from the runbook and the log alone.
+"""Certify that a runbook reproduces its demonstrations, from the runbook and the logs alone.
 
 No solver state is used, so hand edits are caught as surely as synthesis mistakes. The runbook is
-replayed symbolically: inputs take their defaults; a step output takes the value at its path in the
-response of the record its step reproduces; ``global:`` values are the session's account id,
-region and partition. Each ``aws:executeAwsApi`` step is then matched to a kept call of the log with
-the same service, operation and request (the call's parameters without the idempotency tokens
-botocore makes afresh; a value the log hides is matched by a secret input and nothing else).
+replayed symbolically against each demonstration (``pysynth.demos.Demonstration``: a log's kept
+calls, reads and failed calls) on its own. Against one, inputs take their defaults; against
+several, each demonstration gave its own values: an input's value is the one the call of its first
+use shows (unified with the step's request), else its default, and an input it never uses is unset.
+A step output takes the value at its path in the response of the record its step reproduces;
+``global:`` values are the session's account id, region and partition. Each ``aws:executeAwsApi``
+step is then matched to a kept call of the log with the same service, operation and request (the
+call's parameters without the idempotency tokens botocore makes afresh; a value the log hides is
+matched by a secret input and nothing else). A step that expects errors
+(``Step.expected_errors``) may instead match a failed call with one of them.
 
-Every problem is reported once, with one line that says what to fix (``Problem.kind`` below).
+Every problem is reported once, with one line that says what to fix (``Problem.kind`` below);
+against several demonstrations, a problem one of them shows names it.
 A call that repeats its step's call exactly, with no call in between using any of its values,
 is a retry: the same step covers it (``pysynth.facts`` merges retries by the same rule).
 
@@ -17,13 +23,16 @@ iteration binds the loop's element and number, and its body's steps must match t
 calls one for one and in order, their outputs read from the calls of the same iteration. A list
 longer or shorter than the iterations the log shows is a problem, and so is a list the log cannot
 give (CloudTrail logs no response for reads). A batch step's one call must send what its logged
-calls sent together, in order.
+calls sent together, in order. A branch step's test is decided by the demonstration's evidence
+(the tested step's failed record, a recorded response, an input's value) and only the arm it
+chooses is replayed; an arm's outputs are read only inside that arm.
 
 The modules: ``problems`` (kinds, problems, verdicts), ``values`` (values during the replay),
-``instances`` (a step in each iteration of its loops), ``replay`` (instances matched to calls),
-``checks`` (the runbook's own problems and each matched step's), ``batches`` and ``loops`` (batch
-steps, and loops' iteration counts) and ``plan`` (the order, waits and retries against the log's
-evidence).
+``inputs`` (each input's value in a demonstration), ``instances`` (a step in each iteration of its
+loops), ``replay`` (instances matched to calls), ``leftovers`` (retries, and steps of operations
+the log never made), ``checks`` (the runbook's own problems and each matched step's), ``batches``,
+``loops`` and ``branches`` (batch steps, loops' iteration counts, and the arm each branch takes)
+and ``plan`` (the order, waits and retries against the log's evidence).
 """
 
 from __future__ import annotations

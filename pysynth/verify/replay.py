@@ -1,18 +1,20 @@
-"""The replay of a runbook against a log: each step, in each iteration of the loops around it, matched
-to the call it makes.
+"""The replay of a runbook against one demonstration: each step, in each iteration of the loops
+around it and in the arm each branch takes, matched to the call it makes.
 
 Matching runs twice over the runbook in order. The first pass takes only calls whose request is
 exactly the step's replayed one, so that a step that differs does not take the call another step
 makes; the second matches what is left to the call that differs least. A loop step expands into
 its iterations as the replay reaches it (its list is only known once the step that lists it is
 matched); in a loop, iteration after iteration, each step takes the next call of its operation
-the log shows: the iterations must reproduce the logged calls one for one and in order.
+the log shows: the iterations must reproduce the logged calls one for one and in order. A branch
+step is followed by the arm its test chooses (``branches``); in the first pass a test on what is
+not known yet (a step not matched, an input not shown) leaves both arms to the second.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
 import heapq
+from bisect import bisect_left
 from collections import defaultdict
 
 from pysynth import unlogged
@@ -24,16 +26,16 @@ from pysynth.model import (
     GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Runbook, Step, Template, used_values, walk,
 )
 from pysynth.paths import path_text
-from pysynth.verify import batches, branches, checks, loops
+from pysynth.verify import batches, branches, checks, leftovers, loops
 from pysynth.verify.inputs import InputValues
 from pysynth.verify.instances import Frame, Instance, Scopes
 from pysynth.verify.plan import moment_of
 from pysynth.verify.problems import (
-    API_ACTIONS, EXTRA_STEP, GLOBAL_VALUES, ITERATION_ORDER, MISSING_CALL, OMITTED_VALUE, SECRET_LITERAL,
-    UNKNOWN_OUTPUT, VALUE_DIFFERS, WRONG_OPERATION, Problem, Verdict,
+    API_ACTIONS, GLOBAL_VALUES, ITERATION_ORDER, MISSING_CALL, OMITTED_VALUE, SECRET_LITERAL,
+    UNKNOWN_OUTPUT, VALUE_DIFFERS, Problem, Verdict,
 )
 from pysynth.verify.values import (
-    ABSENT, REFERENCES, Finding, Unknown, created_ids, expected_request, leaves, output_value, record_ref,
+    ABSENT, REFERENCES, Finding, Unknown, created_ids, expected_request, output_value, record_ref,
     record_text, reference_text, references, same, text_of, value_key,
 )
 
@@ -94,6 +96,7 @@ class Replay:
         self.last_in_run: dict[str, int] = {}
         self._references: dict[int, list] = {}  # id of a step -> the references of what it uses
         self.bad_tests: set[str] = set()  # branch steps whose test is reported as wrong
+        self.runbook_problems = 0  # how many of the problems are the runbook's own, found first
         self.undecided: list[tuple[Instance, Unknown]] = []  # branch instances the demonstration cannot decide
 
     def references(self, step: Step) -> list[tuple[str, object]]:
@@ -116,7 +119,7 @@ class Replay:
             self.instances.append(instance)
             if instance.step.action in API_ACTIONS:
                 self.match(instance, exact=False)
-        self.cover_retries()
+        leftovers.cover_retries(self)
         accounted = loops.account(self)
         branches.account(self)
         for instance in self.instances:
@@ -124,7 +127,7 @@ class Replay:
             step = instance.step
             if (step.action in API_ACTIONS and instance.key not in self.matched and instance.key not in accounted
                     and not Normalizer.is_read_only(step.service, step.api)):
-                self.match_other_operation(instance)
+                leftovers.match_other_operation(self, instance)
         for instance in self.instances:
             if instance.key in self.matched:
                 checks.check_step(self, instance)
@@ -418,66 +421,6 @@ class Replay:
             run = instance.frames[0].loop
             last = self.last_in_run.get(run)
             self.last_in_run[run] = number if last is None else max(last, number)
-
-    def cover_retries(self) -> None:
-        """A call that repeats a matched call exactly, with no call in between using one of its
-        values, is that call retried: the same step covers it."""
-        step_of = dict(self.key_of_call)
-        last_of_request: dict[str, int] = {}
-        for number, event in enumerate(self.calls):
-            if event.read_only or number in self.failures:
-                continue
-            call = event.call
-            key = value_key([call.service, call.operation, call.params])
-            earlier = last_of_request.get(key)
-            last_of_request[key] = number
-            if number in self.taken or earlier not in step_of:
-                continue
-            same_response = not call.response or call.response == self.calls[earlier].call.response
-            values = self.request_values(number)
-            untouched = not any(values & self.request_values(between) for between in range(earlier + 1, number))
-            if same_response and untouched:
-                step_of[number] = step_of[earlier]
-                self.retries[step_of[earlier]].append(number)
-                self.taken.add(number)
-
-    def request_values(self, number: int) -> set[str]:
-        """The values a call's request shows (a hidden placeholder shows nothing)."""
-        hidden = self.hidden[number]
-        return {value_key(leaf) for keys, leaf in leaves(self.expected[number]) if path_text(keys) not in hidden}
-
-    def match_other_operation(self, instance: Instance) -> None:
-        """A step of an operation the log never made: the same service's left-over call that
-        shares the most top-level values stands for it (wrong-operation); else it is extra."""
-        step = instance.step
-        best = None
-        for number, event in enumerate(self.calls):
-            if number in self.taken or number in self.failures or event.call.service != step.service:
-                continue
-            expected, hidden = self.expected[number], self.hidden[number]
-            shared = sum(
-                key in expected and not any(
-                    finding.kind == VALUE_DIFFERS
-                    for finding in self.compare(instance, value, expected[key], (key,), hidden)
-                )
-                for key, value in step.request.items()
-            )
-            if shared and (best is None or shared > best[0]):
-                best = (shared, number)
-        if best is None:
-            self.problems.append(Problem(
-                EXTRA_STEP, f"{instance.text}: the log has no {step.service} {step.api} call it reproduces",
-                step=step.name, iterations=instance.iterations,
-            ))
-            return
-        event = self.calls[best[1]]
-        self.taken.add(best[1])
-        self.problems.append(Problem(
-            WRONG_OPERATION,
-            f"{instance.text} calls {step.service} {step.api}, but {record_text(event)} made "
-            f"{event.call.service} {event.call.operation}",
-            step=step.name, record=record_ref(event), iterations=instance.iterations,
-        ))
 
     # -- the verdict ----------------------------------------------------------------------------
 
