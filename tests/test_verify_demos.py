@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from conftest import make_record, write_log
 from pysynth.demos import Demonstration
@@ -16,7 +17,7 @@ from pysynth.model import (
     BRANCH, Branch, Input, InputRef, Output, OutputRef, RecordRef, Runbook, Step, Test,
 )
 from pysynth.synth import synthesize_demonstrations
-from pysynth.verify import check_synthesized, verify
+from pysynth.verify import check_synthesized, matches_table, verify
 
 EC2 = "ec2.amazonaws.com"
 USER_ARN = "arn:aws:iam::111122223333:user/{}"
@@ -116,6 +117,16 @@ def test_a_failed_test_certifies_both_demonstrations(onboarding):
         "CreateUser": [("trail-1.json", 1)],
         "AddUserToGroup": [("trail-1.json", 2), ("trail-2.json", 1)],
     }
+
+
+def test_the_table_says_where_each_branch_held(onboarding):
+    runbook = onboarding_runbook()
+    console = Console(width=200, record=True)
+    console.print(matches_table(runbook, verify(runbook, onboarding)))
+    rows = [" ".join(line.strip("│ ").split()) for line in console.export_text().splitlines()]
+    assert "IfGetUserFailed │ aws:branch if step GetUser failed with NoSuchEntity │ held in trail-1.json" in rows
+    assert "did not hold in trail-2.json" in rows
+    assert "CreateUser │ iam CreateUser │ trail-1.json record 1 (2024-03-05T10:00:01Z)" in rows
 
 
 def test_a_runbook_that_always_creates_the_user_is_rejected_for_the_second_demonstration(onboarding):

@@ -44,6 +44,7 @@ from pysynth import collector
 from pysynth.demos import Demonstration
 from pysynth.model import EXECUTE_AWS_API, Runbook, Step, walk
 from pysynth.render.prose import plural, walked_text
+from pysynth.verify.branches import test_text
 from pysynth.verify.loops import collapsed
 from pysynth.verify.plan import plan_problems
 from pysynth.verify.problems import RECORDS_DIFFER, Problem, Verdict
@@ -119,15 +120,18 @@ def _verdicts(runbook: Runbook, demonstrations: list[Demonstration], require_wai
             verdict = replay.run()
             own = verdict.problems[:replay.runbook_problems]
             del verdict.problems[:replay.runbook_problems]
-            # The plan is judged on the calls that succeeded: a failed call polled nothing and changed nothing.
+            # The plan is judged on the calls that succeeded: a failed call polled nothing and changed
+            # nothing; and one a step made as the outcome it expects is no failure to retry.
             logged = [number for number in range(len(replay.calls)) if number not in replay.failures]
+            outcomes = {id(replay.calls[number]) for number in replay.failures if number in replay.taken}
             renumbered = {number: place for place, number in enumerate(logged)}
             placed = [(instance, [renumbered[number] for number in (replay.matched[instance.key],
                                                                      *replay.batched.get(instance.key, ()))
                                   if number in renumbered])
                       for instance in replay.instances if instance.key in replay.matched]
             verdict.problems += collapsed(plan_problems(
-                placed, [replay.calls[number] for number in logged], demonstration.failed,
+                placed, [replay.calls[number] for number in logged],
+                [event for event in demonstration.failed if id(event) not in outcomes],
                 require_waits=require_waits, require_retries=require_retries,
             ))
             verdicts.append(verdict)
@@ -142,7 +146,7 @@ def _merged(demonstrations: list[Demonstration], verdicts: list[Verdict], own: l
         verdicts[0].problems[:0] = own
         return verdicts[0]
     records: dict[str, list] = {}
-    problems, first, iterations = list(own), {}, {}
+    problems, first, iterations, arms = list(own), {}, {}, {}
     for demonstration, verdict in zip(demonstrations, verdicts):
         for name, made in verdict.matches:
             records.setdefault(name, []).extend(made)
@@ -153,12 +157,15 @@ def _merged(demonstrations: list[Demonstration], verdicts: list[Verdict], own: l
             first.setdefault(name, made)
         for name, counts in verdict.iterations.items():
             iterations.setdefault(name, []).extend(counts)
-    return Verdict(list(records.items()), problems, first, iterations)
+        for name, taken in verdict.arms.items():
+            arms.setdefault(name, []).extend(taken)
+    return Verdict(list(records.items()), problems, first, iterations, arms)
 
 
 def matches_table(runbook: Runbook, verdict: Verdict) -> Table:
-    """Each step, a loop's body indented under it, with the calls it makes: a loop step with how
-    many iterations it ran, a step in a loop with its calls in every iteration."""
+    """Each step, a loop's body and a branch's arms indented under it, with the calls it makes: a
+    loop step with how many iterations it ran, a step in a loop with its calls in every iteration,
+    a branch step with whether its test held in each demonstration."""
     table = Table(title="verified steps" if verdict.certified else "steps")
     for column in ("step", "call", "reproduces"):
         table.add_column(column)
@@ -169,6 +176,10 @@ def matches_table(runbook: Runbook, verdict: Verdict) -> Table:
             call = f"{step.action} over {walked_text(runbook, step)}"
             counts = verdict.iterations.get(step.name, [])
             reproduces = f"{' + '.join(map(str, counts))} iterations" if counts else "no iteration"
+        elif step.branch is not None:
+            call = f"{step.action} if {test_text(step)}"
+            reproduces = "\n".join(f"{'held' if arm == 'steps' else 'did not hold'} in {name}"
+                                   for name, arm in dict.fromkeys(verdict.arms.get(step.name, []))) or "not decided"
         else:
             call = f"{step.service} {step.api}" if step.action == EXECUTE_AWS_API else step.action
             if step.batch:
@@ -182,8 +193,10 @@ def matches_table(runbook: Runbook, verdict: Verdict) -> Table:
 
 
 def _nested(steps: list[Step], depth: int = 0):
-    """(step, how many loops it is in) for every step, in runbook order."""
+    """(step, how many loops and branches it is in) for every step, in runbook order."""
     for step in steps:
         yield step, depth
         if step.loop is not None:
             yield from _nested(step.loop.steps, depth + 1)
+        if step.branch is not None:
+            yield from _nested([*step.branch.steps, *step.branch.otherwise], depth + 1)

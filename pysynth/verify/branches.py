@@ -76,7 +76,10 @@ def chosen_arm(replay, instance: Instance, final: bool) -> list[Step] | None:
         if final:
             replay.undecided.append((instance, held))
         return None
-    return branch.steps if held != branch.test.negate else branch.otherwise
+    arm = "steps" if held != branch.test.negate else "otherwise"
+    if final:
+        replay.arms[instance.step.name].append((replay.name, arm))
+    return getattr(branch, arm)
 
 
 def _holds(replay, instance: Instance, final: bool) -> bool | Unknown:

@@ -77,12 +77,14 @@ class Verdict:
     ``first_iterations``: for each step in a loop body, the records of its first iteration, and for
     each loop step, those of all its iterations the first time it ran (what a synthesized step
     claims); ``iterations``: for each loop step, how many iterations each time it ran (once per
-    iteration of an enclosing loop)."""
+    iteration of an enclosing loop); ``arms``: for each branch step, the demonstration and the arm
+it took (``steps`` or ``otherwise``) each time it ran."""
 
     matches: list[tuple[str, list[RecordRef]]]
     problems: list[Problem]
     first_iterations: dict[str, list[RecordRef]] = field(default_factory=dict)
     iterations: dict[str, list[int]] = field(default_factory=dict)
+    arms: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def certified(self) -> bool:

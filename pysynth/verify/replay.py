@@ -46,6 +46,7 @@ class Replay:
 
     def __init__(self, runbook: Runbook, demonstration: Demonstration, inferred: bool = False):
         self.runbook = runbook
+        self.name = demonstration.name
         # Failed calls a step may make (it expects their error) are calls too: a branch tests them.
         expected = {(step.service, step.api, code) for step in walk(runbook.steps) for code in step.expected_errors}
         outcomes = {id(event): code for event in demonstration.failed
@@ -98,6 +99,7 @@ class Replay:
         self.bad_tests: set[str] = set()  # branch steps whose test is reported as wrong
         self.runbook_problems = 0  # how many of the problems are the runbook's own, found first
         self.undecided: list[tuple[Instance, Unknown]] = []  # branch instances the demonstration cannot decide
+        self.arms: dict[str, list[tuple[str, str]]] = defaultdict(list)  # branch -> (demonstration, arm) per run
 
     def references(self, step: Step) -> list[tuple[str, object]]:
         """(path, reference) of each reference of what the step uses (``model.used_values``), found
@@ -448,4 +450,4 @@ class Replay:
                 if first_walk.get(frame.loop) == (frame.loop, instance.iterations[:depth]):
                     first.setdefault(frame.loop, []).extend(made)
         matches = [(step.name, records.get(step.name, [])) for step in walk(self.runbook.steps)]
-        return Verdict(matches, loops.collapsed(self.problems), first, dict(iterations))
+        return Verdict(matches, loops.collapsed(self.problems), first, dict(iterations), dict(self.arms))
