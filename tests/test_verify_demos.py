@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+import demo_logs
 from conftest import make_record, write_log
 from pysynth.demos import Demonstration
 from pysynth.ingest.select import Selection, ingest
@@ -136,6 +137,14 @@ def test_a_runbook_that_always_creates_the_user_is_rejected_for_the_second_demon
         "extra-step: demonstration trail-2.json: step CreateUser: the log has no iam CreateUser call it reproduces",
     ]
     assert verdict.problems[0].demonstration == "trail-2.json"
+
+
+def test_the_tested_read_is_the_one_before_the_branch_not_a_later_check(onboarding):
+    # GetUser again after CreateUser (checking the work) succeeds: the branch tests the first one.
+    rechecked = demonstration("trail-3.json", [get_user(0, "dave", found=False), create_user(1, "dave"),
+                                               get_user(2, "dave", found=True), add_to_group(3, "dave")])
+    assert messages(verify(onboarding_runbook(), [rechecked])) == []
+    assert messages(verify(onboarding_runbook(), [rechecked, onboarding[1]])) == []
 
 
 def test_a_step_that_does_not_expect_the_error_cannot_make_the_failed_call(onboarding):
@@ -301,9 +310,35 @@ def test_an_equals_test_cannot_be_checked_against_a_cloudtrail_read():
 
 # --------------------------------------------------------------------------- synthesized from several
 
-@pytest.mark.parametrize("scenario", ["failed", "set", "equals"])
-def test_a_runbook_synthesized_from_several_demonstrations_is_certified_against_them(onboarding, optional_group, scenario):
-    demonstrations = {"failed": onboarding, "set": optional_group, "equals": states()}[scenario]
+def lead_scenarios(directory) -> dict:
+    """The pairs of demonstrations synthesis is tested on (tests/demo_logs.py)."""
+    return {
+        "ensured": demo_logs.demonstrations(directory, demo_logs.user_ensured("carol", "devs", exists=False),
+                                            demo_logs.user_ensured("dave", "ops", exists=True, start=10)),
+        "existing": demo_logs.demonstrations(directory, demo_logs.user_created_or_existing("carol", exists=False),
+                                             demo_logs.user_created_or_existing("dave", exists=True, start=10)),
+        "state": demo_logs.demonstrations(
+            directory, demo_logs.instance_stopped_and_tagged("i-0123456789abcdef0", "running"),
+            demo_logs.instance_stopped_and_tagged("i-0fedcba9876543210", "stopped", start=10)),
+        "onboarded": demo_logs.demonstrations(directory, demo_logs.user_onboarded("carol", "devs"),
+                                              demo_logs.user_onboarded("dave", None, start=10)),
+        "buckets": demo_logs.demonstrations(
+            directory, demo_logs.buckets_encrypted(["logs-a", "logs-b", "logs-c", "web-1"], ["logs-a", "logs-b", "logs-c"]),
+            demo_logs.buckets_encrypted(["logs-x", "logs-y", "app-1"], ["logs-x", "logs-y"], start=20)),
+    }
+
+
+@pytest.mark.parametrize("scenario", ["ensured", "existing", "state", "onboarded", "buckets"])
+def test_synthesis_from_several_demonstrations_is_certified_against_each(tmp_path, scenario):
+    demonstrations = lead_scenarios(tmp_path)[scenario]
     runbook = synthesize_demonstrations(demonstrations).runbooks[0]
-    assert [step.branch.test.kind for step in runbook.steps if step.branch is not None] == [scenario]
     assert messages(check_synthesized(runbook, demonstrations)) == []
+
+
+def test_a_create_that_may_find_its_user_existing_must_expect_that(tmp_path):
+    demonstrations = lead_scenarios(tmp_path)["existing"]
+    runbook = synthesize_demonstrations(demonstrations).runbooks[0]
+    runbook.step("CreateUser").expected_errors = []
+    assert messages(verify(runbook, demonstrations)) == [
+        "extra-step: demonstration demo-2.json: step CreateUser: the log has no iam CreateUser call it reproduces",
+    ]

@@ -23,11 +23,11 @@ class InputValues:
     def value(self, name: str) -> object:
         """The input's value so far (Unknown while a demonstration has not shown it yet)."""
         item = self.inputs[name]
-        if item.secret:
-            return Unknown(f"input {name} is secret")
-        if self.inferred:
+        if self.inferred and not item.secret:
             return self.bound[name] if name in self.bound else Unknown(f"no step has used input {name} yet")
-        return item.default if item.default is not None else Unknown(f"input {name} has no default")
+        if item.default is None:
+            return Unknown(f"input {name} is secret" if item.secret else f"input {name} has no default")
+        return item.default
 
     def tested(self, name: str) -> object:
         """The value a branch test sees: once nothing more can show it, an unused input is unset."""

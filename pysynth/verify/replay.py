@@ -375,10 +375,11 @@ class Replay:
         free = [number for number in self.identical_calls(instance) if self.in_order(instance, number)]
         if free and self.calls[free[0]].read_only and not instance.frames:
             # Identical reads (a poll series) are one and the same to a read or wait step: the one it
-            # names, else the last.
+            # names, else the last; but a read whose failure a branch tests is the first, before the
+            # branch's steps (a later one checks their work).
             claimed = {(record.file, record.index) for record in instance.step.records}
             return next((number for number in free if (self.calls[number].file, self.calls[number].index) in claimed),
-                        free[-1])
+                        free[0] if instance.step.expected_errors else free[-1])
         return free[0] if free else None
 
     def match_next(self, instance: Instance) -> None:
