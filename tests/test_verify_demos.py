@@ -172,6 +172,24 @@ def test_each_demonstration_has_its_own_input_values_but_one_per_demonstration(o
     ]
 
 
+def test_an_input_its_first_call_does_not_show_takes_its_default():
+    moved = [demonstration(f"trail-{number}.json", [
+        create_user(0, user), make_record("UpdateUser", time=at(1), request={"userName": user, "newPath": "/ops/"})])
+        for number, user in ((1, "dave"), (2, "erin"))]
+    path = InputRef("Path")
+    runbook = Runbook("Create a user, then move it.", [user_input(), Input("Path", "String", "The path.", default="/admins/")], [
+        Step("CreateUser", "iam", "CreateUser", {"UserName": InputRef("UserName"), "Path": path}),
+        Step("UpdateUser", "iam", "UpdateUser", {"UserName": InputRef("UserName"), "NewPath": path}),
+    ])
+    # CreateUser sent no path, so Path is its default there; UpdateUser is then held to it.
+    assert [message for message in messages(verify(runbook, moved)) if "trail-1.json" in message] == [
+        "value-differs: demonstration trail-1.json: step CreateUser Path: trail-1.json record 0 "
+        "(2024-03-05T10:00:00Z) has nothing, the runbook gives {{ Path }}",
+        'value-differs: demonstration trail-1.json: step UpdateUser NewPath: trail-1.json record 1 '
+        '(2024-03-05T10:00:01Z) has "/ops/", the runbook gives "/admins/" (from {{ Path }})',
+    ]
+
+
 def test_one_demonstration_takes_the_inputs_defaults(onboarding):
     # Alone, erin's demonstration is held to the runbook's default (dave), as verify always did.
     verdict = verify(onboarding_runbook(), onboarding[1:])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pysynth.model import InputRef, Runbook, Template
 from pysynth.paths import path_text
-from pysynth.verify.values import Unknown, text_of
+from pysynth.verify.values import ABSENT, Unknown, references, text_of
 
 # An input no step of the demonstration used: not given (SSM's value of an optional String input).
 UNSET = ""
@@ -51,18 +51,24 @@ class InputValues:
 
 
 def _unified(resolve, node: object, expected: object, keys: tuple, hidden: set[str]):
-    """(input name, the value in its place, or Unknown) for every input in ``node``."""
+    """(input name, the value in its place, or Unknown where the call shows none) for every input
+    in ``node``."""
     if isinstance(node, InputRef):
-        yield node.name, Unknown("hidden") if path_text(keys) in hidden else expected
+        shown = expected is not ABSENT and path_text(keys) not in hidden
+        yield node.name, expected if shown else Unknown("not shown")
     elif isinstance(node, Template):
         yield from _template_inputs(resolve, node, expected if path_text(keys) not in hidden else None)
     elif isinstance(node, dict) and isinstance(expected, dict):
         for key, child in node.items():
-            if key in expected:
-                yield from _unified(resolve, child, expected[key], keys + (key,), hidden)
+            yield from _unified(resolve, child, expected.get(key, ABSENT), keys + (key,), hidden)
     elif isinstance(node, list) and isinstance(expected, list) and len(node) == len(expected):
         for index, (child, wanted) in enumerate(zip(node, expected)):
             yield from _unified(resolve, child, wanted, keys + (index,), hidden)
+    else:
+        # The call has another shape here: no input inside can be read off it.
+        for _, reference in references({"": node}):
+            if isinstance(reference, InputRef):
+                yield reference.name, Unknown("not shown")
 
 
 def _template_inputs(resolve, template: Template, text: object):
