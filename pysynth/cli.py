@@ -306,9 +306,8 @@ def synth(
         # The same check as `pysynth verify`, made beside the rendering's own checks (neither needs
         # the other). The rendering's check reads the text back to this very model, so certifying
         # the model certifies what is printed.
-        only = demonstrations[0]
         with Beside(lambda: check_synthesized(
-            runbook, only.kept, only.reads, only.failed,
+            runbook, demonstrations,
             require_waits="unwaited_polls" in objectives, require_retries="unhandled_failures" in objectives,
         ).problems) as certifying:
             try:
@@ -453,8 +452,7 @@ def verify_runbook(
         raise typer.Exit(EXIT_USAGE) from None
     demonstrations, _ = _demonstrations(logs, demo, _selection(principal, all_principals, since, until, region),
                                         split, keep_noise)
-    only = demonstrations[0]
-    verdict = verify(document, only.kept, only.reads, only.failed)
+    verdict = verify(document, demonstrations)
     if not verdict.certified:
         for problem in verdict.problems:
             stderr.print(Text(f"{problem.kind}: {problem.message}"))
@@ -464,8 +462,9 @@ def verify_runbook(
     records = sum(len(records) for _, records in verdict.matches)
     # Every step counts, a loop's body steps too: with their iterations, they make the calls.
     count = len(verdict.matches)
+    shown = f" of {plural(len(demonstrations), 'demonstration')}" if len(demonstrations) > 1 else ""
     stderr.print(Text(f"certified: {plural(count, 'step')} {'reproduces' if count == 1 else 'reproduce'} "
-                      f"{'the' if records == 1 else 'all'} {plural(records, 'kept call')}"))
+                      f"{'the' if records == 1 else 'all'} {plural(records, 'kept call')}{shown}"))
 
 
 @app.command("run", short_help="Run an SSM Automation runbook here, through boto3.")

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pysynth.demos import Demonstration
 from pysynth.facts import value_text
 from pysynth.ingest.events import Event
 from pysynth.ingest.select import Ingested
@@ -277,9 +278,9 @@ def _step_names(session, runbook: Runbook) -> dict[int, str]:
     if not any(step.loop is not None for step in runbook.steps):
         made = [(step.name, step.records) for step in runbook.steps]
     else:
-        verdict = verify(runbook, [event for event in session.calls if not event.read_only],
-                         [event for event in session.calls if event.read_only],
-                         require_waits=False, require_retries=False)
+        demonstration = Demonstration("the session", [event for event in session.calls if not event.read_only],
+                                      [event for event in session.calls if event.read_only])
+        verdict = verify(runbook, [demonstration], require_waits=False, require_retries=False)
         made = verdict.matches
     loop_of = {inner.name: step.name for step in walk(runbook.steps) if step.loop is not None for inner in step.loop.steps}
     return {call_of[(record.file, record.index)]: name + (f" (in loop {loop_of[name]})" if name in loop_of else "")

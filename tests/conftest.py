@@ -12,10 +12,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from pysynth.demos import Demonstration
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "cloudtrail"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ACCOUNT = "111122223333"
 USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/alice"
+
+
+def one_demonstration(kept, reads=(), failed=(), name: str = "log") -> list[Demonstration]:
+    """A log's selected events as the one demonstration verify certifies a runbook against."""
+    return [Demonstration(name, list(kept), list(reads), list(failed))]
 
 
 @pytest.fixture

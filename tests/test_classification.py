@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import ACCOUNT, make_record, run_cli, write_log
+from conftest import ACCOUNT, make_record, one_demonstration, run_cli, write_log
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import GlobalRef, InputRef, OutputRef, Template
 from pysynth.synth import synthesize
@@ -25,7 +25,7 @@ def synthesized(tmp_path, *records):
     log = write_log(tmp_path / "log.json", list(records))
     calls = ingest([str(log)], Selection(all_principals=True)).kept
     runbook = synthesize(calls).runbooks[0]
-    assert verify(runbook, calls).certified
+    assert verify(runbook, one_demonstration(calls)).certified
     return runbook
 
 

@@ -14,7 +14,7 @@ import boto3
 import pytest
 import yaml
 
-from conftest import run_cli
+from conftest import one_demonstration, run_cli
 from loop_logs import instances_started_then_stopped, queues_created_then_deleted
 from loop_runbooks import HOSTILE_KEY, loop_step, objects_under_gathered_keys, queues_cleaned_up
 from moto_server import REGION, moto_server  # noqa: F401 - the fixture
@@ -143,7 +143,7 @@ def test_a_synthesized_cleanup_is_certified_and_so_is_its_document(tmp_path):
     runbook = synthesized(tmp_path)
     (loop,) = [step for step in runbook.steps if step.loop]
     assert loop.loop.over == [OutputRef(step.name, "QueueUrl") for step in runbook.steps if step.api == "CreateQueue"]
-    verdict = check_synthesized(runbook, ingested.kept, ingested.reads, ingested.failed)
+    verdict = check_synthesized(runbook, one_demonstration(ingested.kept, ingested.reads, ingested.failed))
     assert verdict.certified, [problem.message for problem in verdict.problems]
     assert verdict.iterations == {loop.name: [3]}
     path = tmp_path / "cleanup.yaml"
@@ -157,12 +157,12 @@ def test_a_synthesized_cleanup_is_certified_and_so_is_its_document(tmp_path):
 
 def test_a_hand_built_cleanup_replays_each_element_from_its_producing_call(tmp_path):
     calls = logged(tmp_path).kept
-    assert verify(queues_cleaned_up(), calls).certified
+    assert verify(queues_cleaned_up(), one_demonstration(calls)).certified
     # The queue's name where its URL belongs: the problem names the iteration, the element and where
     # the list has it.
     wrong = queues_cleaned_up()
     wrong.steps[-1].loop.over[1] = InputRef("QueueName2")
-    (problem,) = verify(wrong, calls).problems
+    (problem,) = verify(wrong, one_demonstration(calls)).problems
     assert (problem.kind, problem.iterations, problem.expected, problem.found) == (
         "value-differs", (2,), URLS[1], "billing")
     assert problem.message.startswith("EachQueueUrl iteration 2 (billing): step DeleteQueue QueueUrl:")
@@ -175,7 +175,7 @@ def test_an_element_without_a_value_is_named(tmp_path):
     runbook = queues_cleaned_up()
     runbook.input("QueueName3").default = None
     runbook.steps[-1].loop.over[2] = InputRef("QueueName3")
-    messages = [problem.message for problem in verify(runbook, calls).problems]
+    messages = [problem.message for problem in verify(runbook, one_demonstration(calls)).problems]
     assert ("loop EachQueueUrl cannot be replayed: it walks [\"{{ CreateQueue.QueueUrl }}\", \"{{ CreateQueue2.QueueUrl "
             "}}\", \"{{ QueueName3 }}\"], but its element 3, {{ QueueName3 }}, has no value: input QueueName3 has no "
             "default; 3 calls of its body left unchecked") in messages

@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import make_record, run_cli, write_log
+from conftest import make_record, one_demonstration, run_cli, write_log
 from moto_server import MOTO_ENVIRONMENT, REGION, moto_server  # noqa: F401 - the module's moto server
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import InputRef, runbook_from_json, runbook_to_json
@@ -166,13 +166,13 @@ def test_ssm_refuses_a_deployment_package_and_names_the_s3_alternative(tmp_path)
 
 def test_verify_rejects_a_runbook_that_omits_a_never_logged_value(tmp_path):
     log, runbook = runbook_of(tmp_path, update_login_profile(), send_command())
-    assert verify(runbook, kept(log)).certified
+    assert verify(runbook, one_demonstration(kept(log))).certified
     document = runbook_to_json(runbook)
     document["inputs"] = [item for item in document["inputs"] if item["name"] not in ("Password", "Parameters")]
     for step in document["steps"]:
         step["request"].pop("Password", None)
         step["request"].pop("Parameters", None)
-    verdict = verify(runbook_from_json(document), kept(log))
+    verdict = verify(runbook_from_json(document), one_demonstration(kept(log)))
     assert sorted((problem.kind, problem.path) for problem in verdict.problems) == [
         ("omitted-value", "Parameters"), ("omitted-value", "Password")]
     path = tmp_path / "omitted.json"

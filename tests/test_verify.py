@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_record, run_cli, write_log
+from conftest import make_record, one_demonstration, run_cli, write_log
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import GlobalRef, Input, InputRef, Output, OutputRef, Runbook, Step, Template
 from pysynth.render import render
@@ -67,9 +67,9 @@ def step_block(text: str, name: str) -> str:
 
 def test_synthesized_iam_runbook_is_certified_from_ssm_and_json(iam, tmp_path):
     calls, runbook, text = iam
-    assert check_synthesized(runbook, calls).certified
+    assert check_synthesized(runbook, one_demonstration(calls)).certified
     for document in (parse_document(text, "iam.yaml"), load_runbook(write(tmp_path, render(runbook, "json"), "iam.json"))):
-        verdict = verify(document, calls)
+        verdict = verify(document, one_demonstration(calls))
         assert verdict.certified, verdict.problems
         assert [(name, [r.index for r in records]) for name, records in verdict.matches] == [
             ("CreateUser", [2]), ("AttachUserPolicy", [1]), ("CreateLoginProfile", [4]),
@@ -79,9 +79,9 @@ def test_synthesized_iam_runbook_is_certified_from_ssm_and_json(iam, tmp_path):
 def test_synthesized_terraform_runbook_is_certified(shared, tmp_path):
     calls = kept(shared / TERRAFORM)
     runbook = synthesize(calls).runbooks[0]
-    assert check_synthesized(runbook, calls).certified
+    assert check_synthesized(runbook, one_demonstration(calls)).certified
     for text, name in ((render(runbook, "ssm"), "tf.yaml"), (render(runbook, "json"), "tf.json")):
-        verdict = verify(load_runbook(write(tmp_path, text, name)), calls)
+        verdict = verify(load_runbook(write(tmp_path, text, name)), one_demonstration(calls))
         assert verdict.certified, [problem.message for problem in verdict.problems]
         assert sum(len(records) for _, records in verdict.matches) == len(calls) == 23
 
@@ -106,7 +106,7 @@ def test_a_retried_call_is_covered_by_one_step(tmp_path):
     calls = kept(log, "alice")
     runbook = synthesize(calls).runbooks[0]
     assert len(runbook.steps) == 2
-    verdict = check_synthesized(runbook, calls)
+    verdict = check_synthesized(runbook, one_demonstration(calls))
     assert verdict.certified, verdict.problems
     assert [record.event_id for record in dict(verdict.matches)["AttachUserPolicy"]] == ["first", "again"]
 
@@ -117,7 +117,7 @@ def test_a_retried_call_is_covered_by_one_step(tmp_path):
 def test_a_changed_value_differs(iam, tmp_path):
     calls, _, text = iam
     changed = text.replace('Value: "platform"', 'Value: "finance"')
-    verdict = verify(parse_document(changed, "x"), calls)
+    verdict = verify(parse_document(changed, "x"), one_demonstration(calls))
     assert kinds(verdict) == ["value-differs"]
     problem = verdict.problems[0]
     assert (problem.step, problem.path, problem.expected, problem.found) == (
@@ -130,7 +130,7 @@ def test_a_changed_value_differs(iam, tmp_path):
 
 def test_a_changed_input_default_differs(iam):
     calls, _, text = iam
-    verdict = verify(parse_document(text.replace('default: "bob"', 'default: "carol"'), "x"), calls)
+    verdict = verify(parse_document(text.replace('default: "bob"', 'default: "carol"'), "x"), one_demonstration(calls))
     # Later steps read the name from CreateUser's logged response: only CreateUser differs.
     assert kinds(verdict) == ["value-differs"]
     assert (verdict.problems[0].step, verdict.problems[0].found) == ("CreateUser", "carol")
@@ -139,7 +139,7 @@ def test_a_changed_input_default_differs(iam):
 
 def test_a_missing_step_leaves_its_record_unmade(iam):
     calls, _, text = iam
-    verdict = verify(parse_document(text.replace(step_block(text, "CreateAccessKey"), ""), "x"), calls)
+    verdict = verify(parse_document(text.replace(step_block(text, "CreateAccessKey"), ""), "x"), one_demonstration(calls))
     assert kinds(verdict) == ["missing-call"]
     assert verdict.problems[0].record.index == 7
     assert "record 7" in verdict.problems[0].message and "CreateAccessKey" in verdict.problems[0].message
@@ -152,14 +152,14 @@ def test_an_extra_step_reproduces_nothing(iam):
         '      Service: "iam"\n      Api: "CreateGroup"\n      GroupName: "admins"\n'
     )
     document = text.replace("outputs:\n  - CreateUser.UserName", extra + "outputs:\n  - CreateUser.UserName")
-    verdict = verify(parse_document(document, "x"), calls)
+    verdict = verify(parse_document(document, "x"), one_demonstration(calls))
     assert kinds(verdict) == ["extra-step"]
     assert verdict.problems[0].step == "CreateGroup"
 
 
 def test_a_wrong_operation(iam):
     calls, _, text = iam
-    verdict = verify(parse_document(text.replace('Api: "AddUserToGroup"', 'Api: "RemoveUserFromGroup"'), "x"), calls)
+    verdict = verify(parse_document(text.replace('Api: "AddUserToGroup"', 'Api: "RemoveUserFromGroup"'), "x"), one_demonstration(calls))
     assert kinds(verdict) == ["wrong-operation"]
     assert "RemoveUserFromGroup" in verdict.problems[0].message and "record 5" in verdict.problems[0].message
 
@@ -174,7 +174,7 @@ def test_an_output_used_before_its_step(iam):
     # The same order in a runbook model is a verification problem.
     runbook = parse_document(text, "x")
     runbook.steps.insert(0, runbook.steps.pop(1))
-    verdict = verify(runbook, calls)
+    verdict = verify(runbook, one_demonstration(calls))
     assert kinds(verdict) == ["output-before-producer", "lifecycle-order"]
     assert [problem.step for problem in verdict.problems] == ["AttachUserPolicy", "AttachUserPolicy"]
     assert "names 'bob' before step CreateUser creates it" in verdict.problems[1].message
@@ -184,7 +184,7 @@ def test_a_created_id_written_as_a_literal(vpc_log):
     calls = kept(vpc_log, "alice")
     text = render(synthesize(calls).runbooks[0], "ssm")
     assert "{{ CreateVpc.VpcId }}" in text
-    verdict = verify(parse_document(text.replace("{{ CreateVpc.VpcId }}", VPC_ID), "x"), calls)
+    verdict = verify(parse_document(text.replace("{{ CreateVpc.VpcId }}", VPC_ID), "x"), one_demonstration(calls))
     assert kinds(verdict) == ["literal-created-id"]
     problem = verdict.problems[0]
     assert (problem.step, problem.path, problem.record.index) == ("CreateSubnet", "VpcId", 0)
@@ -196,7 +196,7 @@ def test_a_created_id_inside_a_literal_text(vpc_log):
     runbook = synthesize(calls).runbooks[0]
     runbook.step("CreateSubnet").request["TagSpecifications"] = [
         {"ResourceType": "subnet", "Tags": [{"Key": "Vpc", "Value": f"in {VPC_ID}"}]}]
-    verdict = verify(runbook, calls)
+    verdict = verify(runbook, one_demonstration(calls))
     assert "literal-created-id" in kinds(verdict)
 
 
@@ -204,7 +204,7 @@ def test_terraform_literal_vpc_id(shared):
     calls = kept(shared / TERRAFORM)
     vpc_id = next(event.call.response["Vpc"]["VpcId"] for event in calls if event.call.operation == "CreateVpc")
     text = render(synthesize(calls).runbooks[0], "ssm")
-    verdict = verify(parse_document(text.replace("{{ CreateVpc.VpcId }}", vpc_id), "x"), calls)
+    verdict = verify(parse_document(text.replace("{{ CreateVpc.VpcId }}", vpc_id), "x"), one_demonstration(calls))
     assert set(kinds(verdict)) == {"literal-created-id"}
     assert all(problem.path == "VpcId" for problem in verdict.problems)
 
@@ -212,14 +212,14 @@ def test_terraform_literal_vpc_id(shared):
 def test_a_secret_with_a_default(iam):
     calls, _, text = iam
     secret = re.search(r"  Password:\n    type: \"String\"\n    description: .*\n", text).group()
-    verdict = verify(parse_document(text.replace(secret, secret + '    default: "hunter2"\n'), "x"), calls)
+    verdict = verify(parse_document(text.replace(secret, secret + '    default: "hunter2"\n'), "x"), one_demonstration(calls))
     assert kinds(verdict) == ["secret-literal"]
     assert "Password" in verdict.problems[0].message
 
 
 def test_a_hidden_value_written_as_a_literal(iam):
     calls, _, text = iam
-    verdict = verify(parse_document(text.replace('Password: "{{ Password }}"', 'Password: "hunter2"'), "x"), calls)
+    verdict = verify(parse_document(text.replace('Password: "{{ Password }}"', 'Password: "hunter2"'), "x"), one_demonstration(calls))
     assert kinds(verdict) == ["secret-literal"]
     assert (verdict.problems[0].step, verdict.problems[0].path) == ("CreateLoginProfile", "Password")
     assert "hunter2" not in verdict.problems[0].message
@@ -228,7 +228,7 @@ def test_a_hidden_value_written_as_a_literal(iam):
 def test_a_reference_to_an_undeclared_output(iam):
     calls, _, text = iam
     changed = text.replace("{{ CreateUser.UserName }}", "{{ CreateUser.Name }}", 1)
-    verdict = verify(parse_document(changed, "x"), calls)
+    verdict = verify(parse_document(changed, "x"), one_demonstration(calls))
     assert kinds(verdict) == ["unknown-output"]
     assert verdict.problems[0].step == "AttachUserPolicy"
 
@@ -282,7 +282,7 @@ def test_other_actions_are_kept_by_name(iam):
     assert (wait.property_selector, wait.desired_values) == ("$.User.UserName", ["bob"])
     assert runbook.step("WaitForUser").request == {"UserName": OutputRef("CreateUser", "UserName")}
     # A wait changes nothing, so it needs no record; a branch cannot be checked against a log.
-    assert kinds(verify(runbook, calls)) == ["unsupported-action"]
+    assert kinds(verify(runbook, one_demonstration(calls))) == ["unsupported-action"]
 
 
 # --------------------------------------------------------------------------- round trip

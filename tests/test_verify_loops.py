@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import make_record, run_cli, write_log
+from conftest import make_record, one_demonstration, run_cli, write_log
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import (
     LOOP, Condition, IndexRef, Input, InputRef, ItemRef, Loop, Output, OutputRef, RecordRef, Runbook, Step, Template,
@@ -94,7 +94,7 @@ def three_buckets(tmp_path):
 
 def test_a_loop_over_an_input_list_reproduces_each_call_in_order(three_buckets):
     calls, reads, failed = three_buckets
-    verdict = check_synthesized(buckets_runbook(["logs-a", "logs-b", "logs-c"]), calls, reads, failed)
+    verdict = check_synthesized(buckets_runbook(["logs-a", "logs-b", "logs-c"]), one_demonstration(calls, reads, failed))
     assert verdict.certified, messages(verdict)
     assert [(name, [r.index for r in records]) for name, records in verdict.matches] == [
         ("EachBucket", []), ("EncryptBucket", [0, 1, 2])]
@@ -104,7 +104,7 @@ def test_a_loop_over_an_input_list_reproduces_each_call_in_order(three_buckets):
 
 def test_an_element_in_another_order_names_the_iteration_and_the_call(three_buckets):
     calls, _, _ = three_buckets
-    verdict = verify(buckets_runbook(["logs-a", "logs-c", "logs-b"]), calls)
+    verdict = verify(buckets_runbook(["logs-a", "logs-c", "logs-b"]), one_demonstration(calls))
     assert kinds(verdict) == ["iteration-order"]
     problem = verdict.problems[0]
     assert (problem.step, problem.iterations, problem.record.index) == ("EncryptBucket", (3,), 1)
@@ -114,7 +114,7 @@ def test_an_element_in_another_order_names_the_iteration_and_the_call(three_buck
 
 def test_a_changed_element_names_loop_iteration_element_and_call(three_buckets):
     calls, _, _ = three_buckets
-    verdict = verify(buckets_runbook(["logs-a", "logs-b", "logs-x"]), calls)
+    verdict = verify(buckets_runbook(["logs-a", "logs-b", "logs-x"]), one_demonstration(calls))
     assert kinds(verdict) == ["value-differs"]
     problem = verdict.problems[0]
     assert (problem.iterations, problem.path, problem.expected, problem.found) == ((3,), "Bucket", "logs-c", "logs-x")
@@ -124,7 +124,7 @@ def test_a_changed_element_names_loop_iteration_element_and_call(three_buckets):
 
 def test_a_list_longer_than_the_log_names_the_iterations_it_adds(three_buckets):
     calls, _, _ = three_buckets
-    verdict = verify(buckets_runbook(["logs-a", "logs-b", "logs-c", "logs-d"]), calls)
+    verdict = verify(buckets_runbook(["logs-a", "logs-b", "logs-c", "logs-d"]), one_demonstration(calls))
     assert kinds(verdict) == ["iteration-count"]
     assert verdict.problems[0].message == (
         "loop EachBucket walks 4 elements, but the log shows 3 iterations: no call stands for iteration 4 (logs-d)")
@@ -132,7 +132,7 @@ def test_a_list_longer_than_the_log_names_the_iterations_it_adds(three_buckets):
 
 def test_a_list_shorter_than_the_log_names_the_calls_it_leaves(three_buckets):
     calls, _, _ = three_buckets
-    verdict = verify(buckets_runbook(["logs-a", "logs-b"]), calls)
+    verdict = verify(buckets_runbook(["logs-a", "logs-b"]), one_demonstration(calls))
     # One problem for the loop, not a missing call besides.
     assert kinds(verdict) == ["iteration-count"]
     assert verdict.problems[0].message == (
@@ -142,7 +142,7 @@ def test_a_list_shorter_than_the_log_names_the_calls_it_leaves(three_buckets):
 
 def test_a_list_of_other_elements_names_both_ends(three_buckets):
     calls, _, _ = three_buckets
-    verdict = verify(buckets_runbook(["logs-b", "logs-c", "logs-d"]), calls)
+    verdict = verify(buckets_runbook(["logs-b", "logs-c", "logs-d"]), one_demonstration(calls))
     assert messages(verdict) == [
         "loop EachBucket walks 3 elements, but the log's iterations differ: no call stands for iteration 3 (logs-d)",
         "loop EachBucket walks 3 elements, but the log's iterations differ: no iteration makes log.json record 0 "
@@ -155,7 +155,7 @@ def test_a_wrong_literal_in_a_body_is_one_problem_for_every_iteration(three_buck
     runbook = buckets_runbook(["logs-a", "logs-b", "logs-c"])
     runbook.step("EncryptBucket").request["ServerSideEncryptionConfiguration"] = {
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}
-    verdict = verify(runbook, calls)
+    verdict = verify(runbook, one_demonstration(calls))
     assert kinds(verdict) == ["value-differs"]
     assert verdict.problems[0].iterations == (1,)
     assert verdict.problems[0].message.endswith("(and in 2 more iterations)")
@@ -167,7 +167,7 @@ def test_a_retry_the_log_shows_inside_an_iteration_is_required(tmp_path):
         encryption_record("logs-b", 1, errorCode="OperationAborted", errorMessage="A conflicting operation"),
         encryption_record("logs-b", 2),
     ])
-    verdict = verify(buckets_runbook(["logs-a", "logs-b"]), calls, reads, failed)
+    verdict = verify(buckets_runbook(["logs-a", "logs-b"]), one_demonstration(calls, reads, failed))
     assert kinds(verdict) == ["missing-retry"]
     problem = verdict.problems[0]
     assert (problem.step, problem.iterations) == ("EncryptBucket", (2,))
@@ -192,7 +192,7 @@ def test_a_filtered_list_from_a_recorded_response_is_replayed(tmp_path):
         list_buckets_record(["logs-a", "data-b", "logs-c"]),
         encryption_record("logs-a", 1), encryption_record("logs-c", 2),
     ])
-    verdict = verify(listed_runbook("logs-"), calls, reads)
+    verdict = verify(listed_runbook("logs-"), one_demonstration(calls, reads))
     assert verdict.certified, messages(verdict)
     assert [(name, [r.index for r in records]) for name, records in verdict.matches] == [
         ("ListBuckets", [0]), ("EachBucket", []), ("EncryptBucket", [1, 2])]
@@ -204,7 +204,7 @@ def test_a_filter_that_keeps_a_bucket_the_log_never_touched(tmp_path):
         list_buckets_record(["logs-a", "logs-b", "logs-c", "data-d"]),
         encryption_record("logs-a", 1), encryption_record("logs-c", 2),
     ])
-    verdict = verify(listed_runbook("logs-"), calls, reads)
+    verdict = verify(listed_runbook("logs-"), one_demonstration(calls, reads))
     assert kinds(verdict) == ["extra-step"]
     assert verdict.problems[0].message == ("EachBucket iteration 2 (logs-b): step EncryptBucket: the log has no s3 "
                                            "PutBucketEncryption call it reproduces")
@@ -215,7 +215,7 @@ def test_a_cloudtrail_list_without_a_response_cannot_be_replayed(tmp_path):
         list_buckets_record(["logs-a", "logs-c"], recorded=False),
         encryption_record("logs-a", 1), encryption_record("logs-c", 2),
     ])
-    verdict = verify(listed_runbook("logs-"), calls, reads)
+    verdict = verify(listed_runbook("logs-"), one_demonstration(calls, reads))
     assert kinds(verdict) == ["unreplayable-loop"]
     message = verdict.problems[0].message
     assert message.startswith("loop EachBucket cannot be replayed: it walks {{ ListBuckets.Names }}, but log.json "
@@ -257,7 +257,7 @@ def subnets_runbook(resources: object = None) -> Runbook:
 
 def test_a_body_step_reads_the_output_of_its_own_iteration(tmp_path):
     calls, _, _ = selected(tmp_path, subnet_records(["net-1", "net-2"]))
-    verdict = check_synthesized(subnets_runbook(), calls)
+    verdict = check_synthesized(subnets_runbook(), one_demonstration(calls))
     assert verdict.certified, messages(verdict)
     assert [(name, [r.index for r in records]) for name, records in verdict.matches] == [
         ("EachCidr", []), ("CreateSubnet", [0, 2]), ("TagSubnet", [1, 3])]
@@ -266,7 +266,7 @@ def test_a_body_step_reads_the_output_of_its_own_iteration(tmp_path):
 
 def test_a_derived_value_that_differs_names_the_iteration(tmp_path):
     calls, _, _ = selected(tmp_path, subnet_records(["net-1", "net-9"]))
-    verdict = verify(subnets_runbook(), calls)
+    verdict = verify(subnets_runbook(), one_demonstration(calls))
     assert kinds(verdict) == ["value-differs"]
     problem = verdict.problems[0]
     assert (problem.iterations, problem.path, problem.expected, problem.found) == ((2,), "Tags[0].Value", "net-9", "net-2")
@@ -276,7 +276,7 @@ def test_a_derived_value_that_differs_names_the_iteration(tmp_path):
 
 def test_a_created_id_written_as_a_literal_inside_a_body(tmp_path):
     calls, _, _ = selected(tmp_path, subnet_records(["net-1", "net-2"]))
-    verdict = verify(subnets_runbook(resources=[SUBNETS[0]]), calls)
+    verdict = verify(subnets_runbook(resources=[SUBNETS[0]]), one_demonstration(calls))
     assert sorted(kinds(verdict)) == ["literal-created-id", "value-differs"]
     literal = next(problem for problem in verdict.problems if problem.kind == "literal-created-id")
     assert literal.message.startswith("EachCidr iteration 1 (10.0.1.0/24): step TagSubnet Resources[0]:")
@@ -291,7 +291,7 @@ def test_outputs_and_elements_of_a_loop_are_not_used_outside_it(tmp_path):
     runbook.steps.append(Step("TagLast", "ec2", "CreateTags", {
         "Resources": [OutputRef("CreateSubnet", "SubnetId")],
         "Tags": [{"Key": "Cidr", "Value": ItemRef("EachCidr")}]}))
-    verdict = verify(runbook, calls)
+    verdict = verify(runbook, one_demonstration(calls))
     outside = [problem.message for problem in verdict.problems if problem.kind == "outside-loop"]
     assert outside == [
         "step TagLast Resources[0] uses {{ CreateSubnet.SubnetId }}, but step CreateSubnet runs in loop EachCidr: "
@@ -322,7 +322,7 @@ def memberships_runbook(users: list[str]) -> Runbook:
 
 def test_nested_loops_reproduce_each_pair_in_order(tmp_path):
     calls, _, _ = selected(tmp_path, membership_records())
-    verdict = check_synthesized(memberships_runbook(["bob", "carol"]), calls)
+    verdict = check_synthesized(memberships_runbook(["bob", "carol"]), one_demonstration(calls))
     assert verdict.certified, messages(verdict)
     assert [r.index for r in dict(verdict.matches)["AddUser"]] == [0, 1, 2, 3]
     assert verdict.iterations == {"EachGroup": [2], "EachUser": [2, 2]}
@@ -330,7 +330,7 @@ def test_nested_loops_reproduce_each_pair_in_order(tmp_path):
 
 def test_a_short_inner_list_is_named_in_its_outer_iteration(tmp_path):
     calls, _, _ = selected(tmp_path, membership_records())
-    verdict = verify(memberships_runbook(["bob"]), calls)
+    verdict = verify(memberships_runbook(["bob"]), one_demonstration(calls))
     assert kinds(verdict) == ["iteration-count"]
     problem = verdict.problems[0]
     assert problem.iterations == (1,)
@@ -358,7 +358,7 @@ def test_an_inner_list_read_in_each_outer_iteration(tmp_path):
             loop("EachGroup", OutputRef("ListGroups", "Names"), [remove], 2)]
     runbook = Runbook("Remove each user from their groups.", [Input("Users", "StringList", "", default=["bob", "carol"])],
                       [loop("EachUser", InputRef("Users"), body, 2)])
-    verdict = verify(runbook, calls, reads)
+    verdict = verify(runbook, one_demonstration(calls, reads))
     assert verdict.certified, messages(verdict)
     assert verdict.iterations == {"EachUser": [2], "EachGroup": [2, 1]}
     assert [r.index for r in dict(verdict.matches)["Remove"]] == [1, 2, 4]
@@ -385,14 +385,14 @@ INSTANCES = ["i-0123456789abcdef0", "i-0123456789abcdef1"]
 
 def test_a_batch_step_stands_for_its_logged_calls_together(tmp_path):
     calls, _, _ = selected(tmp_path, stop_records(INSTANCES))
-    verdict = check_synthesized(stop_runbook(INSTANCES), calls)
+    verdict = check_synthesized(stop_runbook(INSTANCES), one_demonstration(calls))
     assert verdict.certified, messages(verdict)
     assert [r.index for r in dict(verdict.matches)["StopInstances"]] == [0, 1]
 
 
 def test_a_batch_step_whose_list_differs(tmp_path):
     calls, _, _ = selected(tmp_path, stop_records(INSTANCES))
-    verdict = verify(stop_runbook([INSTANCES[0], "i-0123456789abcdef9"]), calls)
+    verdict = verify(stop_runbook([INSTANCES[0], "i-0123456789abcdef9"]), one_demonstration(calls))
     assert kinds(verdict) == ["batch-differs", "missing-call"]
     assert verdict.problems[0].message == (
         'step StopInstances InstanceIds: sends ["i-0123456789abcdef0", "i-0123456789abcdef9"] in one call, but '
@@ -406,7 +406,7 @@ def test_a_batch_step_whose_list_differs(tmp_path):
 def test_a_loop_step_without_its_body_cannot_be_checked(three_buckets):
     calls, _, _ = three_buckets
     runbook = Runbook("Raw.", [], [Step("EachBucket", "", "", {"Iterators": ["logs-a"]}, action=LOOP)])
-    verdict = verify(runbook, calls)
+    verdict = verify(runbook, one_demonstration(calls))
     assert kinds(verdict) == ["unsupported-action", "missing-call", "missing-call", "missing-call"]
 
 
@@ -414,8 +414,8 @@ def test_check_synthesized_holds_a_loop_to_its_claims(three_buckets):
     calls, _, _ = three_buckets
     runbook = buckets_runbook(["logs-a", "logs-b", "logs-c"], iterations=2)
     runbook.step("EncryptBucket").records = [record(1)]
-    assert verify(runbook, calls).certified
-    assert messages(check_synthesized(runbook, calls)) == [
+    assert verify(runbook, one_demonstration(calls)).certified
+    assert messages(check_synthesized(runbook, one_demonstration(calls))) == [
         "loop EachBucket claims the log shows 2 iterations, but it walks 3 elements",
         "step EncryptBucket claims to reproduce log.json record 1, but reproduces log.json record 0",
     ]

@@ -27,7 +27,7 @@ def match(replay, instance: Instance, exact: bool) -> bool:
     step = instance.step
     candidates = [
         number for number in replay.by_operation.get((step.service, step.api), ())
-        if number not in replay.taken and replay.in_order(instance, number) and _same_otherwise(replay, instance, number)
+        if replay.free(instance, number) and _same_otherwise(replay, instance, number)
     ]
     chosen, position = [], 0
     for number in candidates:

@@ -9,12 +9,12 @@ from pysynth.facts import TOKEN
 from pysynth.model import GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Step, Template, walk
 from pysynth.paths import parse_path
 from pysynth.render.shapes import shape_at
-from pysynth.verify import batches
+from pysynth.verify import batches, branches
 from pysynth.verify.instances import Instance
 from pysynth.verify.plan import moment_of
 from pysynth.verify.problems import (
-    API_ACTIONS, LITERAL_CREATED_ID, OMITTED_VALUE, OUTPUT_BEFORE_PRODUCER, OUTSIDE_LOOP, READ_ONLY_ACTIONS,
-    SECRET_LITERAL, UNKNOWN_INPUT, UNKNOWN_OUTPUT, UNSUPPORTED_ACTION, VALUE_DIFFERS, Problem,
+    API_ACTIONS, BAD_TEST, LITERAL_CREATED_ID, OMITTED_VALUE, OUTPUT_BEFORE_PRODUCER, OUTSIDE_ARM, OUTSIDE_LOOP,
+    READ_ONLY_ACTIONS, SECRET_LITERAL, UNKNOWN_INPUT, UNKNOWN_OUTPUT, UNSUPPORTED_ACTION, VALUE_DIFFERS, Problem,
 )
 from pysynth.verify.values import (
     ABSENT, Finding, Unknown, at_path, literal_texts, record_ref, record_text, reference_text, show,
@@ -33,15 +33,19 @@ def check_runbook(replay) -> None:
                 f"starts and never written into it",
             ))
     for step in walk(replay.runbook.steps):
-        # A loop is replayed by its body; an aws:loop kept only by name (no body read) cannot be.
-        replayable = step.action in API_ACTIONS or step.action in READ_ONLY_ACTIONS or step.loop is not None
-        if not replayable:
+        # A loop is replayed by its body and a branch by the arm its test chooses; an aws:loop or
+        # aws:branch kept only by name (no body or test read) cannot be.
+        structured = step.loop is not None or step.branch is not None
+        if not (step.action in API_ACTIONS or step.action in READ_ONLY_ACTIONS or structured):
             replay.problems.append(Problem(
                 UNSUPPORTED_ACTION,
                 f"step {step.name}: action {step.action} cannot be checked against a log",
                 step=step.name,
             ))
-        if step.action in API_ACTIONS or step.loop is not None:
+        if step.branch is not None and (problem := branches.test_problem(replay, step)):
+            replay.bad_tests.add(step.name)
+            replay.problems.append(Problem(BAD_TEST, problem, step=step.name))
+        if step.action in API_ACTIONS or structured:
             named = replay.references(step)
         else:
             continue
@@ -67,10 +71,15 @@ def _reference_problem(replay, step: Step, path: str, reference) -> tuple[str, s
         if producer is None or producer >= scopes.position[step.name]:
             when = "there is no such step" if producer is None else f"step {reference.step} runs later"
             return OUTPUT_BEFORE_PRODUCER, f"{where} uses {reference_text(reference)}, but {when}"
-        if not scopes.visible(reference.step, step.name):
+        if not scopes.in_loops(reference.step, step.name):
             loop = scopes.loops[reference.step][-1]
             return OUTSIDE_LOOP, (f"{where} uses {reference_text(reference)}, but step {reference.step} runs in loop "
                                   f"{loop}: its outputs exist only within an iteration")
+        if not scopes.in_arms(reference.step, step.name):
+            branch, arm = scopes.arms[reference.step][-1]
+            which = "when its test holds" if arm == "steps" else "when its test does not hold"
+            return OUTSIDE_ARM, (f"{where} uses {reference_text(reference)}, but step {reference.step} runs only in "
+                                 f"branch {branch} {which}: its outputs exist only within that arm")
         if reference.output not in {output.name for output in scopes.steps[reference.step].outputs}:
             return UNKNOWN_OUTPUT, (f"{where} uses {reference_text(reference)}, but step {reference.step} declares "
                                     f"no output {reference.output}")

@@ -1,7 +1,7 @@
 """Steps as the replay runs them: a step outside loops runs once; a step in a loop body runs once per
 iteration of each loop around it, each run an ``Instance`` with the element and number of every
 enclosing loop's iteration (its ``frames``). ``Scopes`` says where each step sits: its place in
-runbook order and the loops around it, which decide what its references may name."""
+runbook order and the loops and branch arms around it, which decide what its references may name."""
 
 from __future__ import annotations
 
@@ -54,30 +54,44 @@ def iterations_text(frames: tuple[Frame, ...]) -> str:
 
 
 class Scopes:
-    """Where each step of a runbook sits: ``position`` its place in runbook order (loop bodies
-    included), ``loops`` the names of the loop steps around it (outermost first), ``steps`` the
-    step of each name (the first, as ``Runbook.step`` finds it)."""
+    """Where each step of a runbook sits: ``position`` its place in runbook order (loop bodies and
+    branch arms included), ``loops`` the names of the loop steps around it (outermost first),
+    ``arms`` the branch arms around it (branch step name and ``steps`` or ``otherwise``), ``steps``
+    the step of each name (the first, as ``Runbook.step`` finds it)."""
 
     def __init__(self, steps: list[Step]):
         self.position: dict[str, int] = {}
         self.loops: dict[str, tuple[str, ...]] = {}
+        self.arms: dict[str, tuple[tuple[str, str], ...]] = {}
         self.steps: dict[str, Step] = {}
-        self._visit(steps, ())
+        self._visit(steps, (), ())
 
-    def _visit(self, steps: list[Step], loops: tuple[str, ...]) -> None:
+    def _visit(self, steps: list[Step], loops: tuple[str, ...], arms: tuple[tuple[str, str], ...]) -> None:
         for step in steps:
             if step.name not in self.steps:
                 self.position[step.name] = len(self.position)
                 self.loops[step.name] = loops
+                self.arms[step.name] = arms
                 self.steps[step.name] = step
             if step.loop is not None:
-                self._visit(step.loop.steps, loops + (step.name,))
+                self._visit(step.loop.steps, loops + (step.name,), arms)
+            if step.branch is not None:
+                self._visit(step.branch.steps, loops, arms + ((step.name, "steps"),))
+                self._visit(step.branch.otherwise, loops, arms + ((step.name, "otherwise"),))
 
     def visible(self, producer: str, consumer: str) -> bool:
         """Whether ``consumer`` runs where ``producer``'s outputs exist: outside every loop
-        ``producer`` is in, they do not (a body step's outputs live for its iteration)."""
+        ``producer`` is in, they do not (a body step's outputs live for its iteration), nor outside
+        the branch arm it is in (the other arm, or after the branch, it may not have run)."""
+        return self.in_loops(producer, consumer) and self.in_arms(producer, consumer)
+
+    def in_loops(self, producer: str, consumer: str) -> bool:
         around = self.loops[producer]
         return self.loops[consumer][:len(around)] == around
+
+    def in_arms(self, producer: str, consumer: str) -> bool:
+        around = self.arms[producer]
+        return self.arms[consumer][:len(around)] == around
 
     def producer_key(self, instance: Instance, producer: str) -> tuple[str, tuple[int, ...]]:
         """The instance of ``producer`` whose outputs ``instance`` reads: the one in the same

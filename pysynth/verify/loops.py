@@ -69,7 +69,7 @@ def _unreplayable(replay) -> None:
         operations = {(step.service, step.api) for step in walk(instance.step.loop.steps)
                       if step.action in API_ACTIONS and not Normalizer.is_read_only(step.service, step.api)}
         numbers = [number for operation in operations for number in replay.by_operation.get(operation, ())
-                   if number not in replay.taken]
+                   if number not in replay.taken and number not in replay.failures]
         replay.taken.update(numbers)
         if unknown.reported:
             continue
@@ -133,7 +133,7 @@ class _Runs:
                 by_operation[operation].append(key)
         found: dict[tuple, list[int]] = defaultdict(list)
         for number, event in enumerate(replay.calls):
-            if number in replay.taken or event.read_only:
+            if number in replay.taken or event.read_only or number in replay.failures:
                 continue
             keys = by_operation.get((event.call.service, event.call.operation))
             if not keys:

@@ -20,13 +20,16 @@ SECRET_LITERAL = "secret-literal"  # a value the log hides, written into the run
 OMITTED_VALUE = "omitted-value"  # a value the call needed that the log hides or never logs, left out
 UNKNOWN_OUTPUT = "unknown-output"  # an output the step does not declare, or its response lacks
 UNKNOWN_INPUT = "unknown-input"  # an input the runbook does not declare, or an unknown global
-UNSUPPORTED_ACTION = "unsupported-action"  # a step action a log cannot vouch for (branches…)
+UNSUPPORTED_ACTION = "unsupported-action"  # a step action a log cannot vouch for (another script…)
 RECORDS_DIFFER = "records-differ"  # check_synthesized: a step claims other records or iterations than it makes
 OUTSIDE_LOOP = "outside-loop"  # a loop's element, iteration or body output used outside that loop
 UNREPLAYABLE_LOOP = "unreplayable-loop"  # a loop whose list the log cannot give (no recorded response)
 ITERATION_COUNT = "iteration-count"  # a loop's list longer or shorter than the iterations the log shows
 ITERATION_ORDER = "iteration-order"  # a loop's list in another order than the log's iterations
 BATCH_DIFFERS = "batch-differs"  # a batch step's one call sends another list than its logged calls together
+OUTSIDE_ARM = "outside-arm"  # an output of a step in a branch's arm used outside that arm
+BAD_TEST = "bad-test"  # a branch test that names no earlier step, codes its step does not expect, or no value
+UNDECIDED_BRANCH = "undecided-branch"  # a branch test the demonstration cannot decide (no response recorded)
 
 # Actions that make an API call a log record can vouch for (a wait repeats a read the log shows).
 API_ACTIONS = (EXECUTE_AWS_API, WAIT_FOR_PROPERTY)
@@ -50,10 +53,21 @@ class Problem:
     expected: object = None
     found: object = None
     iterations: tuple[int, ...] = ()
+    # Which demonstration shows it, where a runbook is certified against several.
+    demonstration: str | None = None
 
     def __post_init__(self) -> None:
-        # Step names and map keys come from the runbook and may hold line breaks: escape them.
-        self.message = LINE_BREAKS.sub(lambda match: json.dumps(match.group())[1:-1], self.message)
+        self.message = _one_line(self.message)
+
+    def shown_in(self, demonstration: str) -> None:
+        """Name the demonstration that shows the problem, first in its message."""
+        self.demonstration = demonstration
+        self.message = _one_line(f"demonstration {demonstration}: {self.message}")
+
+
+def _one_line(text: str) -> str:
+    # Step names, map keys and file names come from the user and may hold line breaks: escape them.
+    return LINE_BREAKS.sub(lambda match: json.dumps(match.group())[1:-1], text)
 
 
 @dataclass(slots=True)
@@ -63,12 +77,14 @@ class Verdict:
     ``first_iterations``: for each step in a loop body, the records of its first iteration, and for
     each loop step, those of all its iterations the first time it ran (what a synthesized step
     claims); ``iterations``: for each loop step, how many iterations each time it ran (once per
-    iteration of an enclosing loop)."""
+    iteration of an enclosing loop); ``arms``: for each branch step, the demonstration and the arm
+it took (``steps`` or ``otherwise``) each time it ran."""
 
     matches: list[tuple[str, list[RecordRef]]]
     problems: list[Problem]
     first_iterations: dict[str, list[RecordRef]] = field(default_factory=dict)
     iterations: dict[str, list[int]] = field(default_factory=dict)
+    arms: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def certified(self) -> bool:

@@ -1,45 +1,64 @@
-"""The replay of a runbook against a log: each step, in each iteration of the loops around it, matched
-to the call it makes.
+"""The replay of a runbook against one demonstration: each step, in each iteration of the loops
+around it and in the arm each branch takes, matched to the call it makes.
 
 Matching runs twice over the runbook in order. The first pass takes only calls whose request is
 exactly the step's replayed one, so that a step that differs does not take the call another step
 makes; the second matches what is left to the call that differs least. A loop step expands into
 its iterations as the replay reaches it (its list is only known once the step that lists it is
 matched); in a loop, iteration after iteration, each step takes the next call of its operation
-the log shows: the iterations must reproduce the logged calls one for one and in order.
+the log shows: the iterations must reproduce the logged calls one for one and in order. A branch
+step is followed by the arm its test chooses (``branches``); in the first pass a test on what is
+not known yet (a step not matched, an input not shown) leaves both arms to the second.
 """
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left
 from collections import defaultdict
 
 from pysynth import unlogged
+from pysynth.botomodels import api_error_code
 from pysynth.facts import runtime_values
-from pysynth.ingest.events import Event
+from pysynth.demos import Demonstration
 from pysynth.ingest.normalize import Normalizer
 from pysynth.model import (
     GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Runbook, Step, Template, used_values, walk,
 )
 from pysynth.paths import path_text
-from pysynth.verify import batches, checks, loops
+from pysynth.verify import batches, branches, checks, leftovers, loops
+from pysynth.verify.inputs import InputValues
 from pysynth.verify.instances import Frame, Instance, Scopes
 from pysynth.verify.plan import moment_of
 from pysynth.verify.problems import (
-    API_ACTIONS, EXTRA_STEP, GLOBAL_VALUES, ITERATION_ORDER, MISSING_CALL, OMITTED_VALUE, SECRET_LITERAL,
-    UNKNOWN_OUTPUT, VALUE_DIFFERS, WRONG_OPERATION, Problem, Verdict,
+    API_ACTIONS, GLOBAL_VALUES, ITERATION_ORDER, MISSING_CALL, OMITTED_VALUE, SECRET_LITERAL,
+    UNKNOWN_OUTPUT, VALUE_DIFFERS, Problem, Verdict,
 )
 from pysynth.verify.values import (
-    ABSENT, REFERENCES, Finding, Unknown, created_ids, expected_request, leaves, output_value, record_ref,
+    ABSENT, REFERENCES, Finding, Unknown, created_ids, expected_request, output_value, record_ref,
     record_text, reference_text, references, same, text_of, value_key,
 )
 
 
 class Replay:
-    def __init__(self, runbook: Runbook, calls: list[Event]):
+    """One demonstration's replay. ``inferred``: each input's value is the one the demonstration
+    shows (``inputs``), not its default: it is one of several."""
+
+    def __init__(self, runbook: Runbook, demonstration: Demonstration, inferred: bool = False):
         self.runbook = runbook
+        self.name = demonstration.name
+        # Failed calls a step may make (it expects their error) are calls too: a branch tests them.
+        expected = {(step.service, step.api, code) for step in walk(runbook.steps) for code in step.expected_errors}
+        outcomes = {id(event): code for event in demonstration.failed
+                    if (event.call.service, event.call.operation,
+                        code := api_error_code(event.call.service, event.error_code or "")) in expected}
+        failed = [event for event in demonstration.failed if id(event) in outcomes]
+        calls = list(heapq.merge(demonstration.kept, demonstration.reads, failed, key=lambda event: event.epoch))
         self.calls = calls
+        # Failed call -> its error code as the API spells it (CloudTrail writes NoSuchEntityException).
+        self.failures = {number: outcomes[id(event)] for number, event in enumerate(calls) if id(event) in outcomes}
         self.inputs = {item.name: item for item in runbook.inputs}
+        self.input_values = InputValues(runbook, inferred)
         self.scopes = Scopes(runbook.steps)
         runtime = runtime_values(calls)
         self.globals = {name: runtime.get(GLOBAL_VALUES[name]) for name in GLOBALS}
@@ -77,6 +96,10 @@ class Replay:
         # calls come after it.
         self.last_in_run: dict[str, int] = {}
         self._references: dict[int, list] = {}  # id of a step -> the references of what it uses
+        self.bad_tests: set[str] = set()  # branch steps whose test is reported as wrong
+        self.runbook_problems = 0  # how many of the problems are the runbook's own, found first
+        self.undecided: list[tuple[Instance, Unknown]] = []  # branch instances the demonstration cannot decide
+        self.arms: dict[str, list[tuple[str, str]]] = defaultdict(list)  # branch -> (demonstration, arm) per run
 
     def references(self, step: Step) -> list[tuple[str, object]]:
         """(path, reference) of each reference of what the step uses (``model.used_values``), found
@@ -88,6 +111,8 @@ class Replay:
 
     def run(self) -> Verdict:
         checks.check_runbook(self)
+        # The runbook's own problems come first: every demonstration finds the same.
+        self.runbook_problems = len(self.problems)
         for instance in self.expand(self.runbook.steps, ()):
             if instance.step.action in API_ACTIONS:
                 self.match(instance, exact=True)
@@ -96,19 +121,20 @@ class Replay:
             self.instances.append(instance)
             if instance.step.action in API_ACTIONS:
                 self.match(instance, exact=False)
-        self.cover_retries()
+        leftovers.cover_retries(self)
         accounted = loops.account(self)
+        branches.account(self)
         for instance in self.instances:
             # A read or wait the log does not show changes nothing: only what it feeds is checked.
             step = instance.step
             if (step.action in API_ACTIONS and instance.key not in self.matched and instance.key not in accounted
                     and not Normalizer.is_read_only(step.service, step.api)):
-                self.match_other_operation(instance)
+                leftovers.match_other_operation(self, instance)
         for instance in self.instances:
             if instance.key in self.matched:
                 checks.check_step(self, instance)
         for number, event in enumerate(self.calls):
-            if number not in self.taken and not event.read_only:
+            if number not in self.taken and not event.read_only and number not in self.failures:
                 self.problems.append(Problem(
                     MISSING_CALL,
                     f"{record_text(event)}: {event.call.service} {event.call.operation}"
@@ -121,11 +147,14 @@ class Replay:
 
     def expand(self, steps: list[Step], frames: tuple[Frame, ...], final: bool = False):
         """Every instance of ``steps`` in the order the runbook runs them, each loop step followed by
-        its body once per element of its list. The generator is consumed one instance at a time,
-        each matched before the next is made: a loop's list comes from a call matched before it."""
+        its body once per element of its list, each branch step by the arm its test chooses. The
+        generator is consumed one instance at a time, each matched before the next is made: a loop's
+        list and a branch's test come from calls matched before them."""
         for step in steps:
             instance = Instance(step, frames)
             yield instance
+            if step.branch is not None:
+                yield from self.expand(branches.chosen_arm(self, instance, final) or [], frames, final)
             if step.loop is None:
                 continue
             elements = self.elements(instance)
@@ -193,10 +222,7 @@ class Replay:
                 texts.append(text_of(value))
             return "".join(texts)
         if isinstance(leaf, InputRef):
-            item = self.inputs[leaf.name]
-            if item.default is None:
-                return Unknown(f"input {leaf.name} is secret" if item.secret else f"input {leaf.name} has no default")
-            return item.default
+            return self.input_values.value(leaf.name)
         if isinstance(leaf, GlobalRef):
             value = self.globals[leaf.name]
             return value if value is not None else Unknown(f"the log does not show the {GLOBAL_VALUES[leaf.name]}")
@@ -211,8 +237,12 @@ class Replay:
         value = output_value(event.call.response, output) if event.call.response is not None else ABSENT
         if value is ABSENT:
             self.bad_references.add((step.name, leaf))
-            what = (f"{record_text(event)} has no response in the log" if event.call.response is None
-                    else f"the response of {record_text(event)} has nothing at {output.path}")
+            if number in self.failures:
+                what = f"step {leaf.step} failed with {self.failures[number]} there ({record_text(event)}): its outputs are unset"
+            elif event.call.response is None:
+                what = f"{record_text(event)} has no response in the log"
+            else:
+                what = f"the response of {record_text(event)} has nothing at {output.path}"
             self.problems.append(Problem(
                 UNKNOWN_OUTPUT, f"{instance.text} uses {reference_text(leaf)}, but {what}",
                 step=step.name, record=record_ref(event), iterations=instance.iterations,
@@ -295,6 +325,14 @@ class Replay:
         last = self.last_in_run.get(instance.frames[0].loop) if instance.frames else None
         return last is None or moment_of(self.calls[number]) >= moment_of(self.calls[last])
 
+    def may_make(self, instance: Instance, number: int) -> bool:
+        """Whether call ``number`` may be ``instance``'s: a failed call only for a step that expects its error."""
+        return number not in self.failures or self.failures[number] in instance.step.expected_errors
+
+    def free(self, instance: Instance, number: int) -> bool:
+        """Whether call ``number``, taken by no step yet, may be ``instance``'s, there in the log."""
+        return number not in self.taken and self.may_make(instance, number) and self.in_order(instance, number)
+
     def match(self, instance: Instance, exact: bool) -> None:
         if instance.key in self.matched:
             self.follow(instance, self.matched[instance.key])
@@ -311,7 +349,7 @@ class Replay:
         best = None
         step = instance.step
         for number in self.by_operation.get((step.service, step.api), ()):
-            if number in self.taken or not self.in_order(instance, number):
+            if not self.free(instance, number):
                 continue
             found = self.findings(instance, number)
             if exact and any(finding.kind in (VALUE_DIFFERS, OMITTED_VALUE) for finding in found):
@@ -331,16 +369,17 @@ class Replay:
             return []
         key = value_key([step.service, step.api, request])
         return [number for number in self.by_request.get(key, ())
-                if number not in self.taken and self.producers_before(instance, number)]
+                if number not in self.taken and self.may_make(instance, number) and self.producers_before(instance, number)]
 
     def identical_call(self, instance: Instance) -> int | None:
         free = [number for number in self.identical_calls(instance) if self.in_order(instance, number)]
         if free and self.calls[free[0]].read_only and not instance.frames:
             # Identical reads (a poll series) are one and the same to a read or wait step: the one it
-            # names, else the last.
+            # names, else the last; but a read whose failure a branch tests is the first, before the
+            # branch's steps (a later one checks their work).
             claimed = {(record.file, record.index) for record in instance.step.records}
             return next((number for number in free if (self.calls[number].file, self.calls[number].index) in claimed),
-                        free[-1])
+                        free[0] if instance.step.expected_errors else free[-1])
         return free[0] if free else None
 
     def match_next(self, instance: Instance) -> None:
@@ -352,7 +391,8 @@ class Replay:
         numbers = self.by_operation.get(operation, ())
         last = self.last_in_run.get(instance.frames[0].loop)
         start = 0 if last is None else bisect_left(self.moments[operation], moment_of(self.calls[last]))
-        number = next((number for number in numbers[start:] if number not in self.taken), None)
+        number = next((number for number in numbers[start:]
+                       if number not in self.taken and self.may_make(instance, number)), None)
         if number is not None:
             self.assign(instance, number)
             return
@@ -371,6 +411,12 @@ class Replay:
         self.key_of_call[number] = instance.key
         self.taken.add(number)
         self.follow(instance, number)
+        self.unify(instance, number)
+
+    def unify(self, instance: Instance, number: int) -> None:
+        """The inputs the instance uses that the demonstration had not shown yet: as call ``number`` sent them."""
+        self.input_values.unify(lambda reference: self.resolve(instance, reference), instance.step.request,
+                                self.expected[number], self.hidden[number])
 
     def follow(self, instance: Instance, number: int) -> None:
         """The loop around ``instance`` has made call ``number``: its next calls come after it."""
@@ -378,66 +424,6 @@ class Replay:
             run = instance.frames[0].loop
             last = self.last_in_run.get(run)
             self.last_in_run[run] = number if last is None else max(last, number)
-
-    def cover_retries(self) -> None:
-        """A call that repeats a matched call exactly, with no call in between using one of its
-        values, is that call retried: the same step covers it."""
-        step_of = dict(self.key_of_call)
-        last_of_request: dict[str, int] = {}
-        for number, event in enumerate(self.calls):
-            if event.read_only:
-                continue
-            call = event.call
-            key = value_key([call.service, call.operation, call.params])
-            earlier = last_of_request.get(key)
-            last_of_request[key] = number
-            if number in self.taken or earlier not in step_of:
-                continue
-            same_response = not call.response or call.response == self.calls[earlier].call.response
-            values = self.request_values(number)
-            untouched = not any(values & self.request_values(between) for between in range(earlier + 1, number))
-            if same_response and untouched:
-                step_of[number] = step_of[earlier]
-                self.retries[step_of[earlier]].append(number)
-                self.taken.add(number)
-
-    def request_values(self, number: int) -> set[str]:
-        """The values a call's request shows (a hidden placeholder shows nothing)."""
-        hidden = self.hidden[number]
-        return {value_key(leaf) for keys, leaf in leaves(self.expected[number]) if path_text(keys) not in hidden}
-
-    def match_other_operation(self, instance: Instance) -> None:
-        """A step of an operation the log never made: the same service's left-over call that
-        shares the most top-level values stands for it (wrong-operation); else it is extra."""
-        step = instance.step
-        best = None
-        for number, event in enumerate(self.calls):
-            if number in self.taken or event.call.service != step.service:
-                continue
-            expected, hidden = self.expected[number], self.hidden[number]
-            shared = sum(
-                key in expected and not any(
-                    finding.kind == VALUE_DIFFERS
-                    for finding in self.compare(instance, value, expected[key], (key,), hidden)
-                )
-                for key, value in step.request.items()
-            )
-            if shared and (best is None or shared > best[0]):
-                best = (shared, number)
-        if best is None:
-            self.problems.append(Problem(
-                EXTRA_STEP, f"{instance.text}: the log has no {step.service} {step.api} call it reproduces",
-                step=step.name, iterations=instance.iterations,
-            ))
-            return
-        event = self.calls[best[1]]
-        self.taken.add(best[1])
-        self.problems.append(Problem(
-            WRONG_OPERATION,
-            f"{instance.text} calls {step.service} {step.api}, but {record_text(event)} made "
-            f"{event.call.service} {event.call.operation}",
-            step=step.name, record=record_ref(event), iterations=instance.iterations,
-        ))
 
     # -- the verdict ----------------------------------------------------------------------------
 
@@ -465,4 +451,4 @@ class Replay:
                 if first_walk.get(frame.loop) == (frame.loop, instance.iterations[:depth]):
                     first.setdefault(frame.loop, []).extend(made)
         matches = [(step.name, records.get(step.name, [])) for step in walk(self.runbook.steps)]
-        return Verdict(matches, loops.collapsed(self.problems), first, dict(iterations))
+        return Verdict(matches, loops.collapsed(self.problems), first, dict(iterations), dict(self.arms))

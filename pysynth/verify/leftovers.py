@@ -1,0 +1,73 @@
+"""Calls the matching leaves over: a call that repeats a matched call exactly is that call
+retried (the same step covers it), and a step of an operation the log never made stands for a
+left-over call of its service that shares the most values with it (or is extra)."""
+
+from __future__ import annotations
+
+from pysynth.paths import path_text
+from pysynth.verify.instances import Instance
+from pysynth.verify.problems import EXTRA_STEP, VALUE_DIFFERS, WRONG_OPERATION, Problem
+from pysynth.verify.values import leaves, record_ref, record_text, value_key
+
+
+def cover_retries(replay) -> None:
+    """A call that repeats a matched call exactly, with no call in between using one of its
+    values, is that call retried: the same step covers it."""
+    step_of = dict(replay.key_of_call)
+    last_of_request: dict[str, int] = {}
+    for number, event in enumerate(replay.calls):
+        if event.read_only or number in replay.failures:
+            continue
+        call = event.call
+        key = value_key([call.service, call.operation, call.params])
+        earlier = last_of_request.get(key)
+        last_of_request[key] = number
+        if number in replay.taken or earlier not in step_of:
+            continue
+        same_response = not call.response or call.response == replay.calls[earlier].call.response
+        values = _request_values(replay, number)
+        untouched = not any(values & _request_values(replay, between) for between in range(earlier + 1, number))
+        if same_response and untouched:
+            step_of[number] = step_of[earlier]
+            replay.retries[step_of[earlier]].append(number)
+            replay.taken.add(number)
+
+
+def _request_values(replay, number: int) -> set[str]:
+    """The values a call's request shows (a hidden placeholder shows nothing)."""
+    hidden = replay.hidden[number]
+    return {value_key(leaf) for keys, leaf in leaves(replay.expected[number]) if path_text(keys) not in hidden}
+
+
+def match_other_operation(replay, instance: Instance) -> None:
+    """A step of an operation the log never made: the same service's left-over call that
+    shares the most top-level values stands for it (wrong-operation); else it is extra."""
+    step = instance.step
+    best = None
+    for number, event in enumerate(replay.calls):
+        if number in replay.taken or number in replay.failures or event.call.service != step.service:
+            continue
+        expected, hidden = replay.expected[number], replay.hidden[number]
+        shared = sum(
+            key in expected and not any(
+                finding.kind == VALUE_DIFFERS
+                for finding in replay.compare(instance, value, expected[key], (key,), hidden)
+            )
+            for key, value in step.request.items()
+        )
+        if shared and (best is None or shared > best[0]):
+            best = (shared, number)
+    if best is None:
+        replay.problems.append(Problem(
+            EXTRA_STEP, f"{instance.text}: the log has no {step.service} {step.api} call it reproduces",
+            step=step.name, iterations=instance.iterations,
+        ))
+        return
+    event = replay.calls[best[1]]
+    replay.taken.add(best[1])
+    replay.problems.append(Problem(
+        WRONG_OPERATION,
+        f"{instance.text} calls {step.service} {step.api}, but {record_text(event)} made "
+        f"{event.call.service} {event.call.operation}",
+        step=step.name, record=record_ref(event), iterations=instance.iterations,
+    ))
