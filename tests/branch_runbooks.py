@@ -1,0 +1,72 @@
+"""Runbooks with branches, built with the model's dataclasses as the synthesizer would build them
+from several demonstrations: a call's expected error, a value read from a response, an optional
+input. The render tests and the emulator tests share them."""
+
+from __future__ import annotations
+
+from loop_runbooks import record
+
+from pysynth.model import BRANCH, Branch, Input, InputRef, Output, OutputRef, Runbook, Step, Test
+
+
+def branch_step(name: str, test: Test, steps: list[Step], otherwise: list[Step] = ()) -> Step:
+    return Step(name, "", "", {}, action=BRANCH, branch=Branch(test, steps, list(otherwise)))
+
+
+def user_in_group(negate: bool = False) -> Runbook:
+    """GetUser, which may fail with NoSuchEntity; CreateUser only then; AddUserToGroup either way.
+    ``negate``: the same runbook with the test turned round (CreateUser in its otherwise arm)."""
+    user = InputRef("UserName")
+    create = [Step("CreateUser", "iam", "CreateUser", {"UserName": user}, records=[record(2)],
+                   outputs=[Output("Arn", "$.User.Arn", "String", "User.Arn")])]
+    test = Test("failed", step="GetUser", codes=["NoSuchEntity"], negate=negate)
+    return Runbook(
+        description="Put a user in a group, creating the user when it does not exist.",
+        inputs=[Input("UserName", "String", "The user."), Input("GroupName", "String", "The group.")],
+        steps=[
+            Step("GetUser", "iam", "GetUser", {"UserName": user}, records=[record(1)], expected_errors=["NoSuchEntity"],
+                 outputs=[Output("UserId", "$.User.UserId", "String", "User.UserId")]),
+            branch_step("IfUserMissing", test, [] if negate else create, create if negate else []),
+            Step("AddUserToGroup", "iam", "AddUserToGroup", {"UserName": user, "GroupName": InputRef("GroupName")},
+                 records=[record(3)]),
+        ],
+    )
+
+
+def stop_if_running() -> Runbook:
+    """DescribeInstances; StopInstances when the instance is running, else a tag saying it was not.
+    The branch, with both arms, is the runbook's last step."""
+    instance = InputRef("InstanceId")
+    return Runbook(
+        description="Stop an instance if it is running.",
+        inputs=[Input("InstanceId", "String", "The instance.")],
+        steps=[
+            Step("DescribeInstances", "ec2", "DescribeInstances", {"InstanceIds": [instance]}, records=[record(1)],
+                 outputs=[Output("State", "$.Reservations[0].Instances[0].State.Name", "String",
+                                 "Reservations[0].Instances[0].State.Name")]),
+            branch_step(
+                "IfRunning", Test("equals", value=OutputRef("DescribeInstances", "State"), text="running"),
+                [Step("StopInstances", "ec2", "StopInstances", {"InstanceIds": [instance]}, records=[record(2)])],
+                [Step("CreateTags", "ec2", "CreateTags", {"Resources": [instance], "Tags": [
+                    {"Key": "checked", "Value": "it's \"not\" running; $(touch pwned)"}]}, records=[record(3)])],
+            ),
+        ],
+    )
+
+
+def bucket_with_owner() -> Runbook:
+    """CreateBucket; PutBucketTagging only when the optional input Owner is set. The branch, with an
+    empty otherwise arm, is the runbook's last step."""
+    bucket = InputRef("Bucket")
+    tagging = {"TagSet": [{"Key": "owner", "Value": InputRef("Owner")}]}
+    return Runbook(
+        description="Create a bucket, tagged with its owner when one is given.",
+        inputs=[Input("Bucket", "String", "The bucket."), Input("Owner", "String", "Who owns it.", default="")],
+        steps=[
+            Step("CreateBucket", "s3", "CreateBucket", {"Bucket": bucket}, records=[record(1)]),
+            branch_step("IfOwnerGiven", Test("set", value=InputRef("Owner")), [
+                Step("PutBucketTagging", "s3", "PutBucketTagging", {"Bucket": bucket, "Tagging": tagging},
+                     records=[record(2)]),
+            ]),
+        ],
+    )
