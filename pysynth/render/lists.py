@@ -53,9 +53,9 @@ def paging(step: Step) -> tuple[dict, object] | None:
 
 
 def script_steps(steps: list[Step]) -> list[Step]:
-    """The steps as the scripts run them: a loop body's step keeps only the outputs a later step
-    reads and the secrets it creates. The scripts print the top-level steps' outputs; a body's
-    other outputs would be values nobody uses."""
+    """The steps as the scripts run them: a loop body's or a branch arm's step keeps only the outputs
+    a later step reads and the secrets it creates. The scripts print the top-level steps' outputs; a
+    body's other outputs would be values nobody uses."""
     read = {
         (reference.step, reference.output)
         for step in walk(steps)
@@ -67,6 +67,8 @@ def script_steps(steps: list[Step]) -> list[Step]:
     def kept(items: list[Step], in_body: bool) -> list[Step]:
         return [
             replace(step, loop=replace(step.loop, steps=kept(step.loop.steps, True))) if step.loop else
+            replace(step, branch=replace(step.branch, steps=kept(step.branch.steps, True),
+                                         otherwise=kept(step.branch.otherwise, True))) if step.branch else
             replace(step, outputs=[o for o in step.outputs if not in_body or o.secret or (step.name, o.name) in read])
             for step in items
         ]
@@ -84,6 +86,8 @@ def counted_loops(steps: list[Step], enclosing: tuple[str, ...] = ()) -> set[str
             counted.update(reference.loop for reference in leaf_references(leaf) if isinstance(reference, IndexRef))
         if step.loop is not None:
             counted |= counted_loops(step.loop.steps, (*enclosing, step.name))
+        elif step.branch is not None:
+            counted |= counted_loops(step.branch.steps + step.branch.otherwise, enclosing)
         elif any(output.secret for output in step.outputs):
             counted.update(enclosing)
     return counted

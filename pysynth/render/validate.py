@@ -38,6 +38,7 @@ from pysynth.render.names import (
     NAME,
     SCRIPT_OPTIONS,
     environment_name,
+    error_variable,
     input_variable,
     item_variable,
     option_name,
@@ -144,6 +145,7 @@ def _name_problems(runbook: Runbook, fmt: str) -> list[str]:
             "script variable", [output_variable(step.name, o.name) for step in steps for o in step.outputs]
         )
         problems += _duplicates("script variable", [item_variable(step.name) for step in steps if step.loop])
+        problems += _duplicates("script variable", [error_variable(step.name) for step in steps if step.expected_errors])
         for item in runbook.inputs:
             if option_name(item.name) in SCRIPT_OPTIONS:
                 problems.append(f"input {item.name}: its option {option_name(item.name)} is the script's own")

@@ -80,8 +80,8 @@ def expected_errors_problems(step: Step, following: Step | None) -> list[str]:
         return []
     where = f"step {step.name}"
     problems = []
-    if step.action != EXECUTE_AWS_API or step.wait or step.loop or step.branch:
-        problems.append(f"{where}: only a call ({EXECUTE_AWS_API}, no wait) expects errors")
+    if step.action != EXECUTE_AWS_API or step.wait or step.loop or step.branch or step.batch:
+        problems.append(f"{where}: only a call ({EXECUTE_AWS_API}, no wait or batch) expects errors")
     tested = following is not None and following.branch is not None and following.branch.test.kind == "failed"
     if not tested or following.branch.test.step != step.name:
         problems.append(f"{where}: it expects errors, so the step after it is a branch on its failure")
