@@ -1,0 +1,242 @@
+"""Branches in every rendering (issue 10): a call's expected error (GetUser's NoSuchEntity decides
+whether CreateUser runs), a value read from a response (StopInstances only on a running instance),
+an optional input (PutBucketTagging only when Owner is given). Each runbook keeps its form through
+JSON and the SSM read-back, its renderings have the structure SSM, Python and bash need, and the
+Python and bash scripts and the SSM document (through ``pysynth run``) run on the emulator, taking
+each way of the branch and leaving the state the way should leave."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from branch_runbooks import bucket_with_owner, stop_if_running, user_in_group
+from moto_server import MOTO_ENVIRONMENT, moto_server  # noqa: F401 - the module's fixture
+from pysynth.cloudformation import document_resource
+from pysynth.model import OutputRef, runbook_from_json, runbook_to_json
+from pysynth.render import RenderError, render, render_checked
+from pysynth.render.names import option_name
+from pysynth.ssm import parse_document
+from test_lint import cfn_lint
+
+RUNBOOKS = {
+    "user_in_group": user_in_group, "user_in_group_negated": lambda: user_in_group(negate=True),
+    "stop_if_running": stop_if_running, "bucket_with_owner": bucket_with_owner,
+}
+RENDERINGS = ("python", "bash", "ssm")
+SUFFIXES = {"python": "py", "bash": "sh", "ssm": "yaml"}
+
+
+# -- the model's forms -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", RUNBOOKS)
+def test_a_branch_keeps_its_form_through_json(name):
+    runbook = RUNBOOKS[name]()
+    assert runbook_from_json(json.loads(render(runbook, "json"))) == runbook
+
+
+@pytest.mark.parametrize("name", RUNBOOKS)
+def test_the_ssm_document_reads_back_as_the_runbook_and_passes_cfn_lint(name, tmp_path):
+    runbook = RUNBOOKS[name]()
+    text = render_checked(runbook, "ssm")
+    read = parse_document(text, "runbook.yaml")
+    # Steps with their descriptions, records, tests, arms and expected errors (GetUser's codes too).
+    assert runbook_to_json(read)["steps"] == runbook_to_json(runbook)["steps"]
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"Runbook": document_resource(text)}}
+    assert cfn_lint(yaml.safe_dump(template, sort_keys=False), tmp_path) == []
+
+
+def _ssm_steps(runbook) -> dict[str, dict]:
+    document = yaml.safe_load(render_checked(runbook, "ssm"))
+    return {step["name"]: step for step in document["mainSteps"]}
+
+
+def test_ssm_goes_on_from_a_failed_call_at_its_failure_arm():
+    steps = _ssm_steps(user_in_group())
+    assert list(steps) == ["GetUser", "CreateUser", "AddUserToGroup"]
+    get_user = steps["GetUser"]
+    assert (get_user["onFailure"], get_user["isCritical"], get_user["nextStep"]) == (
+        "step:CreateUser", False, "AddUserToGroup")
+    assert "Branch IfUserMissing tests whether this call fails with NoSuchEntity" in get_user["description"]
+    assert steps["CreateUser"]["nextStep"] == "AddUserToGroup"
+    assert not {"onFailure", "nextStep", "isEnd"} & set(steps["AddUserToGroup"])
+
+
+def test_ssm_tests_a_value_with_a_choice_and_a_default():
+    steps = _ssm_steps(stop_if_running())
+    assert list(steps) == ["DescribeInstances", "IfRunning", "StopInstances", "CreateTags"]
+    assert steps["IfRunning"]["action"] == "aws:branch"
+    assert steps["IfRunning"]["inputs"] == {
+        "Choices": [{"NextStep": "StopInstances", "Variable": "{{ DescribeInstances.State }}",
+                     "StringEquals": "running"}],
+        "Default": "CreateTags",
+    }
+    # Nothing follows the branch: each arm ends the runbook.
+    assert steps["StopInstances"]["isEnd"] is True and steps["CreateTags"]["isEnd"] is True
+
+
+def test_ssm_tests_an_optional_input_and_jumps_to_its_end_step():
+    document = yaml.safe_load(render_checked(bucket_with_owner(), "ssm"))
+    steps = {step["name"]: step for step in document["mainSteps"]}
+    assert document["parameters"]["Owner"]["default"] == ""
+    assert steps["IfOwnerGiven"]["inputs"] == {
+        "Choices": [{"NextStep": "PutBucketTagging", "Not": [{"Variable": "{{ Owner }}", "StringEquals": ""}]}],
+        "Default": "RunbookEnd",
+    }
+    assert steps["PutBucketTagging"]["isEnd"] is True
+    assert document["mainSteps"][-1] == {
+        "name": "RunbookEnd", "action": "aws:sleep", "description": document["mainSteps"][-1]["description"],
+        "inputs": {"Duration": "PT0S"},
+    }
+
+
+def test_the_scripts_catch_only_the_expected_error_and_test_it():
+    python = render_checked(user_in_group(), "python")
+    assert "    except botocore.exceptions.ClientError as error:\n" in python
+    assert "if error.response.get(\"Error\", {}).get(\"Code\") not in ('NoSuchEntity',):\n            raise" in python
+    assert "    if error_get_user in ('NoSuchEntity',):\n        # CreateUser" in python
+    bash = render_checked(user_in_group(), "bash")
+    assert "$(aws_call_expecting 'NoSuchEntity' aws_call iam get-user " in bash
+    assert "if [[ -n $error_get_user ]]; then\n  # CreateUser" in bash
+
+
+def test_the_scripts_write_if_and_else_for_two_arms():
+    python = render_checked(stop_if_running(), "python")
+    assert "    if output_describe_instances_state == 'running':\n" in python
+    assert python.index("ec2_client.stop_instances") < python.index("    else:\n") < python.index("ec2_client.create_tags")
+    bash = render_checked(stop_if_running(), "bash")
+    assert "if [[ $output_describe_instances_state == 'running' ]]; then\n" in bash
+    assert bash.index("stop-instances") < bash.index("\nelse\n") < bash.index("create-tags") < bash.index("\nfi\n")
+
+
+def test_a_branch_with_only_an_otherwise_arm_tests_the_other_way():
+    python = render_checked(user_in_group(negate=True), "python")
+    # CreateUser runs when GetUser did not succeed: the if tests the failure.
+    assert "    if error_get_user in ('NoSuchEntity',):\n        # CreateUser" in python
+    bash = render_checked(user_in_group(negate=True), "bash")
+    assert "if [[ -n $error_get_user ]]; then\n  # CreateUser" in bash
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+def test_a_branch_refuses_what_it_cannot_test(rendering):
+    runbook = user_in_group()
+    runbook.steps[0].expected_errors = ["AccessDenied"]  # the branch tests NoSuchEntity
+    with pytest.raises(RenderError, match="expects the errors"):
+        render(runbook, rendering)
+    runbook = bucket_with_owner()
+    runbook.inputs[1].default = None  # a required input is always set
+    with pytest.raises(RenderError, match="a set test is of an optional String input"):
+        render(runbook, rendering)
+    runbook = stop_if_running()
+    runbook.steps[1].branch.test.value = OutputRef("DescribeInstances", "Missing")
+    with pytest.raises(RenderError, match="no input or output of an earlier step"):
+        render(runbook, rendering)
+
+
+# -- running on the emulator -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws(moto_server):  # noqa: F811 - the fixture imported above
+    session = boto3.Session(region_name=MOTO_ENVIRONMENT["AWS_REGION"])
+    return lambda service: session.client(service, endpoint_url=moto_server)
+
+
+def reset(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=30).close()
+
+
+def run(runbook, rendering: str, inputs: dict[str, str], url: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """The rendering run for real against the emulator with ``inputs``: the script, or the SSM
+    document through ``pysynth run``."""
+    path = tmp_path / f"runbook.{SUFFIXES[rendering]}"
+    path.write_text(render_checked(runbook, rendering), encoding="utf-8")
+    if rendering == "ssm":
+        arguments = [arg for name, value in inputs.items() for arg in ("--param", f"{name}={value}")]
+        command = [sys.executable, "-m", "pysynth", "run", str(path), *arguments]
+    else:
+        arguments = [arg for name, value in inputs.items() for arg in (option_name(name), value)]
+        command = [sys.executable if rendering == "python" else "bash", str(path), *arguments]
+    # The AWS CLI beside this Python, for the bash script.
+    path_variable = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return subprocess.run([*command, "--endpoint-url", url], capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL, env={**os.environ, **MOTO_ENVIRONMENT, "PATH": path_variable})
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+@pytest.mark.parametrize("negate", [False, True], ids=["steps", "otherwise"])
+@pytest.mark.parametrize("user_exists", [False, True], ids=["absent", "present"])
+def test_a_missing_user_is_created_and_an_existing_one_kept(rendering, negate, user_exists, moto_server, aws,
+                                                             tmp_path):  # noqa: F811
+    reset(moto_server)
+    iam = aws("iam")
+    iam.create_group(GroupName="devs")
+    existing = iam.create_user(UserName="alice", Tags=[{"Key": "kept", "Value": "yes"}])["User"] if user_exists else None
+    done = run(user_in_group(negate=negate), rendering, {"UserName": "alice", "GroupName": "devs"}, moto_server,
+               tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # Creating a user who exists fails (EntityAlreadyExists): the run took the success way then.
+    user = iam.get_user(UserName="alice")["User"]
+    assert user["UserId"] == (existing["UserId"] if existing else user["UserId"])
+    assert [group["GroupName"] for group in iam.list_groups_for_user(UserName="alice")["Groups"]] == ["devs"]
+    assert (iam.list_user_tags(UserName="alice")["Tags"] != []) == user_exists
+    if rendering != "ssm":
+        outputs = json.loads(done.stdout)
+        # A failed call's outputs are unset.
+        assert outputs["GetUser.UserId"] == (existing["UserId"] if existing else None if rendering == "python" else "")
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+def test_an_error_the_runbook_does_not_expect_still_stops_it(rendering, moto_server, aws, tmp_path):  # noqa: F811
+    reset(moto_server)
+    aws("iam").create_group(GroupName="devs")
+    runbook = user_in_group()
+    runbook.steps[0].expected_errors = runbook.steps[1].branch.test.codes = ["AccessDenied"]
+    done = run(runbook, rendering, {"UserName": "alice", "GroupName": "devs"}, moto_server, tmp_path)
+    assert done.returncode != 0
+    assert "NoSuchEntity" in done.stderr
+    assert aws("iam").list_users()["Users"] == []
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+@pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
+def test_only_a_running_instance_is_stopped(rendering, running, moto_server, aws, tmp_path):  # noqa: F811
+    reset(moto_server)
+    ec2 = aws("ec2")
+    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    if not running:
+        ec2.stop_instances(InstanceIds=[instance])
+    done = run(stop_if_running(), rendering, {"InstanceId": instance}, moto_server, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    assert found["State"]["Name"] == "stopped"
+    tags = {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
+    # The otherwise arm tags what it found not running, with its hostile text intact.
+    assert tags == ({} if running else {"checked": "it's \"not\" running; $(touch pwned)"})
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+@pytest.mark.parametrize("owner", ["ops 'team' $(x)", None], ids=["given", "not given"])
+def test_a_bucket_is_tagged_only_when_its_owner_is_given(rendering, owner, moto_server, aws, tmp_path):  # noqa: F811
+    reset(moto_server)
+    inputs = {"Bucket": "reports"} | ({"Owner": owner} if owner is not None else {})
+    done = run(bucket_with_owner(), rendering, inputs, moto_server, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    s3 = aws("s3")
+    assert [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]] == ["reports"]
+    try:
+        tags = s3.get_bucket_tagging(Bucket="reports")["TagSet"]
+    except s3.exceptions.ClientError as error:
+        assert error.response["Error"]["Code"] == "NoSuchTagSet"
+        tags = []
+    assert tags == ([{"Key": "owner", "Value": owner}] if owner is not None else [])
