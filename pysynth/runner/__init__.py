@@ -19,6 +19,11 @@ read, an ``aws:executeAwsApi`` step, which runs through botocore's paginator: th
 rendering writes as that script (``Execution.paged_reads``) read every page, never by executing the
 document's code.
 
+A branch (``branches``) runs the steps of the way its test chooses, then the run goes on after it:
+``pysynth.ssm`` reads the jumps of the document (an ``aws:branch``'s Choices and Default, each arm's
+``nextStep`` or ``isEnd``, a tested call's ``onFailure: step:...`` and ``isCritical: false``) into
+the branch steps of the model, so those jumps are what the runner follows.
+
 Actions plug in through ``actions.ACTIONS``, a registry of handlers keyed by the SSM action name;
 ``values`` holds what steps see (``Execution``) and the conversions, ``progress`` the reporting.
 """
