@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -36,11 +37,11 @@ import yaml
 from pysynth import safe_yaml
 from pysynth.evidence import property_wait, success_wait
 from pysynth.model import (
-    BRANCH, EXECUTE_AWS_API, GLOBALS, ITERATORS, LOOP, WAIT_FOR_PROPERTY, Branch, Condition, GlobalRef, IndexRef,
-    Input, InputRef, ItemRef, Loop, Output, OutputRef, RecordRef, Retry, Runbook, Step, Template, Test,
+    BRANCH, EXECUTE_AWS_API, GLOBALS, ITERATORS, LOOP, WAIT_FOR_PROPERTY, Condition, GlobalRef, IndexRef,
+    Input, InputRef, ItemRef, Loop, Output, OutputRef, RecordRef, Retry, Runbook, Step, Template,
     runbook_from_json, used_values, walk,
 )
-from pysynth.ssm_branches import FAILED_NOTE, FLOW_KEYS, LayoutError, choice_form, nest
+from pysynth.ssm_branches import FAILED_NOTE, FLOW_KEYS, LayoutError, branch_step, choice_form, nest
 from pysynth.paths import EVERY, Keep, Keys, keys_of_steps, list_selector, parse_selector, path_text
 from pysynth.resources import templates_root
 
@@ -218,7 +219,11 @@ def _step(spec: object, position: str, name: str, loops: tuple[str, ...], flows:
     if action == LOOP and _for_each(inputs):
         return _loop_step(step_name, inputs, outputs, description, records, name, loops, flows)
     if action == BRANCH and choice_form(inputs) is not None:
-        return _branch_step(step_name, inputs, description, records, name, loops, flows)
+        where = f"{name}: {step_name}.Choices[0].Variable"
+        step = branch_step(step_name, inputs, lambda text: _string(text, where, loops), flows)
+        if step is None:
+            raise DocumentError(f"{name}: step {step_name}: the choice's Variable is not one input or step output")
+        return replace(step, description=description, records=records)
     if read is not None:
         # pysynth's script that reads every page: in the model, the read it makes.
         action, (service, api, request, outputs) = EXECUTE_AWS_API, read
@@ -264,25 +269,6 @@ def _failed_branch(note: re.Match) -> dict:
     records, description = _records_and_text(note.group("description") or "")
     return {"branch": note.group("branch"), "fails": note.group("fails") is not None,
             "codes": note.group("codes").split(", "), "description": description, "records": records}
-
-
-def _branch_step(
-    step_name: str, inputs: dict, description: str, records: list[RecordRef], name: str, loops: tuple[str, ...],
-    flows: dict[str, dict],
-) -> Step:
-    """An aws:branch in pysynth's form: a test of an input being set (not empty) or of a value being a
-    text; its arms are laid out after it (``pysynth.ssm_branches.nest`` puts them inside)."""
-    variable, text, negated, holds, otherwise = choice_form(inputs)
-    value = _string(variable.strip(), f"{name}: {step_name}.Choices[0].Variable", loops)
-    if not isinstance(value, (InputRef, OutputRef)):
-        raise DocumentError(f"{name}: step {step_name}: the choice's Variable is not one input or step output")
-    if isinstance(value, InputRef) and text == "":
-        test = Test(kind="set", value=value, negate=not negated)
-    else:
-        test = Test(kind="equals", value=value, text=text, negate=negated)
-    flows[step_name]["targets"] = (holds, otherwise)
-    return Step(name=step_name, service="", api="", request={}, action=BRANCH, description=description,
-                records=records, branch=Branch(test=test, steps=[]))
 
 
 def _paged_read(inputs: dict, outputs: list, where: str) -> tuple[object, object, dict, list[Output]] | None:
@@ -489,8 +475,9 @@ def _check_step_references(
 def _unreadable(step: str, every_step: dict[str, Step], defined: set[str]) -> str:
     if step not in every_step:
         return "does not exist"
-    if step in defined:  # it ran, in a loop whose steps are over
-        return "runs in a loop, and its outputs are read only by later steps of the same iteration"
+    if step in defined:  # it ran, in a loop or a branch's way whose steps are over
+        return ("runs in a loop or in a branch's way, and its outputs are read only by later steps of the same "
+                "iteration or way")
     return "runs later"
 
 

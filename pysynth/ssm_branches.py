@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import Callable
 
-from pysynth.model import BRANCH, Branch, Step, Test
+from pysynth.model import BRANCH, Branch, InputRef, OutputRef, Step, Test
 
 END_STEP = "RunbookEnd"
 END_ACTION = "aws:sleep"
@@ -63,6 +64,22 @@ def choice_form(inputs: dict) -> tuple[str, str, bool, str, str] | None:
         return None
     variable, text, next_step, default = values
     return variable, text, negated, next_step, default
+
+
+def branch_step(name: str, inputs: dict, reference: Callable[[str], object], flows: dict[str, dict]) -> Step | None:
+    """An aws:branch in pysynth's form (``choice_form``): a test of an input being set (not empty) or
+    of a value being a text, its Variable read by ``reference``; its jumps go into ``flows``, its arms
+    are laid out after it (``nest`` puts them inside). None when the Variable is not one input or output."""
+    variable, text, negated, holds, otherwise = choice_form(inputs)
+    value = reference(variable.strip())
+    if not isinstance(value, (InputRef, OutputRef)):
+        return None
+    if isinstance(value, InputRef) and text == "":
+        test = Test(kind="set", value=value, negate=not negated)
+    else:
+        test = Test(kind="equals", value=value, text=text, negate=negated)
+    flows[name]["targets"] = (holds, otherwise)
+    return Step(name=name, service="", api="", request={}, action=BRANCH, branch=Branch(test=test, steps=[]))
 
 
 def nest(steps: list[Step], flows: dict[str, dict]) -> list[Step]:

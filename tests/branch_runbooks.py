@@ -13,6 +13,21 @@ def branch_step(name: str, test: Test, steps: list[Step], otherwise: list[Step] 
     return Step(name, "", "", {}, action=BRANCH, branch=Branch(test, steps, list(otherwise)))
 
 
+# A text from a log that is code in every rendering's language, a pattern, and has spaces at its ends.
+HOSTILE_TEXT = " it's \"odd\" $(touch pwned) `x` *?[a] \\ \u00e9\n "
+
+
+def bucket_for_mode(text: str = HOSTILE_TEXT) -> Runbook:
+    """CreateBucket only when the input Mode is ``text``: a branch is the runbook's first step."""
+    return Runbook(
+        description="Create a bucket in one mode.",
+        inputs=[Input("Mode", "String", "The mode."), Input("Bucket", "String", "The bucket.")],
+        steps=[branch_step("IfMode", Test("equals", value=InputRef("Mode"), text=text), [
+            Step("CreateBucket", "s3", "CreateBucket", {"Bucket": InputRef("Bucket")}, records=[record(1)]),
+        ])],
+    )
+
+
 def user_in_group(negate: bool = False) -> Runbook:
     """GetUser, which may fail with NoSuchEntity; CreateUser only then; AddUserToGroup either way.
     ``negate``: the same runbook with the test turned round (CreateUser in its otherwise arm)."""
@@ -68,5 +83,39 @@ def bucket_with_owner() -> Runbook:
                 Step("PutBucketTagging", "s3", "PutBucketTagging", {"Bucket": bucket, "Tagging": tagging},
                      records=[record(2)]),
             ]),
+        ],
+    )
+
+
+def nested_branches() -> Runbook:
+    """A branch inside a branch's arm, each with a way that is empty, and a tested call inside an arm:
+    GetUser may fail; when it did, CreateUser, then TagUser only when Owner is given; otherwise
+    GetLoginProfile, which may fail too, and CreateLoginProfile only then. AddUserToGroup after."""
+    user = InputRef("UserName")
+    tag = {"UserName": user, "Tags": [{"Key": "owner", "Value": InputRef("Owner")}]}
+    return Runbook(
+        description="Put a user in a group, creating and tagging it, or giving it a login profile.",
+        inputs=[Input("UserName", "String", "The user."), Input("GroupName", "String", "The group."),
+                Input("Owner", "String", "Who owns the user.", default=""),
+                Input("Password", "String", "The user's first password.", secret=True)],
+        steps=[
+            Step("GetUser", "iam", "GetUser", {"UserName": user}, records=[record(1)], expected_errors=["NoSuchEntity"]),
+            branch_step("IfUserMissing", Test("failed", step="GetUser", codes=["NoSuchEntity"]), [
+                Step("CreateUser", "iam", "CreateUser", {"UserName": user}, records=[record(2)]),
+                branch_step("IfOwnerGiven", Test("set", value=InputRef("Owner")), [
+                    Step("TagUser", "iam", "TagUser", tag, records=[record(3)]),
+                ]),
+            ], [
+                Step("GetLoginProfile", "iam", "GetLoginProfile", {"UserName": user}, records=[record(4)],
+                     expected_errors=["NoSuchEntity"]),
+                branch_step("IfNoLoginProfile", Test("failed", step="GetLoginProfile", codes=["NoSuchEntity"],
+                                                     negate=True), [], [
+                    Step("CreateLoginProfile", "iam", "CreateLoginProfile",
+                         {"UserName": user, "Password": InputRef("Password"), "PasswordResetRequired": True},
+                         records=[record(5)]),
+                ]),
+            ]),
+            Step("AddUserToGroup", "iam", "AddUserToGroup", {"UserName": user, "GroupName": InputRef("GroupName")},
+                 records=[record(6)]),
         ],
     )

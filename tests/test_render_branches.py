@@ -18,18 +18,18 @@ import boto3
 import pytest
 import yaml
 
-from branch_runbooks import bucket_with_owner, stop_if_running, user_in_group
+from branch_runbooks import HOSTILE_TEXT, bucket_for_mode, bucket_with_owner, nested_branches, stop_if_running, user_in_group
 from moto_server import MOTO_ENVIRONMENT, moto_server  # noqa: F401 - the module's fixture
 from pysynth.cloudformation import document_resource
 from pysynth.model import OutputRef, runbook_from_json, runbook_to_json
 from pysynth.render import RenderError, render, render_checked
-from pysynth.render.names import option_name
+from pysynth.render.names import environment_name, option_name
 from pysynth.ssm import parse_document
 from test_lint import cfn_lint
 
 RUNBOOKS = {
     "user_in_group": user_in_group, "user_in_group_negated": lambda: user_in_group(negate=True),
-    "stop_if_running": stop_if_running, "bucket_with_owner": bucket_with_owner,
+    "stop_if_running": stop_if_running, "bucket_with_owner": bucket_with_owner, "nested_branches": nested_branches,
 }
 RENDERINGS = ("python", "bash", "ssm")
 SUFFIXES = {"python": "py", "bash": "sh", "ssm": "yaml"}
@@ -155,12 +155,16 @@ def reset(url: str) -> None:
     urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=30).close()
 
 
-def run(runbook, rendering: str, inputs: dict[str, str], url: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    """The rendering run for real against the emulator with ``inputs``: the script, or the SSM
-    document through ``pysynth run``."""
+def run(runbook, rendering: str, inputs: dict[str, str], url: str, tmp_path: Path,
+        secrets: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The rendering run for real against the emulator with ``inputs`` (and secret inputs, which the
+    scripts read from the environment): the script, or the SSM document through ``pysynth run``."""
     path = tmp_path / f"runbook.{SUFFIXES[rendering]}"
     path.write_text(render_checked(runbook, rendering), encoding="utf-8")
+    secrets = secrets or {}
+    environment = {environment_name(name): value for name, value in secrets.items()}
     if rendering == "ssm":
+        inputs, environment = inputs | secrets, {}
         arguments = [arg for name, value in inputs.items() for arg in ("--param", f"{name}={value}")]
         command = [sys.executable, "-m", "pysynth", "run", str(path), *arguments]
     else:
@@ -168,8 +172,10 @@ def run(runbook, rendering: str, inputs: dict[str, str], url: str, tmp_path: Pat
         command = [sys.executable if rendering == "python" else "bash", str(path), *arguments]
     # The AWS CLI beside this Python, for the bash script.
     path_variable = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    # Run where the test looks for files a hostile value might create.
     return subprocess.run([*command, "--endpoint-url", url], capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL, env={**os.environ, **MOTO_ENVIRONMENT, "PATH": path_variable})
+                          stdin=subprocess.DEVNULL, cwd=tmp_path,
+                          env={**os.environ, **MOTO_ENVIRONMENT, **environment, "PATH": path_variable})
 
 
 @pytest.mark.parametrize("rendering", RENDERINGS)
@@ -240,3 +246,39 @@ def test_a_bucket_is_tagged_only_when_its_owner_is_given(rendering, owner, moto_
         assert error.response["Error"]["Code"] == "NoSuchTagSet"
         tags = []
     assert tags == ([{"Key": "owner", "Value": owner}] if owner is not None else [])
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+@pytest.mark.parametrize("user_exists", [False, True], ids=["absent", "present"])
+def test_nested_branches_take_each_way(rendering, user_exists, moto_server, aws, tmp_path):  # noqa: F811
+    reset(moto_server)
+    iam = aws("iam")
+    iam.create_group(GroupName="devs")
+    if user_exists:
+        iam.create_user(UserName="alice")
+    done = run(nested_branches(), rendering, {"UserName": "alice", "GroupName": "devs", "Owner": "ops"}, moto_server,
+               tmp_path, secrets={"Password": "Pa55-word!"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    tags = iam.list_user_tags(UserName="alice")["Tags"]
+    # A new user is tagged (the owner is given) and has no login profile; an existing one gets one.
+    assert tags == ([] if user_exists else [{"Key": "owner", "Value": "ops"}])
+    try:
+        iam.get_login_profile(UserName="alice")
+        has_login_profile = True
+    except iam.exceptions.NoSuchEntityException:
+        has_login_profile = False
+    assert has_login_profile == user_exists
+    assert [group["GroupName"] for group in iam.list_groups_for_user(UserName="alice")["Groups"]] == ["devs"]
+    assert "Pa55-word!" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+@pytest.mark.parametrize("mode", [HOSTILE_TEXT, HOSTILE_TEXT.strip(), "it's"], ids=["equal", "stripped", "prefix"])
+def test_a_hostile_text_is_compared_as_it_is(rendering, mode, moto_server, aws, tmp_path):  # noqa: F811
+    reset(moto_server)
+    done = run(bucket_for_mode(), rendering, {"Mode": mode, "Bucket": "made"}, moto_server, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    made = [bucket["Name"] for bucket in aws("s3").list_buckets()["Buckets"]]
+    # Only the very text (not a pattern it matches, not the text trimmed) takes the way.
+    assert made == (["made"] if mode == HOSTILE_TEXT else [])
+    assert not (tmp_path / "pwned").exists()
