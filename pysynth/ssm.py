@@ -476,8 +476,11 @@ def _unreadable(step: str, every_step: dict[str, Step], defined: set[str]) -> st
     if step not in every_step:
         return "does not exist"
     if step in defined:  # it ran, in a loop or a branch's way whose steps are over
-        return ("runs in a loop or in a branch's way, and its outputs are read only by later steps of the same "
-                "iteration or way")
+        in_loop = any(step in {inner.name for inner in walk(outer.loop.steps)}
+                      for outer in every_step.values() if outer.loop is not None)
+        if in_loop:
+            return "runs in a loop, and its outputs are read only by later steps of the same iteration"
+        return "runs in one way of a branch, and its outputs are read only by later steps of the same way"
     return "runs later"
 
 

@@ -11,21 +11,24 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
 
+from conftest import run_cli
 from branch_runbooks import HOSTILE_TEXT, bucket_for_mode, bucket_with_owner, nested_branches, stop_if_running, user_in_group
 from moto_server import MOTO_ENVIRONMENT, moto_server  # noqa: F401 - the module's fixture
 from pysynth.cloudformation import document_resource
 from pysynth.model import OutputRef, runbook_from_json, runbook_to_json
 from pysynth.render import RenderError, render, render_checked
 from pysynth.render.names import environment_name, option_name
-from pysynth.ssm import parse_document
+from pysynth.graph import graph
+from pysynth.iam import permissions
+from pysynth.lint import limit_problems
+from pysynth.ssm import DocumentError, parse_document
 from test_lint import cfn_lint
+from test_loop_scenarios import aws, reset  # noqa: F401 - aws is a fixture
 
 RUNBOOKS = {
     "user_in_group": user_in_group, "user_in_group_negated": lambda: user_in_group(negate=True),
@@ -143,16 +146,6 @@ def test_a_branch_refuses_what_it_cannot_test(rendering):
 
 
 # -- running on the emulator -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def aws(moto_server):  # noqa: F811 - the fixture imported above
-    session = boto3.Session(region_name=MOTO_ENVIRONMENT["AWS_REGION"])
-    return lambda service: session.client(service, endpoint_url=moto_server)
-
-
-def reset(url: str) -> None:
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=30).close()
 
 
 def run(runbook, rendering: str, inputs: dict[str, str], url: str, tmp_path: Path,
@@ -282,3 +275,48 @@ def test_a_hostile_text_is_compared_as_it_is(rendering, mode, moto_server, aws, 
     # Only the very text (not a pattern it matches, not the text trimmed) takes the way.
     assert made == (["made"] if mode == HOSTILE_TEXT else [])
     assert not (tmp_path / "pwned").exists()
+
+
+# -- what else reads a runbook ---------------------------------------------------------------------
+
+
+def test_a_document_whose_jumps_are_not_a_branch_is_refused_in_one_line():
+    text = render_checked(stop_if_running(), "ssm").replace('Default: "CreateTags"', 'Default: "DescribeInstances"')
+    with pytest.raises(DocumentError) as refused:
+        parse_document(text, "runbook.yaml")
+    assert str(refused.value) == ("runbook.yaml: step IfRunning: it goes on at DescribeInstances, outside the steps "
+                                  "laid out for its branch")
+
+
+def test_the_policy_grants_the_arms_calls_and_nothing_for_the_branch():
+    found = permissions(nested_branches())
+    actions = sorted(action for statement in found.statements for action in statement.actions)
+    assert actions == ["iam:AddUserToGroup", "iam:CreateLoginProfile", "iam:CreateUser", "iam:GetLoginProfile",
+                       "iam:GetUser", "iam:TagUser"]
+    assert found.warnings == []
+
+
+def test_the_graph_draws_both_ways_and_the_tested_outcome():
+    drawn = graph(user_in_group())
+    assert 's2{"IfUserMissing<br/>aws:branch on whether step GetUser failed with NoSuchEntity"}' in drawn
+    assert 's1 -->|"outcome"| s2' in drawn
+    assert 's2 ==>|"when it holds"| s3' in drawn and 's3 -.-> s4' in drawn  # CreateUser, then AddUserToGroup
+    assert 's2 ==>|"otherwise"| s4' in drawn  # the empty way goes on at AddUserToGroup
+
+
+def test_lint_names_a_jump_to_a_step_the_document_lacks():
+    text = render_checked(user_in_group(), "ssm")
+    assert limit_problems(text) == []
+    broken = text.replace('onFailure: "step:CreateUser"', 'onFailure: "step:CreateUsr"')
+    assert limit_problems(broken) == ["step GetUser: it goes on at step CreateUsr, which the document does not have"]
+
+
+def test_a_dry_run_plans_both_ways(tmp_path):
+    path = tmp_path / "runbook.yaml"
+    path.write_text(render_checked(stop_if_running(), "ssm"))
+    result = run_cli("run", str(path), "--dry-run", "--param", "InstanceId=i-1234567890abcdef0")
+    assert result.code == 0, result.stderr
+    branch = json.loads(result.stdout)[1]
+    assert (branch["step"], branch["test"]) == ("IfRunning", 'output DescribeInstances.State is "running"')
+    assert [call["api"] for call in branch["steps"]] == ["StopInstances"]
+    assert [call["api"] for call in branch["otherwise"]] == ["CreateTags"]

@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sysconfig
-from dataclasses import replace
 
 from botocore import xform_name
 from botocore.model import Shape
@@ -42,6 +41,7 @@ from pysynth.model import (
 from pysynth.paths import parse_path
 from pysynth.render.lists import (
     batch_list,
+    branch_arms,
     counted_loops,
     is_list,
     list_query,
@@ -269,26 +269,17 @@ def _bash_steps(
 ) -> list[dict]:
     """The steps' views, a loop's body and a branch's arms inside it; ``enclosing`` names the loops
     around them, ``depth`` counts the blocks (loops and arms) they stand in."""
-    views = []
-    for step in steps:
-        if step.loop:
-            views.append(_bash_loop(context, step, enclosing, counted, depth))
-        elif step.branch:
-            views.append(_bash_branch(context, step, enclosing, counted, depth))
-        else:
-            views.append(_bash_step(context, step, enclosing, depth))
-    return views
+    return [_bash_loop(context, step, enclosing, counted, depth) if step.loop
+            else _bash_branch(context, step, enclosing, counted, depth) if step.branch
+            else _bash_step(context, step, enclosing, depth) for step in steps]
 
 
 def _bash_branch(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str], depth: int) -> dict:
     """A branch as ``if``/``else``/``fi``; with only an otherwise arm, an ``if`` on the test turned round."""
-    branch = step.branch
-    test = branch.test if branch.steps else replace(branch.test, negate=not branch.test.negate)
-    arms = [{"head": f"if {_bash_condition(test)}; then",
-             "body": _bash_steps(context, branch.steps or branch.otherwise, enclosing, counted, depth + 1)}]
-    if branch.steps and branch.otherwise:
-        arms.append({"head": "else", "body": _bash_steps(context, branch.otherwise, enclosing, counted, depth + 1)})
-    return {"name": step.name, "pad": "  " * depth, "comment": f"when {test_text(test)}",
+    arms = [{"head": f"if {_bash_condition(test)}; then" if test else "else",
+             "body": _bash_steps(context, steps, enclosing, counted, depth + 1)}
+            for test, steps in branch_arms(step.branch)]
+    return {"name": step.name, "pad": "  " * depth, "comment": f"when {test_text(branch_arms(step.branch)[0][0])}",
             "description": step.description.splitlines(), "loop": False, "arms": arms}
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Callable
 
 from pysynth.botomodels import paginator_config, starting_tokens
-from pysynth.model import IndexRef, InputRef, Output, OutputRef, Step, used_values, walk
+from pysynth.model import Branch, IndexRef, InputRef, Output, OutputRef, Step, Test, used_values, walk
 from pysynth.paths import cli_query, parse_path, value_at
 from pysynth.render.names import index_variable
 from pysynth.render.prose import listed_text, plural
@@ -74,6 +74,16 @@ def script_steps(steps: list[Step]) -> list[Step]:
         ]
 
     return kept(steps, False)
+
+
+def branch_arms(branch: Branch) -> list[tuple[Test | None, list[Step]]]:
+    """The blocks a script writes for a branch: (the test of its ``if``, the steps under it), then
+    (None, the steps under ``else``); with only an otherwise arm, one ``if`` on the test turned round."""
+    test = branch.test if branch.steps else replace(branch.test, negate=not branch.test.negate)
+    arms: list[tuple[Test | None, list[Step]]] = [(test, branch.steps or branch.otherwise)]
+    if branch.steps and branch.otherwise:
+        arms.append((None, branch.otherwise))
+    return arms
 
 
 def counted_loops(steps: list[Step], enclosing: tuple[str, ...] = ()) -> set[str]:

@@ -7,8 +7,6 @@ branch after it is an ``if`` on that code, as a branch on a value is an ``if`` o
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from botocore import xform_name
 from botocore.model import Shape
 
@@ -29,6 +27,7 @@ from pysynth.model import (
 from pysynth.paths import parse_path
 from pysynth.render.lists import (
     batch_list,
+    branch_arms,
     counted_loops,
     is_list,
     list_element_type,
@@ -179,15 +178,9 @@ def _python_steps(
 ) -> list[dict]:
     """The steps' views, a loop's body and a branch's arms inside it; ``enclosing`` names the loops
     around them, ``depth`` counts the blocks (loops and arms) they stand in."""
-    views = []
-    for step in steps:
-        if step.loop:
-            views.append(_python_loop(context, step, enclosing, counted, depth))
-        elif step.branch:
-            views.append(_python_branch(context, step, enclosing, counted, depth))
-        else:
-            views.append(_python_call(context, step, enclosing, depth))
-    return views
+    return [_python_loop(context, step, enclosing, counted, depth) if step.loop
+            else _python_branch(context, step, enclosing, counted, depth) if step.branch
+            else _python_call(context, step, enclosing, depth) for step in steps]
 
 
 def _pad(depth: int) -> str:
@@ -196,17 +189,10 @@ def _pad(depth: int) -> str:
 
 def _python_branch(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str], depth: int) -> dict:
     """A branch as ``if``/``else``; with only an otherwise arm, an ``if`` on the test turned round."""
-    branch = step.branch
-
-    def arm(test: Test, steps: list[Step]) -> dict:
-        return {"head": f"if {_python_condition(context, test)}:",
-                "body": _python_steps(context, steps, enclosing, counted, depth + 1)}
-
-    test = branch.test if branch.steps else replace(branch.test, negate=not branch.test.negate)
-    arms = [arm(test, branch.steps or branch.otherwise)]
-    if branch.steps and branch.otherwise:
-        arms.append({"head": "else:", "body": _python_steps(context, branch.otherwise, enclosing, counted, depth + 1)})
-    return {"name": step.name, "pad": _pad(depth), "comment": f"when {test_text(test)}",
+    arms = [{"head": f"if {_python_condition(context, test)}:" if test else "else:",
+             "body": _python_steps(context, steps, enclosing, counted, depth + 1)}
+            for test, steps in branch_arms(step.branch)]
+    return {"name": step.name, "pad": _pad(depth), "comment": f"when {test_text(branch_arms(step.branch)[0][0])}",
             "description": step.description.splitlines(), "loop": None, "arms": arms}
 
 
