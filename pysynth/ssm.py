@@ -41,7 +41,7 @@ from pysynth.model import (
     Input, InputRef, ItemRef, Loop, Output, OutputRef, RecordRef, Retry, Runbook, Step, Template,
     runbook_from_json, used_values, walk,
 )
-from pysynth.ssm_branches import FAILED_NOTE, FLOW_KEYS, LayoutError, branch_step, choice_form, nest
+from pysynth.ssm_branches import EXPECTED_NOTE, FAILED_NOTE, FLOW_KEYS, LayoutError, branch_step, choice_form, nest
 from pysynth.paths import EVERY, Keep, Keys, keys_of_steps, list_selector, parse_selector, path_text
 from pysynth.resources import templates_root
 
@@ -213,6 +213,10 @@ def _step(spec: object, position: str, name: str, loops: tuple[str, ...], flows:
     if failed is not None:
         description = description[:failed.start()]
         flows[step_name]["failed"] = _failed_branch(failed)
+    expected = EXPECTED_NOTE.search(description)
+    if expected is not None:
+        description = description[:expected.start()]
+        flows[step_name]["expected"] = expected.group("codes").split(", ")
     records, description = _records_and_text(description)
     read = _paged_read(inputs, outputs, f"{name}: step {step_name}") if action == EXECUTE_SCRIPT else None
     outputs = [_output(item, f"{name}: step {step_name}") for item in outputs]

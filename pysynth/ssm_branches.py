@@ -8,7 +8,8 @@ first, then its ``otherwise``; the last step of an arm jumps to the step after t
 (the first of ``otherwise``); an empty arm's jump goes to the step after the branch. A ``failed``
 test is no step of its own: SSM cannot test an error code, so the tested step goes on with
 ``onFailure: step:...`` (``isCritical: false``) to the failure arm and ``nextStep`` to the success
-arm, and its description says which branch tests it, on which codes (``FAILED_NOTE``). A jump with
+arm, and its description says which branch tests it, on which codes (``FAILED_NOTE``); a call that
+expects errors no branch tests goes on with ``onFailure: Continue`` (``EXPECTED_NOTE``). A jump with
 nowhere to go (an empty arm of a branch nothing follows) goes to ``END_STEP``, a last step that does
 nothing: SSM has no jump to the end of a runbook.
 """
@@ -38,6 +39,9 @@ FAILED_NOTE = re.compile(
     r"with) (?P<codes>[\w.-]+(?:, [\w.-]+)*)\)?: [^\n]*(?:\n\n(?P<description>.*))?\Z",
     re.S,
 )
+# What it appends to the description of a call that expects errors no branch tests (render.ssm_branches.expected_note).
+EXPECTED_NOTE = re.compile(r"(?:\A|\n\n)Expects the errors? (?P<codes>[\w.-]+(?:, [\w.-]+)*) as an outcome: [^\n]*\Z")
+CONTINUE = "Continue"
 # Where a step goes on (the document's step properties, as read).
 FLOW_KEYS = ("nextStep", "isEnd", "onFailure", "isCritical")
 
@@ -114,6 +118,14 @@ def _segment(
                                branch=Branch(test=test, steps=[]))
             nested.append(step)
         else:
+            expected = flows.get(step.name, {}).get("expected")
+            if expected is not None:
+                flow = flows[step.name]
+                on_failure = (CONTINUE, FAILURE_JUMP + str(flow.get("nextStep")))
+                if flow.get("onFailure") not in on_failure or flow.get("isCritical") is not False:
+                    raise LayoutError(f"step {step.name}: a call that expects errors goes on where it would on "
+                                      "success (onFailure: Continue, or step: its nextStep) with isCritical: false")
+                step = replace(step, expected_errors=expected)
             nested.append(step)
             position += 1
             continue

@@ -119,3 +119,23 @@ def nested_branches() -> Runbook:
                  records=[record(6)]),
         ],
     )
+
+
+def user_removed() -> Runbook:
+    """DeleteLoginProfile, which may fail with NoSuchEntity (the user had none) with no branch after
+    it, then DeleteUser; inside a branch's arm, so SSM jumps after the call whether it failed or not."""
+    user = InputRef("UserName")
+    return Runbook(
+        description="Remove a user, and its login profile if it has one.",
+        inputs=[Input("UserName", "String", "The user."), Input("Confirm", "String", "Say yes.", default="")],
+        steps=[
+            branch_step("IfConfirmed", Test("equals", value=InputRef("Confirm"), text="yes"), [
+                Step("DeleteLoginProfile", "iam", "DeleteLoginProfile", {"UserName": user}, records=[record(1)],
+                     expected_errors=["NoSuchEntity"]),
+            ], [
+                Step("TagUser", "iam", "TagUser", {"UserName": user, "Tags": [{"Key": "kept", "Value": "yes"}]},
+                     records=[record(2)]),
+            ]),
+            Step("ListGroupsForUser", "iam", "ListGroupsForUser", {"UserName": user}, records=[record(3)]),
+        ],
+    )

@@ -17,7 +17,15 @@ import pytest
 import yaml
 
 from conftest import run_cli
-from branch_runbooks import HOSTILE_TEXT, bucket_for_mode, bucket_with_owner, nested_branches, stop_if_running, user_in_group
+from branch_runbooks import (
+    HOSTILE_TEXT,
+    bucket_for_mode,
+    bucket_with_owner,
+    nested_branches,
+    stop_if_running,
+    user_in_group,
+    user_removed,
+)
 from moto_server import MOTO_ENVIRONMENT, moto_server  # noqa: F401 - the module's fixture
 from pysynth.cloudformation import document_resource
 from pysynth.model import OutputRef, runbook_from_json, runbook_to_json
@@ -33,6 +41,7 @@ from test_loop_scenarios import aws, reset  # noqa: F401 - aws is a fixture
 RUNBOOKS = {
     "user_in_group": user_in_group, "user_in_group_negated": lambda: user_in_group(negate=True),
     "stop_if_running": stop_if_running, "bucket_with_owner": bucket_with_owner, "nested_branches": nested_branches,
+    "user_removed": user_removed,
 }
 RENDERINGS = ("python", "bash", "ssm")
 SUFFIXES = {"python": "py", "bash": "sh", "ssm": "yaml"}
@@ -275,6 +284,25 @@ def test_a_hostile_text_is_compared_as_it_is(rendering, mode, moto_server, aws, 
     # Only the very text (not a pattern it matches, not the text trimmed) takes the way.
     assert made == (["made"] if mode == HOSTILE_TEXT else [])
     assert not (tmp_path / "pwned").exists()
+
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+@pytest.mark.parametrize("has_login_profile", [False, True], ids=["no profile", "profile"])
+def test_an_expected_error_no_branch_tests_lets_the_runbook_go_on(rendering, has_login_profile, moto_server, aws,
+                                                                   tmp_path):  # noqa: F811
+    reset(moto_server)
+    iam = aws("iam")
+    iam.create_user(UserName="bob")
+    if has_login_profile:
+        iam.create_login_profile(UserName="bob", Password="Old-pa55word!")
+    done = run(user_removed(), rendering, {"UserName": "bob", "Confirm": "yes"}, moto_server, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_login_profile(UserName="bob")
+    assert iam.list_user_tags(UserName="bob")["Tags"] == []  # the other way did not run
+    if rendering == "ssm":
+        assert "ListGroupsForUser" in done.stderr  # the step after the branch ran
 
 
 # -- what else reads a runbook ---------------------------------------------------------------------

@@ -346,7 +346,7 @@ def _bash_step(context: Context, step: Step, enclosing: tuple[str, ...], depth: 
         "waiter": xform_name(step.wait.waiter, "-") if step.wait else None,
         "retry": step.retry is not None,
         "call": _bash_call(step),
-        "error_variable": error_variable(step.name) if step.expected_errors else None,
+        "error_variable": error_variable(step.name) if step.name in context.tested_calls else None,
         "batch": f'"${_bash_variable(batch)}"' if batch else None, "batch_member": step.batch,
         "batch_name": _describe_list(batch) if batch else None,
     }

@@ -252,7 +252,8 @@ def _python_call(context: Context, step: Step, enclosing: tuple[str, ...], depth
         "waiter_config": {"Delay": step.wait.delay_seconds, "MaxAttempts": step.wait.max_attempts} if step.wait else None,
         "retry": (step.retry.max_attempts, tuple(step.retry.errors)) if step.retry else None,
         "batch": batch, "batch_member": step.batch,
-        "expected": {"codes": repr(tuple(step.expected_errors)), "variable": error_variable(step.name)}
+        "expected": {"codes": repr(tuple(step.expected_errors)),
+                     "variable": error_variable(step.name) if step.name in context.tested_calls else None}
         if step.expected_errors else None,
         "secrets": {
             _secret_key(enclosing, step, output): output_variable(step.name, output.name)

@@ -55,7 +55,14 @@ from pysynth.render.lists import paging
 from pysynth.render.names import NAME
 from pysynth.render.prose import plural, records_text
 from pysynth.render.shapes import Context
-from pysynth.render.ssm_branches import Placed, branch_structure, failed_note, laid_out, ssm_condition
+from pysynth.render.ssm_branches import (
+    Placed,
+    branch_structure,
+    expected_note,
+    failed_note,
+    laid_out,
+    ssm_condition,
+)
 from pysynth.ssm import (
     CURRENT_ITERATION,
     CURRENT_ITERATOR_VALUE,
@@ -256,6 +263,8 @@ def _placed_view(item: Placed, paged: frozenset[str]) -> dict:
         failure = item.flow["onFailure"].removeprefix(FAILURE_JUMP)
         note = failed_note(item.tested_by, failure, item.flow["nextStep"])
         view["description"] = f"{view['description']}\n\n{note}"
+    elif item.step.expected_errors:
+        view["description"] = f"{view['description']}\n\n{expected_note(item.step.expected_errors)}"
     return {**view, "flow": item.flow}
 
 
@@ -410,7 +419,7 @@ def read_back(runbook: Runbook, text: str) -> tuple[list[str], object]:
     role = _mapping(parameters.get(ASSUME_ROLE))
     expect(f"parameter {ASSUME_ROLE} default", role.get("default"), None if paged else "")
     _check_steps(_sequence(document.get("mainSteps")), laid_out(runbook.steps), (), paged, expect, problems)
-    if not problems and any(step.branch for step in walk(runbook.steps)):
+    if not problems and any(step.branch or step.expected_errors for step in walk(runbook.steps)):
         try:
             read = parse_document(text, "the SSM document").steps
         except DocumentError as error:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from pysynth.model import Step, Test
 from pysynth.render.prose import records_text
-from pysynth.ssm_branches import END_STEP, FAILURE_JUMP
+from pysynth.ssm_branches import CONTINUE, END_STEP, FAILURE_JUMP
 
 
 @dataclass(slots=True)
@@ -44,7 +44,8 @@ def _lay_out(steps: list[Step], after: str | None, jumps: bool, placed: list[Pla
     for position, step in enumerate(steps):
         following = steps[position + 1].name if position + 1 < len(steps) else after
         if step.branch is None:
-            placed.append(Placed(step))
+            # A call that expects errors goes on after one; the branch after it, if any, says where.
+            placed.append(Placed(step, {"onFailure": CONTINUE, "isCritical": False} if step.expected_errors else {}))
             continue
         branch = step.branch
         holds = branch.steps[0].name if branch.steps else following
@@ -52,15 +53,19 @@ def _lay_out(steps: list[Step], after: str | None, jumps: bool, placed: list[Pla
         if branch.test.kind == "failed":
             failure, success = (otherwise, holds) if branch.test.negate else (holds, otherwise)
             tested = placed[-1]  # the step just before the branch (validate refuses any other)
-            tested.flow.update({"onFailure": FAILURE_JUMP + (failure or END_STEP), "isCritical": False,
-                                "nextStep": success or END_STEP})
+            tested.flow = {"onFailure": FAILURE_JUMP + (failure or END_STEP), "isCritical": False,
+                           "nextStep": success or END_STEP}
             tested.tested_by = step
         else:
             placed.append(Placed(step, targets=(holds or END_STEP, otherwise or END_STEP)))
         for arm in (branch.steps, branch.otherwise):
             _lay_out(arm, following, True, placed)
     if jumps and steps and steps[-1].branch is None:
-        placed[-1].flow.update({"nextStep": after} if after is not None else {"isEnd": True})
+        last = placed[-1]
+        last.flow.update({"nextStep": after} if after is not None else {"isEnd": True})
+        if after is not None and last.flow.get("onFailure") == CONTINUE:
+            # Where Continue would go is the next step in the list, the other arm's: the jump says it.
+            last.flow["onFailure"] = FAILURE_JUMP + after
 
 
 def failed_note(branch_step: Step, failure: str, success: str) -> str:
@@ -75,6 +80,12 @@ def failed_note(branch_step: Step, failure: str, success: str) -> str:
     )
     own = [records_text(branch_step) if branch_step.records else "", branch_step.description]
     return "\n\n".join([note, *(text for text in own if text)])
+
+
+def expected_note(codes: list[str]) -> str:
+    """What the description of a call that expects errors no branch tests says (``pysynth.ssm_branches.EXPECTED_NOTE``)."""
+    return (f"Expects the error{'s' if len(codes) > 1 else ''} {', '.join(codes)} as an outcome: SSM Automation cannot "
+            "test an error code, so the runbook goes on after any failure of this call.")
 
 
 def _target_text(target: str) -> str:

@@ -89,7 +89,6 @@ def _steps_problems(
     problems = []
     outputs = dict(outputs)
     for position, step in enumerate(steps):
-        following = steps[position + 1] if position + 1 < len(steps) else None
         if step.action == BRANCH or step.branch is not None:
             problems += _branch_problems(step, steps[position - 1] if position else None, inputs, outputs, loops, fmt)
             continue
@@ -97,7 +96,7 @@ def _steps_problems(
             problems += _loop_problems(step, inputs, outputs, loops, fmt)
         else:
             problems += _step_problems(step, inputs, outputs, loops, fmt)
-        problems += expected_errors_problems(step, following)
+        problems += expected_errors_problems(step)
         outputs.update({(step.name, output.name): output for output in step.outputs})
     return problems
 

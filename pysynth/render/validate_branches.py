@@ -74,17 +74,17 @@ def _failed_problems(where: str, step: Step, before: Step | None) -> list[str]:
     return problems
 
 
-def expected_errors_problems(step: Step, following: Step | None) -> list[str]:
-    """A call that expects errors is a call, tested by the branch just after it."""
+def expected_errors_problems(step: Step) -> list[str]:
+    """A call that expects errors (whether or not a branch after it tests them) is a call, and each
+    error is a code."""
     if not step.expected_errors:
         return []
     where = f"step {step.name}"
     problems = []
     if step.action != EXECUTE_AWS_API or step.wait or step.loop or step.branch or step.batch:
         problems.append(f"{where}: only a call ({EXECUTE_AWS_API}, no wait or batch) expects errors")
-    tested = following is not None and following.branch is not None and following.branch.test.kind == "failed"
-    if not tested or following.branch.test.step != step.name:
-        problems.append(f"{where}: it expects errors, so the step after it is a branch on its failure")
+    if not all(isinstance(code, str) and ERROR_CODE.match(code) for code in step.expected_errors):
+        problems.append(f"{where}: an expected error is a code (letters, digits, '.', '-', '_')")
     return problems
 
 
