@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from conftest import run_cli
+from demo_logs import demonstrations, instance_stopped_and_tagged, user_ensured, user_onboarded
 from branch_runbooks import (
     HOSTILE_TEXT,
     bucket_for_mode,
@@ -35,6 +36,7 @@ from pysynth.graph import graph
 from pysynth.iam import permissions
 from pysynth.lint import limit_problems
 from pysynth.ssm import DocumentError, parse_document
+from pysynth.synth import synthesize_demonstrations
 from test_lint import cfn_lint
 from test_loop_scenarios import aws, reset  # noqa: F401 - aws is a fixture
 
@@ -303,6 +305,23 @@ def test_an_expected_error_no_branch_tests_lets_the_runbook_go_on(rendering, has
     assert iam.list_user_tags(UserName="bob")["Tags"] == []  # the other way did not run
     if rendering == "ssm":
         assert "ListGroupsForUser" in done.stderr  # the step after the branch ran
+
+
+
+@pytest.mark.parametrize("demonstrated", ["error code", "response value", "optional input"])
+def test_a_synthesized_branch_renders_in_every_format_and_reads_back(demonstrated, tmp_path):
+    made = {
+        "error code": (user_ensured("carol", "devs", exists=False), user_ensured("dave", "ops", exists=True, start=10)),
+        "response value": (instance_stopped_and_tagged("i-0123456789abcdef0", "running"),
+                           instance_stopped_and_tagged("i-0fedcba9876543210", "stopped", start=10)),
+        "optional input": (user_onboarded("carol", "devs"), user_onboarded("dave", None, start=10)),
+    }[demonstrated]
+    runbook = synthesize_demonstrations(demonstrations(tmp_path, *made)).runbooks[0]
+    assert any(step.branch for step in runbook.steps)
+    for rendering in ("python", "bash"):
+        render_checked(runbook, rendering)  # bash -n and shellcheck; Python compiles
+    read = parse_document(render_checked(runbook, "ssm"), "runbook.yaml")
+    assert runbook_to_json(read)["steps"] == runbook_to_json(runbook)["steps"]
 
 
 # -- what else reads a runbook ---------------------------------------------------------------------
