@@ -319,8 +319,9 @@ def _batch_list(step):
 
 def _placement(call: int, answer, step_names: dict[int, str]) -> str:
     """What a runbook makes of a call: a step (waiting, or retried), merged into another, or left out."""
-    # A call a loop's iteration makes that the replay could not place has no step name.
-    name = step_names.get(call, "a step no record names")
+    # A call a loop's iteration makes that the replay could not place has no step name; a later
+    # demonstration's call is the step it matches.
+    name = step_names.get(call) or step_names.get(answer.matches.get(call), "a step no record names")
     if call in answer.waits:
         return f"{name} (waits with {answer.waits[call]})"
     if call in answer.steps:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rich.console import Console
 
 from conftest import run_cli
 from demo_logs import demonstrations, instance_stopped_and_tagged, user_ensured, user_onboarded
@@ -35,6 +36,7 @@ from pysynth.render.names import environment_name, option_name
 from pysynth.graph import graph
 from pysynth.iam import permissions
 from pysynth.lint import limit_problems
+from pysynth.report import comparison_table
 from pysynth.ssm import DocumentError, parse_document
 from pysynth.synth import synthesize_demonstrations
 from test_lint import cfn_lint
@@ -367,3 +369,17 @@ def test_a_dry_run_plans_both_ways(tmp_path):
     assert (branch["step"], branch["test"]) == ("IfRunning", 'output DescribeInstances.State is "running"')
     assert [call["api"] for call in branch["steps"]] == ["StopInstances"]
     assert [call["api"] for call in branch["otherwise"]] == ["CreateTags"]
+
+
+def test_the_compare_table_shows_each_runbook_s_branch_and_its_ways(tmp_path):
+    demos = demonstrations(tmp_path, user_ensured("carol", "devs", exists=False),
+                           user_ensured("dave", "ops", exists=True, start=10))
+    synthesis = synthesize_demonstrations(demos, models=2)
+    console = Console(record=True, width=400)
+    console.print(comparison_table(synthesis, synthesis.runbooks))
+    order = next(line for line in console.export_text().splitlines() if line.lstrip("│ ").startswith("order"))
+    assert "GetUser → IfGetUserFailed [CreateUser | -] → AddUserToGroup" in order
+    assert "GetUser → IfGetUserFailed [CreateUser → AddUserToGroup2 | AddUserToGroup]" in order
+    # The second demonstration's AddUserToGroup is the step it matches in each runbook: AddUserToGroup
+    # in both, so no row sets them apart.
+    assert "call 5" not in console.export_text() and "a step no record names" not in console.export_text()
