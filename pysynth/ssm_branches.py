@@ -118,15 +118,7 @@ def _segment(
                                branch=Branch(test=test, steps=[]))
             nested.append(step)
         else:
-            expected = flows.get(step.name, {}).get("expected")
-            if expected is not None:
-                flow = flows[step.name]
-                on_failure = (CONTINUE, FAILURE_JUMP + str(flow.get("nextStep")))
-                if flow.get("onFailure") not in on_failure or flow.get("isCritical") is not False:
-                    raise LayoutError(f"step {step.name}: a call that expects errors goes on where it would on "
-                                      "success (onFailure: Continue, or step: its nextStep) with isCritical: false")
-                step = replace(step, expected_errors=expected)
-            nested.append(step)
+            nested.append(_expecting(step, flows))
             position += 1
             continue
         start = position + 1
@@ -159,6 +151,17 @@ def _segment(
         nested.append(branch_step)
         position = join
     return nested
+
+
+def _expecting(step: Step, flows: dict[str, dict]) -> Step:
+    """A step with the errors its EXPECTED_NOTE says it expects, going on after one as after success."""
+    flow = flows.get(step.name, {})
+    if "expected" not in flow:
+        return step
+    if flow.get("onFailure") not in (CONTINUE, FAILURE_JUMP + str(flow.get("nextStep"))) or flow.get("isCritical") is not False:
+        raise LayoutError(f"step {step.name}: a call that expects errors goes on where it would on success "
+                          "(onFailure: Continue, or step: its nextStep) with isCritical: false")
+    return replace(step, expected_errors=flow["expected"])
 
 
 def _name_at(steps: list[Step], position: int, high: int, after: str | None) -> str | None:
