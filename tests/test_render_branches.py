@@ -18,7 +18,13 @@ import yaml
 from rich.console import Console
 
 from conftest import run_cli
-from demo_logs import demonstrations, instance_stopped_and_tagged, user_ensured, user_onboarded
+from demo_logs import (
+    demonstrations,
+    instance_stopped_and_tagged,
+    user_created_or_existing,
+    user_ensured,
+    user_onboarded,
+)
 from branch_runbooks import (
     HOSTILE_TEXT,
     bucket_for_mode,
@@ -310,16 +316,19 @@ def test_an_expected_error_no_branch_tests_lets_the_runbook_go_on(rendering, has
 
 
 
-@pytest.mark.parametrize("demonstrated", ["error code", "response value", "optional input"])
+@pytest.mark.parametrize("demonstrated", ["error code", "response value", "optional input", "expected error"])
 def test_a_synthesized_branch_renders_in_every_format_and_reads_back(demonstrated, tmp_path):
     made = {
         "error code": (user_ensured("carol", "devs", exists=False), user_ensured("dave", "ops", exists=True, start=10)),
         "response value": (instance_stopped_and_tagged("i-0123456789abcdef0", "running"),
                            instance_stopped_and_tagged("i-0fedcba9876543210", "stopped", start=10)),
         "optional input": (user_onboarded("carol", "devs"), user_onboarded("dave", None, start=10)),
+        # CreateUser's EntityAlreadyExists changes nothing after it: expected, with no branch.
+        "expected error": (user_created_or_existing("carol", exists=False),
+                           user_created_or_existing("dave", exists=True, start=10)),
     }[demonstrated]
     runbook = synthesize_demonstrations(demonstrations(tmp_path, *made)).runbooks[0]
-    assert any(step.branch for step in runbook.steps)
+    assert any(step.branch or step.expected_errors for step in runbook.steps)
     for rendering in ("python", "bash"):
         render_checked(runbook, rendering)  # bash -n and shellcheck; Python compiles
     read = parse_document(render_checked(runbook, "ssm"), "runbook.yaml")
