@@ -39,6 +39,7 @@ from pysynth.cloudformation import document_resource
 from pysynth.model import OutputRef, runbook_from_json, runbook_to_json
 from pysynth.render import RenderError, render, render_checked
 from pysynth.render.names import environment_name, option_name
+from pysynth.explain import explain
 from pysynth.graph import graph
 from pysynth.iam import permissions
 from pysynth.lint import limit_problems
@@ -392,3 +393,16 @@ def test_the_compare_table_shows_each_runbook_s_branch_and_its_ways(tmp_path):
     # The second demonstration's AddUserToGroup is the step it matches in each runbook: AddUserToGroup
     # in both, so no row sets them apart.
     assert "call 5" not in console.export_text() and "a step no record names" not in console.export_text()
+
+
+def test_explain_says_what_a_branch_tests_and_what_runs_either_way(tmp_path):
+    synthesis = synthesize_demonstrations(demonstrations(
+        tmp_path, user_ensured("carol", "devs", exists=False), user_ensured("dave", "ops", exists=True, start=10)))
+    lines = explain(synthesis, step="IfGetUserFailed")
+    assert lines[1:] == [
+        "",
+        "Branch IfGetUserFailed: when step GetUser failed with NoSuchEntity, it runs CreateUser; otherwise nothing. "
+        "Either way the runbook goes on after it.",
+        "  Step GetUser may fail with NoSuchEntity: the runbook expects that as an outcome, not as a failure, and any "
+        "other error still stops it.",
+    ]
