@@ -163,6 +163,14 @@ def test_a_branch_refuses_what_it_cannot_test(rendering):
     runbook.steps[1].branch.test.value = OutputRef("DescribeInstances", "Missing")
     with pytest.raises(RenderError, match="no input or output of an earlier step"):
         render(runbook, rendering)
+    # What a call answers is unset when it failed as expected: after the branch, no step reads it.
+    runbook = user_in_group()
+    runbook.steps[2].request["UserName"] = OutputRef("GetUser", "UserId")
+    with pytest.raises(RenderError, match="output GetUser.UserId is not defined before step AddUserToGroup"):
+        render(runbook, rendering)
+    runbook.steps[1:2] = []  # with no branch on the error either
+    with pytest.raises(RenderError, match="output GetUser.UserId is not defined before step AddUserToGroup"):
+        render(runbook, rendering)
 
 
 # -- running on the emulator -----------------------------------------------------------------------
