@@ -216,6 +216,10 @@ def test_a_missing_user_is_created_and_an_existing_one_kept(rendering, negate, u
     assert user["UserId"] == (existing["UserId"] if existing else user["UserId"])
     assert [group["GroupName"] for group in iam.list_groups_for_user(UserName="alice")["Groups"]] == ["devs"]
     assert (iam.list_user_tags(UserName="alice")["Tags"] != []) == user_exists
+    if rendering != "python":
+        # The expected error is said as an outcome, not as a failure or a warning.
+        assert ("failed with NoSuchEntity, which the runbook expects" in done.stderr) != user_exists
+        assert "warning" not in done.stderr
     if rendering != "ssm":
         outputs = json.loads(done.stdout)
         # A failed call's outputs are unset.

@@ -60,8 +60,11 @@ def execute(runbook: Runbook, execution: Execution, reporter: Reporter) -> dict[
         started = time.monotonic()
         result = action.run(step, scope)
         scope.outputs.update({(step.name, name): value for name, value in result.outputs.items()})
-        missing = [value.reason for value in result.outputs.values() if isinstance(value, Missing)]
-        reporter.finished(step, time.monotonic() - started, missing)
+        # A call that failed as the runbook expects has no outputs: its outcome is said, not warned of.
+        expected = scope.errors.get(step.name) if step.expected_errors else None
+        missing = [] if expected else [value.reason for value in result.outputs.values() if isinstance(value, Missing)]
+        outcome = f"failed with {expected}, which the runbook expects" if expected else ""
+        reporter.finished(step, time.monotonic() - started, missing, outcome)
         return result
 
     def run_steps(steps: list[Step], scope: Execution, iteration: str) -> list[dict]:
