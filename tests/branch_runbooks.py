@@ -139,3 +139,24 @@ def user_removed() -> Runbook:
             Step("ListGroupsForUser", "iam", "ListGroupsForUser", {"UserName": user}, records=[record(3)]),
         ],
     )
+
+
+def bucket_tagged_once() -> Runbook:
+    """GetBucketTagging, which fails with NoSuchTagSet on a bucket with no tags (two outputs, one a
+    list); PutBucketTagging only then."""
+    bucket = InputRef("Bucket")
+    tagging = {"TagSet": [{"Key": "team", "Value": "data"}]}
+    return Runbook(
+        description="Tag a bucket that has no tags.",
+        inputs=[Input("Bucket", "String", "The bucket.")],
+        steps=[
+            Step("GetBucketTagging", "s3", "GetBucketTagging", {"Bucket": bucket}, records=[record(1)],
+                 expected_errors=["NoSuchTagSet"],
+                 outputs=[Output("Keys", "$.TagSet[*].Key", "StringList", "TagSet[*].Key"),
+                          Output("FirstValue", "$.TagSet[0].Value", "String", "TagSet[0].Value")]),
+            branch_step("IfUntagged", Test("failed", step="GetBucketTagging", codes=["NoSuchTagSet"]), [
+                Step("PutBucketTagging", "s3", "PutBucketTagging", {"Bucket": bucket, "Tagging": tagging},
+                     records=[record(2)]),
+            ]),
+        ],
+    )

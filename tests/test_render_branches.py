@@ -28,6 +28,7 @@ from demo_logs import (
 from branch_runbooks import (
     HOSTILE_TEXT,
     bucket_for_mode,
+    bucket_tagged_once,
     bucket_with_owner,
     nested_branches,
     stop_if_running,
@@ -52,7 +53,7 @@ from test_loop_scenarios import aws, reset  # noqa: F401 - aws is a fixture
 RUNBOOKS = {
     "user_in_group": user_in_group, "user_in_group_negated": lambda: user_in_group(negate=True),
     "stop_if_running": stop_if_running, "bucket_with_owner": bucket_with_owner, "nested_branches": nested_branches,
-    "user_removed": user_removed,
+    "user_removed": user_removed, "bucket_tagged_once": bucket_tagged_once,
 }
 RENDERINGS = ("python", "bash", "ssm")
 SUFFIXES = {"python": "py", "bash": "sh", "ssm": "yaml"}
@@ -346,6 +347,28 @@ def test_a_synthesized_branch_renders_in_every_format_and_reads_back(demonstrate
         render_checked(runbook, rendering)  # bash -n and shellcheck; Python compiles
     read = parse_document(render_checked(runbook, "ssm"), "runbook.yaml")
     assert runbook_to_json(read)["steps"] == runbook_to_json(runbook)["steps"]
+
+
+
+@pytest.mark.parametrize("rendering", RENDERINGS)
+@pytest.mark.parametrize("tagged", [False, True], ids=["untagged", "tagged"])
+def test_a_failed_read_s_outputs_are_empty_and_its_branch_runs(rendering, tagged, moto_server, aws,
+                                                               tmp_path):  # noqa: F811
+    reset(moto_server)
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="reports")
+    if tagged:
+        s3.put_bucket_tagging(Bucket="reports", Tagging={"TagSet": [{"Key": "owner", "Value": "ops"}]})
+    done = run(bucket_tagged_once(), rendering, {"Bucket": "reports"}, moto_server, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    tags = s3.get_bucket_tagging(Bucket="reports")["TagSet"]
+    assert tags == ([{"Key": "owner", "Value": "ops"}] if tagged else [{"Key": "team", "Value": "data"}])
+    if rendering != "ssm":
+        outputs = json.loads(done.stdout)
+        # Unset: null (bash holds text as text, so an unset text is empty).
+        unset = (None, None if rendering == "python" else "")
+        assert (outputs["GetBucketTagging.Keys"], outputs["GetBucketTagging.FirstValue"]) == (
+            (["owner"], "ops") if tagged else unset)
 
 
 # -- what else reads a runbook ---------------------------------------------------------------------

@@ -347,6 +347,11 @@ def _bash_step(context: Context, step: Step, enclosing: tuple[str, ...], depth: 
         "retry": step.retry is not None,
         "call": _bash_call(step),
         "error_variable": error_variable(step.name) if step.name in context.tested_calls else None,
+        # Where the call failed as expected it answered nothing: the outputs read as empty texts, then
+        # are unset, null where the script holds JSON.
+        "no_outputs": shell_quote(json.dumps([""] * len(step.outputs))) if step.expected_errors else None,
+        "unset": [(output_variable(step.name, output.name), "" if value_kind(output.type) == "string" else "null")
+                  for output in step.outputs] if step.expected_errors else [],
         "batch": f'"${_bash_variable(batch)}"' if batch else None, "batch_member": step.batch,
         "batch_name": _describe_list(batch) if batch else None,
     }
