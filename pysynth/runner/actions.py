@@ -93,7 +93,7 @@ class ExecuteAwsApi:
         except CallFailed as error:
             if error.code not in step.expected_errors:
                 raise
-            # An outcome the branch after this call tests; nothing reads its outputs then.
+            # An outcome, not a failure (a branch after the call may test it); nothing reads its outputs then.
             execution.errors[step.name] = error.code
             return StepResult({output.name: Missing(f"step {step.name} failed with {error.code}, which the "
                                                     "runbook expects") for output in step.outputs})
