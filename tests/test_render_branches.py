@@ -45,6 +45,8 @@ from pysynth.graph import graph
 from pysynth.iam import permissions
 from pysynth.lint import limit_problems
 from pysynth.report import comparison_table
+from pysynth.runner.branches import choice_holds
+from pysynth.runner.values import StepError
 from pysynth.ssm import DocumentError, parse_document
 from pysynth.synth import synthesize_demonstrations
 from test_lint import cfn_lint
@@ -441,3 +443,20 @@ def test_explain_says_what_a_branch_tests_and_what_runs_either_way(tmp_path):
         "  Step GetUser may fail with NoSuchEntity: the runbook expects that as an outcome, not as a failure, and any "
         "other error still stops it.",
     ]
+
+
+def test_pysynth_run_evaluates_choices_as_ssm_does():
+    values = {"{{ State }}": "running", "{{ Count }}": 3, "{{ Flag }}": True}
+
+    def holds(condition: dict) -> bool:
+        return choice_holds(condition, values.__getitem__)
+
+    assert holds({"Variable": "{{ State }}", "StringEquals": "running"})
+    assert not holds({"Not": [{"Variable": "{{ State }}", "StringEquals": "running"}]})
+    assert holds({"And": [{"Variable": "{{ State }}", "StartsWith": "run"},
+                          {"Or": [{"Variable": "{{ Count }}", "NumericGreater": 5},
+                                  {"Variable": "{{ Flag }}", "BooleanEquals": True}]}]})
+    assert holds({"Variable": "{{ State }}", "EqualsIgnoreCase": "RUNNING"})
+    assert not holds({"Variable": "{{ Count }}", "NumericLesserOrEquals": 2})
+    with pytest.raises(StepError, match="does not know the choice operator Matches"):
+        holds({"Variable": "{{ State }}", "Matches": "r.*"})
