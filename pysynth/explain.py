@@ -9,7 +9,8 @@ literal; the rest is decided by the objectives, in their order of priority.
 
 A loop is explained where it stands, before its body's steps: what it walks, where that list comes
 from, how many iterations the log shows, and what the other runbooks do with those calls instead;
-each step of its body reproduces its first iteration's call.
+each step of its body reproduces its first iteration's call. A branch is explained where it stands,
+before its arms' steps: what it tests and which steps run either way.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from pysynth.facts import Session, Slot, value_text
 from pysynth.model import SSM_MAX_ITERATIONS, InputRef, Runbook, Step, walk
-from pysynth.render.prose import condition_text, plural, walked_text
+from pysynth.render.prose import condition_text, plural, test_text, walked_text
 from pysynth.solve import Answer, Binding
 from pysynth.synth import Synthesis
 
@@ -69,6 +70,8 @@ def explain(synthesis: Synthesis, step: str | None = None, input_name: str | Non
                 continue
             if item.loop is not None:
                 lines += _loop_lines(item, best, others, objectives)
+            elif item.branch is not None:
+                lines += _branch_lines(item)
             elif item.name in call_of_step:
                 call = call_of_step[item.name]
                 lines += _step_lines(call, item.name, best, others, session, slots_of_call.get(call, []), objectives)
@@ -76,6 +79,21 @@ def explain(synthesis: Synthesis, step: str | None = None, input_name: str | Non
         for item in best.runbook.inputs:
             if input_name is None or item.name == input_name:
                 lines += _input_lines(item, best, others, session, objectives)
+    return lines
+
+
+def _branch_lines(step: Step) -> list[str]:
+    """What a branch tests and what runs either way; the runbook goes on after it in both."""
+    branch = step.branch
+
+    def names(steps: list[Step]) -> str:
+        return ", ".join(item.name for item in steps) or "nothing"
+
+    lines = ["", f"Branch {step.name}: when {test_text(branch.test)}, it runs {names(branch.steps)}; otherwise "
+                 f"{names(branch.otherwise)}. Either way the runbook goes on after it."]
+    if branch.test.kind == "failed":
+        lines.append(f"  Step {branch.test.step} may fail with {', '.join(branch.test.codes)}: the runbook expects "
+                     "that as an outcome, not as a failure, and any other error still stops it.")
     return lines
 
 

@@ -3,8 +3,9 @@
 Nodes are the runbook's inputs and steps, each step labelled with its API call (or its action) and
 the log records it reproduces; solid edges carry a value (an input or a step output) into the
 request members that take it, dotted edges show the order steps run in. The graph walks the steps
-generically: a wait is drawn as a hexagon, a branch as a rhombus with an edge to each step it may
-go to, a loop as a subroutine heading a cluster (a Mermaid subgraph, a DOT cluster) that holds its
+generically: a wait is drawn as a hexagon, a branch as a rhombus with an edge to the first step
+of each of its ways (its arms' steps follow, and the steps after it follow each arm's last step; a
+tested call's outcome flows into the branch that tests it), a loop as a subroutine heading a cluster (a Mermaid subgraph, a DOT cluster) that holds its
 body, and any other action as a rounded node named by its action. The loop's list flows into the
 loop node; its element and iteration number flow from the loop node into the body steps that take
 them, and a dashed edge leads from the body's last step back to the loop node for the next element.
@@ -19,8 +20,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from pysynth.model import EXECUTE_AWS_API, IndexRef, InputRef, ItemRef, OutputRef, Runbook, Step, walk
-from pysynth.render.prose import plural, walked_text
+from pysynth.model import EXECUTE_AWS_API, IndexRef, InputRef, ItemRef, OutputRef, Runbook, Step, used_values, walk
+from pysynth.render.prose import plural, test_text, walked_text
 from pysynth.render.shapes import leaf_references, leaves
 
 FORMATS = ("mermaid", "dot")
@@ -94,20 +95,29 @@ def _build(runbook: Runbook) -> _Graph:
 
 
 def _add_steps(built: _Graph, runbook: Runbook, steps: list[Step], inputs: dict[str, str], ids: dict[str, str],
-               cluster: str | None) -> None:
-    """The nodes of ``steps`` (one level: the runbook's, or a loop's body) and the edges into them."""
-    previous = None
+               cluster: str | None, previous: list[tuple[str, str, str]] = ()) -> list[tuple[str, str, str]]:
+    """The nodes of ``steps`` (one level: the runbook's, a loop's body or a branch's arm) and the edges
+    into them; ``previous`` are the (node, label, kind) edges into the first step. Returns those out
+    of the last: a branch's way out of each arm, or of the branch itself where an arm is empty."""
+    previous = list(previous)
     for step in steps:
         target = ids[step.name]
         brackets, shape = SHAPES.get(step.action, OTHER_SHAPE)
         lines = [step.name, _what(runbook, step), *_notes(step), *_records(step)]
         inner = f"c{target[1:]}" if step.loop is not None and step.loop.steps else None
         built.nodes.append(_Node(target, lines, brackets, shape, cluster=inner or cluster))
-        if previous is not None:
-            built.edges.append(_Edge(previous, target, "", "order"))
-        previous = target
+        for source, label, kind in previous:
+            built.edges.append(_Edge(source, target, label, kind))
+        previous = [(target, "", "order")]
         for source, label in _flows(step, inputs, ids):
             built.edges.append(_Edge(source, target, label))
+        if step.branch is not None:
+            previous = []
+            if step.branch.test.kind == "failed" and step.branch.test.step in ids:
+                built.edges.append(_Edge(ids[step.branch.test.step], target, "outcome"))
+            for arm, label in ((step.branch.steps, "when it holds"), (step.branch.otherwise, "otherwise")):
+                start = [(target, label, "branch")]
+                previous += _add_steps(built, runbook, arm, inputs, ids, cluster, start) if arm else start
         if step.action == "aws:branch":
             for label, name in _next_steps(step.request):
                 if name in ids:
@@ -117,9 +127,12 @@ def _add_steps(built: _Graph, runbook: Runbook, steps: list[Step], inputs: dict[
             _add_steps(built, runbook, step.loop.steps, inputs, ids, inner)
             built.edges.append(_Edge(target, ids[step.loop.steps[0].name], "", "order"))
             built.edges.append(_Edge(ids[step.loop.steps[-1].name], target, "next element", "repeat"))
+    return previous
 
 
 def _what(runbook: Runbook, step: Step) -> str:
+    if step.branch is not None:
+        return f"{step.action} on whether {test_text(step.branch.test)}"
     if step.loop is not None:
         return f"{step.action} over {walked_text(runbook, step)}"
     if step.service and step.api:
@@ -146,6 +159,8 @@ def _notes(step: Step) -> list[str]:
     if step.retry is not None:
         errors = f" on {', '.join(step.retry.errors)}" if step.retry.errors else ""
         lines.append(f"retried up to {step.retry.max_attempts} times{errors}")
+    if step.expected_errors:
+        lines.append(f"may fail with {', '.join(step.expected_errors)}: the branch after it tests that")
     return lines
 
 
@@ -163,7 +178,9 @@ def _records(step: Step) -> list[str]:
 def _flows(step: Step, inputs: dict[str, str], steps: dict[str, str]) -> list[tuple[str, str]]:
     """(source node, label) for each value flowing into the step, members that take it joined."""
     members: dict[tuple[str, str], list[str]] = {}
-    taken = [(path.lstrip("."), reference) for path, leaf, _ in leaves(step.request, None, "")
+    # A branch's tested value flows in as its Variable.
+    taken = [(path.lstrip("."), reference) for path, leaf, _ in leaves(used_values(step) if step.branch else step.request,
+                                                                       None, "")
              for reference in leaf_references(leaf)]
     over = step.loop.over if step.loop is not None else None
     if isinstance(over, list):

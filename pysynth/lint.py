@@ -59,7 +59,23 @@ def limit_problems(text: str, document: object = None) -> list[str]:
             problems.append(f"step {name}: Systems Manager runs no aws:loop inside another ({outer})")
     problems += [f"step name {name!r} is used {count} times; step names must be unique"
                  for name, count in names.items() if count > 1]
+    for step, _ in _steps(steps if isinstance(steps, list) else [], None):
+        problems += [f"step {step.get('name')}: it goes on at step {target}, which the document does not have"
+                     for target in _jumps(step) if target not in names]
     return problems
+
+
+def _jumps(step: dict) -> list:
+    """The steps a step may go on at: its nextStep, its onFailure's step:..., a branch's NextSteps and Default."""
+    jumps = [step.get("nextStep")] if "nextStep" in step else []
+    on_failure = step.get("onFailure")
+    if isinstance(on_failure, str) and on_failure.startswith("step:"):
+        jumps.append(on_failure.removeprefix("step:"))
+    inputs = step.get("inputs") if step.get("action") == "aws:branch" else None
+    if isinstance(inputs, dict):
+        jumps += [choice.get("NextStep") for choice in inputs.get("Choices") or [] if isinstance(choice, dict)]
+        jumps += [inputs["Default"]] if "Default" in inputs else []
+    return jumps
 
 
 def _steps(steps: list, outer: str | None):

@@ -18,7 +18,7 @@ from pysynth.ingest.events import Event
 from pysynth.ingest.select import Ingested
 from pysynth.model import SSM_MAX_ITERATIONS, Runbook, Step, walk
 from pysynth.paths import parse_path
-from pysynth.render.prose import list_text, plural, walked_text
+from pysynth.render.prose import list_text, plural, test_text, walked_text
 from pysynth.synth import Synthesis
 from pysynth.tasks import Session, Task
 from pysynth.verify import verify
@@ -164,11 +164,15 @@ def synth_summary(synthesis: Synthesis, runbook: Runbook, noise: list[Event] = (
     table.add_column("what")
     table.add_column("value")
     steps = list(walk(runbook.steps))
-    in_loops = len(steps) - len(runbook.steps)
-    table.add_row("steps", f"{len(steps)}" + (f" ({in_loops} in loops)" if in_loops else ""))
+    in_loops = sum(len(list(walk(step.loop.steps))) for step in runbook.steps if step.loop is not None)
+    in_arms = len(steps) - len(runbook.steps) - in_loops
+    within = [f"{in_loops} in loops"] * bool(in_loops) + [f"{in_arms} in branches"] * bool(in_arms)
+    table.add_row("steps", f"{len(steps)}" + (f" ({', '.join(within)})" if within else ""))
     for step in steps:
         if step.loop is not None:
             table.add_row(Text(f"loop {step.name}"), _loop_summary(runbook, step))
+        elif step.branch is not None:
+            table.add_row(Text(f"branch {step.name}"), Text(_branch_summary(step)))
         elif step.batch is not None:
             table.add_row(Text(f"batch {step.name}"), Text(
                 f"one call for the whole list in {step.batch}, where the log shows {plural(len(step.records), 'call')}"))
@@ -196,6 +200,16 @@ def synth_summary(synthesis: Synthesis, runbook: Runbook, noise: list[Event] = (
         if len(noise) > MAX_NOISE_SHOWN:
             table.add_row("", f"and {len(noise) - MAX_NOISE_SHOWN} more: pysynth events --dropped lists them all")
     return table
+
+
+def _branch_summary(step: Step) -> str:
+    """``when input Owner is set: PutBucketTagging; otherwise nothing``."""
+    branch = step.branch
+
+    def names(steps: list[Step]) -> str:
+        return ", ".join(inner.name for inner in steps) or "nothing"
+
+    return f"when {test_text(branch.test)}: {names(branch.steps)}; otherwise {names(branch.otherwise)}"
 
 
 def _loop_summary(runbook: Runbook, step: Step) -> Text:
@@ -275,8 +289,8 @@ def _step_names(session, runbook: Runbook) -> dict[int, str]:
     step every call it stands for), but a step in a loop only its first iteration's: which calls the
     other iterations make is what verify finds, replaying the loop against the session."""
     call_of = {(event.file, event.index): number for number, event in enumerate(session.calls, start=1)}
-    if not any(step.loop is not None for step in runbook.steps):
-        made = [(step.name, step.records) for step in runbook.steps]
+    if not any(step.loop is not None for step in walk(runbook.steps)):
+        made = [(step.name, step.records) for step in walk(runbook.steps)]
     else:
         demonstration = Demonstration("the session", [event for event in session.calls if not event.read_only],
                                       [event for event in session.calls if event.read_only])
@@ -288,8 +302,11 @@ def _step_names(session, runbook: Runbook) -> dict[int, str]:
 
 
 def _order(steps: list[Step]) -> str:
-    """``ListBuckets → EachBucket (EncryptBucket → TagBucket)``: a loop's body in brackets."""
-    return " → ".join(f"{step.name} ({_order(step.loop.steps)})" if step.loop is not None else step.name
+    """``ListBuckets → EachBucket (EncryptBucket → TagBucket)``: a loop's body in brackets; a branch's
+    ways in square brackets (``IfOwnerGiven [PutBucketTagging | -]``)."""
+    return " → ".join(f"{step.name} ({_order(step.loop.steps)})" if step.loop is not None
+                      else f"{step.name} [{_order(step.branch.steps) or '-'} | {_order(step.branch.otherwise) or '-'}]"
+                      if step.branch is not None else step.name
                       for step in steps)
 
 
@@ -311,8 +328,9 @@ def _batch_list(step):
 
 def _placement(call: int, answer, step_names: dict[int, str]) -> str:
     """What a runbook makes of a call: a step (waiting, or retried), merged into another, or left out."""
-    # A call a loop's iteration makes that the replay could not place has no step name.
-    name = step_names.get(call, "a step no record names")
+    # A call a loop's iteration makes that the replay could not place has no step name; a later
+    # demonstration's call is the step it matches.
+    name = step_names.get(call) or step_names.get(answer.matches.get(call), "a step no record names")
     if call in answer.waits:
         return f"{name} (waits with {answer.waits[call]})"
     if call in answer.steps:

@@ -15,7 +15,9 @@ call and the outputs' paths in its ``InputPayload``): in the model it is the rea
 the same property; an ``aws:loop`` over one StringList reference or a list of values, literal texts
 or references (``Iterators``, ``IteratorDataType: String``) a loop step with its body ``Steps``,
 inside which ``{{ Loop.CurrentIteratorValue }}`` and ``{{ Loop.CurrentIteration }}`` are ItemRef
-and IndexRef. Any other action (``aws:branch``, a do-while ``aws:loop``, another script…) is kept
+and IndexRef. Branches pysynth writes (``pysynth.ssm_branches``: an ``aws:branch`` of one choice, a
+tested call's ``onFailure``, the arms laid out after them) become branch steps with their arms
+inside. Any other action (another ``aws:branch``, a do-while ``aws:loop``, another script…) is kept
 with its raw inputs so that the tools can refuse or skip it by name. The parameter the document
 assumes as its role (``AutomationAssumeRole``) is where Automation runs, not an input of the task:
 it is left out.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -34,10 +37,11 @@ import yaml
 from pysynth import safe_yaml
 from pysynth.evidence import property_wait, success_wait
 from pysynth.model import (
-    EXECUTE_AWS_API, GLOBALS, ITERATORS, LOOP, WAIT_FOR_PROPERTY, Condition, GlobalRef, IndexRef, Input, InputRef,
-    ItemRef, Loop, Output, OutputRef, RecordRef, Retry, Runbook, Step, Template,
+    BRANCH, EXECUTE_AWS_API, GLOBALS, ITERATORS, LOOP, WAIT_FOR_PROPERTY, Condition, GlobalRef, IndexRef,
+    Input, InputRef, ItemRef, Loop, Output, OutputRef, RecordRef, Retry, Runbook, Step, Template,
     runbook_from_json, used_values, walk,
 )
+from pysynth.ssm_branches import EXPECTED_NOTE, FAILED_NOTE, FLOW_KEYS, LayoutError, branch_step, choice_form, nest
 from pysynth.paths import EVERY, Keep, Keys, keys_of_steps, list_selector, parse_selector, path_text
 from pysynth.resources import templates_root
 
@@ -131,10 +135,12 @@ def parse_document(text: str, name: str) -> Runbook:
     if not isinstance(parameters, dict):
         raise DocumentError(f"{name}: parameters is not a mapping of parameter names")
     role = _assumed_role(document.get("assumeRole"))
+    flows: dict[str, dict] = {}
     runbook = Runbook(
         description=_text(document.get("description")),
         inputs=[_input(key, spec, name) for key, spec in parameters.items() if key not in (ASSUME_ROLE, role)],
-        steps=[_step(spec, str(position), name, ()) for position, spec in enumerate(steps, start=1)],
+        steps=_nested([_step(spec, str(position), name, (), flows) for position, spec in enumerate(steps, start=1)],
+                      flows, name),
     )
     _check_references(runbook, name)
     return runbook
@@ -178,8 +184,16 @@ def _parameter_description(text: str) -> tuple[str, bool, list[str]]:
     return text.strip(), secret, used_by.group(1).split(", ") if used_by else []
 
 
-def _step(spec: object, position: str, name: str, loops: tuple[str, ...]) -> Step:
-    """The step ``spec`` at ``position`` (``3``, or ``2 in loop EachBucket``) inside ``loops``."""
+def _nested(steps: list[Step], flows: dict[str, dict], name: str) -> list[Step]:
+    try:
+        return nest(steps, flows)
+    except LayoutError as error:
+        raise DocumentError(f"{name}: {error}") from None
+
+
+def _step(spec: object, position: str, name: str, loops: tuple[str, ...], flows: dict[str, dict]) -> Step:
+    """The step ``spec`` at ``position`` (``3``, or ``2 in loop EachBucket``) inside ``loops``; where
+    it goes on (its FLOW_KEYS, a branch's jumps, the branch testing it) into ``flows``."""
     if not isinstance(spec, dict):
         raise DocumentError(f"{name}: step {position} is not a mapping")
     step_name, action = spec.get("name"), spec.get("action")
@@ -193,14 +207,27 @@ def _step(spec: object, position: str, name: str, loops: tuple[str, ...]) -> Ste
     outputs = spec.get("outputs") or []
     if not isinstance(outputs, list):
         raise DocumentError(f"{name}: step {step_name}: outputs is not a list")
+    flows[step_name] = {key: spec[key] for key in FLOW_KEYS if key in spec}
     description = _text(spec.get("description"))
-    records_note = RECORDS_NOTE.match(description)
-    records = _records(records_note.group()) if records_note else []
-    description = description[records_note.end():] if records_note else description
+    failed = FAILED_NOTE.search(description)
+    if failed is not None:
+        description = description[:failed.start()]
+        flows[step_name]["failed"] = _failed_branch(failed)
+    expected = EXPECTED_NOTE.search(description)
+    if expected is not None:
+        description = description[:expected.start()]
+        flows[step_name]["expected"] = expected.group("codes").split(", ")
+    records, description = _records_and_text(description)
     read = _paged_read(inputs, outputs, f"{name}: step {step_name}") if action == EXECUTE_SCRIPT else None
     outputs = [_output(item, f"{name}: step {step_name}") for item in outputs]
     if action == LOOP and _for_each(inputs):
-        return _loop_step(step_name, inputs, outputs, description, records, name, loops)
+        return _loop_step(step_name, inputs, outputs, description, records, name, loops, flows)
+    if action == BRANCH and choice_form(inputs) is not None:
+        where = f"{name}: {step_name}.Choices[0].Variable"
+        step = branch_step(step_name, inputs, lambda text: _string(text, where, loops), flows)
+        if step is None:
+            raise DocumentError(f"{name}: step {step_name}: the choice's Variable is not one input or step output")
+        return replace(step, description=description, records=records)
     if read is not None:
         # pysynth's script that reads every page: in the model, the read it makes.
         action, (service, api, request, outputs) = EXECUTE_AWS_API, read
@@ -231,6 +258,21 @@ def _step(spec: object, position: str, name: str, loops: tuple[str, ...]) -> Ste
             step.retry = Retry(max_attempts=attempts, errors=[])
     step.request = request_value(request, f"{name}: {step_name}", loops)
     return step
+
+
+def _records_and_text(description: str) -> tuple[list[RecordRef], str]:
+    """The records a description starts by saying a step reproduces, and the rest of it."""
+    records_note = RECORDS_NOTE.match(description)
+    if records_note is None:
+        return [], description
+    return _records(records_note.group()), description[records_note.end():]
+
+
+def _failed_branch(note: re.Match) -> dict:
+    """What a tested step's note says of the branch that tests it."""
+    records, description = _records_and_text(note.group("description") or "")
+    return {"branch": note.group("branch"), "fails": note.group("fails") is not None,
+            "codes": note.group("codes").split(", "), "description": description, "records": records}
 
 
 def _paged_read(inputs: dict, outputs: list, where: str) -> tuple[object, object, dict, list[Output]] | None:
@@ -283,7 +325,7 @@ def _for_each(inputs: dict) -> bool:
 
 def _loop_step(
     step_name: str, inputs: dict, outputs: list[Output], description: str, records: list[RecordRef], name: str,
-    loops: tuple[str, ...],
+    loops: tuple[str, ...], flows: dict[str, dict],
 ) -> Step:
     iterators = inputs[ITERATORS]
     where = f"{name}: {step_name}.{ITERATORS}"
@@ -292,10 +334,10 @@ def _loop_step(
     if not isinstance(over, (InputRef, OutputRef, list)):
         raise DocumentError(f"{name}: step {step_name}: Iterators is not a StringList parameter or step output")
     note = LOOP_NOTE.search(description)
-    body = [
-        _step(spec, f"{position} in loop {step_name}", name, (*loops, step_name))
+    body = _nested([
+        _step(spec, f"{position} in loop {step_name}", name, (*loops, step_name), flows)
         for position, spec in enumerate(inputs["Steps"], start=1)
-    ]
+    ], flows, name)
     return Step(
         name=step_name, service="", api="", request={}, outputs=outputs, action=LOOP,
         description=description[:note.start()] if note else description, records=records,
@@ -409,7 +451,7 @@ def _check_step_references(
     for step in steps:
         if step.name in defined:
             raise DocumentError(f"{name}: step {step.name} is defined more than once")
-        if step.loop is not None or step.action == EXECUTE_AWS_API:
+        if step.loop is not None or step.branch is not None or step.action == EXECUTE_AWS_API:
             references = list(_references(used_values(step), step.name))
         else:
             references = []
@@ -427,14 +469,22 @@ def _check_step_references(
         defined.add(step.name)
         if step.loop is not None:
             _check_step_references(step.loop.steps, inputs, every_step, readable, defined, name)
+        if step.branch is not None:
+            # An arm's steps read what ran before the branch; what follows it reads neither arm's outputs.
+            for arm in (step.branch.steps, step.branch.otherwise):
+                _check_step_references(arm, inputs, every_step, readable, defined, name)
         readable.add(step.name)
 
 
 def _unreadable(step: str, every_step: dict[str, Step], defined: set[str]) -> str:
     if step not in every_step:
         return "does not exist"
-    if step in defined:  # it ran, in a loop whose steps are over
-        return "runs in a loop, and its outputs are read only by later steps of the same iteration"
+    if step in defined:  # it ran, in a loop or a branch's way whose steps are over
+        in_loop = any(step in {inner.name for inner in walk(outer.loop.steps)}
+                      for outer in every_step.values() if outer.loop is not None)
+        if in_loop:
+            return "runs in a loop, and its outputs are read only by later steps of the same iteration"
+        return "runs in one way of a branch, and its outputs are read only by later steps of the same way"
     return "runs later"
 
 

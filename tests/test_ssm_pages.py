@@ -239,7 +239,7 @@ def test_pysynth_run_refuses_any_other_script_before_any_call(endpoint, tmp_path
     result = run_cli("run", str(changed), "--endpoint-url", endpoint)
     assert result.code == EXIT_USAGE
     assert ("error: step ListObjectsV2: action aws:executeScript is not supported by pysynth run yet (it runs "
-            "aws:executeAwsApi, aws:waitForAwsResourceProperty, aws:loop)") in result.stderr
+            "aws:executeAwsApi, aws:waitForAwsResourceProperty, aws:loop, aws:branch)") in result.stderr
     # pysynth's script with an InputPayload it does not write: named, and nothing runs either.
     broken = tmp_path / "broken.yaml"
     broken.write_text(text.replace("        Outputs:\n", "        Paths:\n"), encoding="utf-8")

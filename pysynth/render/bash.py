@@ -3,6 +3,11 @@
 Every value is written by ``shell_quote``: single-quoted printable ASCII and ``$'\\xHH'`` escapes
 for the rest. A request is JSON built from literal JSON, so quoted and runtime values passed through
 the script's own ``json_escape``.
+
+A call that expects errors runs through the script's ``aws_call_expecting``: when the AWS CLI fails
+with one of them (its message names the code: ``An error occurred (NoSuchEntity) when calling…``)
+the script keeps the code for the branch after the call, which is an ``if`` as a branch on a value
+is; any other failure still stops the script.
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ from pysynth.model import (
     Runbook,
     Step,
     Template,
+    Test,
     walk,
 )
 from pysynth.paths import parse_path
 from pysynth.render.lists import (
     batch_list,
+    branch_arms,
     counted_loops,
     is_list,
     list_query,
@@ -49,13 +56,14 @@ from pysynth.render.names import (
     GLOBAL_VARIABLES,
     METAVARS,
     environment_name,
+    error_variable,
     index_variable,
     input_variable,
     item_variable,
     option_name,
     output_variable,
 )
-from pysynth.render.prose import printable, records_text
+from pysynth.render.prose import printable, records_text, test_text
 from pysynth.render.shapes import (
     Context,
     item_shape,
@@ -210,7 +218,7 @@ def _file_arguments(context: Context, step: Step, request: dict) -> tuple[dict, 
 def view(context: Context) -> dict:
     runbook = context.runbook
     run = script_steps(runbook.steps)
-    calls = [step for step in walk(run) if step.loop is None]
+    calls = [step for step in walk(run) if step.loop is None and step.branch is None]
     # File inputs deeper in a request are read as text, which the AWS CLI v2 must take raw.
     as_text = {
         reference.name
@@ -236,7 +244,7 @@ def view(context: Context) -> dict:
     summary = {
         f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs if not o.secret
     }
-    steps = _bash_steps(context, run, (), counted_loops(run))
+    steps = _bash_steps(context, run, (), counted_loops(run), 0)
     return {
         "description": printable(runbook.description), "inputs": inputs, "steps": steps,
         "globals": context.globals, "outputs": _bash_json(context, summary, None),
@@ -244,6 +252,7 @@ def view(context: Context) -> dict:
         "creates_secrets": any(output.secret for step in calls for output in step.outputs),
         "files_as_text": bool(as_text),
         "retries": any(step.retry for step in calls), "waits": any(step.wait for step in calls),
+        "expects_errors": any(step.expected_errors for step in calls),
         "copies_binary": any(_binary_checks(step) for step in calls),
         # Lists the script reads from their JSON: list inputs, and the lists loops and batches take
         # at run time, or several outputs with a list among them.
@@ -255,26 +264,48 @@ def view(context: Context) -> dict:
     }
 
 
-def _bash_steps(context: Context, steps: list[Step], enclosing: tuple[str, ...], counted: set[str]) -> list[dict]:
-    """The steps' views, a loop's body inside it; ``enclosing`` names the loops around them."""
-    return [
-        _bash_loop(context, step, enclosing, counted) if step.loop else _bash_step(context, step, enclosing)
-        for step in steps
-    ]
+def _bash_steps(
+    context: Context, steps: list[Step], enclosing: tuple[str, ...], counted: set[str], depth: int,
+) -> list[dict]:
+    """The steps' views, a loop's body and a branch's arms inside it; ``enclosing`` names the loops
+    around them, ``depth`` counts the blocks (loops and arms) they stand in."""
+    return [_bash_loop(context, step, enclosing, counted, depth) if step.loop
+            else _bash_branch(context, step, enclosing, counted, depth) if step.branch
+            else _bash_step(context, step, enclosing, depth) for step in steps]
 
 
-def _bash_loop(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str]) -> dict:
+def _bash_branch(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str], depth: int) -> dict:
+    """A branch as ``if``/``else``/``fi``; with only an otherwise arm, an ``if`` on the test turned round."""
+    arms = [{"head": f"if {_bash_condition(test)}; then" if test else "else",
+             "body": _bash_steps(context, steps, enclosing, counted, depth + 1)}
+            for test, steps in branch_arms(step.branch)]
+    return {"name": step.name, "pad": "  " * depth, "comment": f"when {test_text(branch_arms(step.branch)[0][0])}",
+            "description": step.description.splitlines(), "loop": False, "arms": arms}
+
+
+def _bash_condition(test: Test) -> str:
+    """The test in ``[[ ]]``: a call's kept error code is empty when it succeeded; the compared text is
+    quoted, so it is matched as it is, never as a pattern."""
+    if test.kind == "failed":
+        return f"[[ {'-z' if test.negate else '-n'} ${error_variable(test.step)} ]]"
+    variable = _bash_variable(test.value)
+    if test.kind == "set":
+        return f"[[ {'-z' if test.negate else '-n'} ${variable} ]]"
+    return f"[[ ${variable} {'!=' if test.negate else '=='} {shell_quote(test.text)} ]]"
+
+
+def _bash_loop(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str], depth: int) -> dict:
     over = step.loop.over
     listed = isinstance(over, Reference)
     return {
-        "name": step.name, "pad": "  " * len(enclosing), "comment": loop_comment(step),
+        "name": step.name, "pad": "  " * depth, "comment": loop_comment(step),
         "description": step.description.splitlines(), "loop": True,
         # A list known at run time is read from its JSON; a list of values (the log's own texts, or
         # the texts of the references a gathered list holds) gives the words of the for.
         "over": f'"${_bash_variable(over)}"' if listed else None, "over_name": _describe_list(over) if listed else None,
         "words": None if listed else [_shell_word(value) for value in over],
         "item": item_variable(step.name), "index": index_variable(step.name) if step.name in counted else None,
-        "body": _bash_steps(context, step.loop.steps, (*enclosing, step.name), counted),
+        "body": _bash_steps(context, step.loop.steps, (*enclosing, step.name), counted, depth + 1),
     }
 
 
@@ -282,8 +313,8 @@ def _describe_list(reference: InputRef | OutputRef) -> str:
     return f"input {reference.name}" if isinstance(reference, InputRef) else f"{reference.step}.{reference.output}"
 
 
-def _bash_step(context: Context, step: Step, enclosing: tuple[str, ...]) -> dict:
-    pad = "  " * len(enclosing)
+def _bash_step(context: Context, step: Step, enclosing: tuple[str, ...], depth: int) -> dict:
+    pad = "  " * depth
     # A batch call over a list known only at run time stands inside the test that it is not empty.
     batch = batch_list(step) if step.batch else None
     batch = batch if isinstance(batch, Reference) else None
@@ -315,6 +346,12 @@ def _bash_step(context: Context, step: Step, enclosing: tuple[str, ...]) -> dict
         "waiter": xform_name(step.wait.waiter, "-") if step.wait else None,
         "retry": step.retry is not None,
         "call": _bash_call(step),
+        "error_variable": error_variable(step.name) if step.name in context.tested_calls else None,
+        # Where the call failed as expected it answered nothing: the outputs read as empty texts, then
+        # are unset, null where the script holds JSON.
+        "no_outputs": shell_quote(json.dumps([""] * len(step.outputs))) if step.expected_errors else None,
+        "unset": [(output_variable(step.name, output.name), "" if value_kind(output.type) == "string" else "null")
+                  for output in step.outputs] if step.expected_errors else [],
         "batch": f'"${_bash_variable(batch)}"' if batch else None, "batch_member": step.batch,
         "batch_name": _describe_list(batch) if batch else None,
     }
@@ -382,11 +419,16 @@ def _shell_word(value: object) -> str:
 
 
 def _bash_call(step: Step) -> str:
-    """How the script makes a step's call: retried on the error codes the log shows, or once."""
+    """How the script makes a step's call: retried on the error codes the log shows, or once; through
+    ``aws_call_expecting`` when it expects errors."""
     if step.retry is None:
-        return "aws_call"
-    codes = "|".join(re.escape(code) for code in step.retry.errors) or "[A-Za-z.]+"
-    return f"aws_call_retried {step.retry.max_attempts} {shell_quote(codes)}"
+        call = "aws_call"
+    else:
+        codes = "|".join(re.escape(code) for code in step.retry.errors) or "[A-Za-z.]+"
+        call = f"aws_call_retried {step.retry.max_attempts} {shell_quote(codes)}"
+    if not step.expected_errors:
+        return call
+    return f"aws_call_expecting {shell_quote('|'.join(re.escape(code) for code in step.expected_errors))} {call}"
 
 
 def _input_help(item: Input) -> str:

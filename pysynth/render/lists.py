@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Callable
 
 from pysynth.botomodels import paginator_config, starting_tokens
-from pysynth.model import IndexRef, InputRef, Output, OutputRef, Step, used_values, walk
+from pysynth.model import Branch, IndexRef, InputRef, Output, OutputRef, Step, Test, used_values, walk
 from pysynth.paths import cli_query, parse_path, value_at
 from pysynth.render.names import index_variable
 from pysynth.render.prose import listed_text, plural
@@ -53,9 +53,9 @@ def paging(step: Step) -> tuple[dict, object] | None:
 
 
 def script_steps(steps: list[Step]) -> list[Step]:
-    """The steps as the scripts run them: a loop body's step keeps only the outputs a later step
-    reads and the secrets it creates. The scripts print the top-level steps' outputs; a body's
-    other outputs would be values nobody uses."""
+    """The steps as the scripts run them: a loop body's or a branch arm's step keeps only the outputs
+    a later step reads and the secrets it creates. The scripts print the top-level steps' outputs; a
+    body's other outputs would be values nobody uses."""
     read = {
         (reference.step, reference.output)
         for step in walk(steps)
@@ -67,11 +67,23 @@ def script_steps(steps: list[Step]) -> list[Step]:
     def kept(items: list[Step], in_body: bool) -> list[Step]:
         return [
             replace(step, loop=replace(step.loop, steps=kept(step.loop.steps, True))) if step.loop else
+            replace(step, branch=replace(step.branch, steps=kept(step.branch.steps, True),
+                                         otherwise=kept(step.branch.otherwise, True))) if step.branch else
             replace(step, outputs=[o for o in step.outputs if not in_body or o.secret or (step.name, o.name) in read])
             for step in items
         ]
 
     return kept(steps, False)
+
+
+def branch_arms(branch: Branch) -> list[tuple[Test | None, list[Step]]]:
+    """The blocks a script writes for a branch: (the test of its ``if``, the steps under it), then
+    (None, the steps under ``else``); with only an otherwise arm, one ``if`` on the test turned round."""
+    test = branch.test if branch.steps else replace(branch.test, negate=not branch.test.negate)
+    arms: list[tuple[Test | None, list[Step]]] = [(test, branch.steps or branch.otherwise)]
+    if branch.steps and branch.otherwise:
+        arms.append((None, branch.otherwise))
+    return arms
 
 
 def counted_loops(steps: list[Step], enclosing: tuple[str, ...] = ()) -> set[str]:
@@ -84,6 +96,8 @@ def counted_loops(steps: list[Step], enclosing: tuple[str, ...] = ()) -> set[str
             counted.update(reference.loop for reference in leaf_references(leaf) if isinstance(reference, IndexRef))
         if step.loop is not None:
             counted |= counted_loops(step.loop.steps, (*enclosing, step.name))
+        elif step.branch is not None:
+            counted |= counted_loops(step.branch.steps + step.branch.otherwise, enclosing)
         elif any(output.secret for output in step.outputs):
             counted.update(enclosing)
     return counted

@@ -34,6 +34,11 @@ def output_variable(step: str, output: str) -> str:
     return f"output_{xform_name(step)}_{xform_name(output)}"
 
 
+def error_variable(step: str) -> str:
+    """The error code a call that expects errors answered with (empty or None: it succeeded)."""
+    return f"error_{xform_name(step)}"
+
+
 def option_name(name: str) -> str:
     return f"--{xform_name(name, '-')}"
 

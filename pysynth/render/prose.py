@@ -17,6 +17,7 @@ from pysynth.model import (
     Runbook,
     Step,
     Template,
+    Test,
     walk,
 )
 
@@ -84,6 +85,18 @@ def value_prose(value: object) -> str:
     if isinstance(value, Template):
         return " + ".join(value_prose(part) for part in value.parts)
     return json.dumps(value)
+
+
+def test_text(test: Test) -> str:
+    """What a branch tests, in prose: ``step GetUser failed with NoSuchEntity``, ``input Owner is set``,
+    ``output DescribeInstances.State is "running"``."""
+    negated = "not " if test.negate else ""
+    if test.kind == "failed":
+        codes = " or ".join(test.codes)
+        return f"step {test.step} succeeded (not {codes})" if test.negate else f"step {test.step} failed with {codes}"
+    if test.kind == "set":
+        return f"input {test.value.name} is {negated}set"
+    return f"{value_prose(test.value)} is {negated}{json.dumps(test.text, ensure_ascii=False)}"
 
 
 def walked_text(runbook: Runbook, step: Step) -> str:

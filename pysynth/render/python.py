@@ -1,6 +1,8 @@
 """The Python rendering: a boto3 script with argparse inputs, and its check (it compiles).
 
-Every value is written by ``repr``.
+Every value is written by ``repr``. A call that expects errors stands in ``try``: its except clause
+keeps the error code when it is one of them (its outputs are then None) and raises any other; the
+branch after it is an ``if`` on that code, as a branch on a value is an ``if`` on the value.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from pysynth.model import (
     Runbook,
     Step,
     Template,
+    Test,
     walk,
 )
 from pysynth.paths import parse_path
 from pysynth.render.lists import (
     batch_list,
+    branch_arms,
     counted_loops,
     is_list,
     list_element_type,
@@ -40,13 +44,14 @@ from pysynth.render.names import (
     METAVARS,
     client_variable,
     environment_name,
+    error_variable,
     index_variable,
     input_variable,
     item_variable,
     option_name,
     output_variable,
 )
-from pysynth.render.prose import printable, records_text
+from pysynth.render.prose import printable, records_text, test_text
 from pysynth.render.shapes import (
     Context,
     item_shape,
@@ -150,9 +155,9 @@ def view(context: Context) -> dict:
         for item in runbook.inputs
     ]
     run = script_steps(runbook.steps)
-    steps = _python_steps(context, run, (), counted_loops(run))
+    steps = _python_steps(context, run, (), counted_loops(run), 0)
     summary = {f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs if not o.secret}
-    calls = [step for step in walk(run) if step.loop is None]
+    calls = [step for step in walk(run) if step.loop is None and step.branch is None]
     return {
         "comment": printable(runbook.description),
         "description": _argparse_description(printable(runbook.description)), "inputs": inputs, "steps": steps,
@@ -168,43 +173,64 @@ def view(context: Context) -> dict:
     }
 
 
-def _python_steps(context: Context, steps: list[Step], enclosing: tuple[str, ...], counted: set[str]) -> list[dict]:
-    """The steps' views, a loop's body inside it; ``enclosing`` names the loops around them."""
-    return [
-        _python_loop(context, step, enclosing, counted) if step.loop else _python_call(context, step, enclosing)
-        for step in steps
-    ]
+def _python_steps(
+    context: Context, steps: list[Step], enclosing: tuple[str, ...], counted: set[str], depth: int,
+) -> list[dict]:
+    """The steps' views, a loop's body and a branch's arms inside it; ``enclosing`` names the loops
+    around them, ``depth`` counts the blocks (loops and arms) they stand in."""
+    return [_python_loop(context, step, enclosing, counted, depth) if step.loop
+            else _python_branch(context, step, enclosing, counted, depth) if step.branch
+            else _python_call(context, step, enclosing, depth) for step in steps]
 
 
-def _pad(enclosing: tuple[str, ...]) -> str:
-    return "    " * (1 + len(enclosing))  # main()'s body, then one level per loop
+def _pad(depth: int) -> str:
+    return "    " * (1 + depth)  # main()'s body, then one level per block
 
 
-def _python_loop(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str]) -> dict:
+def _python_branch(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str], depth: int) -> dict:
+    """A branch as ``if``/``else``; with only an otherwise arm, an ``if`` on the test turned round."""
+    arms = [{"head": f"if {_python_condition(context, test)}:" if test else "else:",
+             "body": _python_steps(context, steps, enclosing, counted, depth + 1)}
+            for test, steps in branch_arms(step.branch)]
+    return {"name": step.name, "pad": _pad(depth), "comment": f"when {test_text(branch_arms(step.branch)[0][0])}",
+            "description": step.description.splitlines(), "loop": None, "arms": arms}
+
+
+def _python_condition(context: Context, test: Test) -> str:
+    if test.kind == "failed":
+        variable = error_variable(test.step)
+        return f"{variable} is None" if test.negate else f"{variable} in {tuple(test.codes)!r}"
+    if test.kind == "set":
+        return f"{_python_reference(test.value)} {'==' if test.negate else '!='} ''"
+    return f"{_python_reference(test.value)} {'!=' if test.negate else '=='} {test.text!r}"
+
+
+def _python_loop(context: Context, step: Step, enclosing: tuple[str, ...], counted: set[str], depth: int) -> dict:
     over, item = step.loop.over, item_variable(step.name)
     if isinstance(over, Reference):
         over = _python_reference(over)
     else:
         # Each value as text, as SSM puts it into a StringList's element.
-        pad = _pad(enclosing)
+        pad = _pad(depth)
         over = "[\n" + "".join(f"{pad}    {_python_element(context, value)},\n" for value in over) + pad + "]"
     if step.name in counted:
         head = f"for {index_variable(step.name)}, {item} in enumerate({over}, start=1):"
     else:
         head = f"for {item} in {over}:"
     return {
-        "name": step.name, "pad": _pad(enclosing), "comment": loop_comment(step),
+        "name": step.name, "pad": _pad(depth), "comment": loop_comment(step),
         "description": step.description.splitlines(), "loop": head,
-        "body": _python_steps(context, step.loop.steps, (*enclosing, step.name), counted),
+        "body": _python_steps(context, step.loop.steps, (*enclosing, step.name), counted, depth + 1),
     }
 
 
-def _python_call(context: Context, step: Step, enclosing: tuple[str, ...]) -> dict:
-    pad = _pad(enclosing)
-    # A batch call over a list known only at run time stands inside the test that it is not empty.
+def _python_call(context: Context, step: Step, enclosing: tuple[str, ...], depth: int) -> dict:
+    pad = _pad(depth)
+    # A batch call over a list known only at run time stands inside the test that it is not empty;
+    # a call that expects errors, inside try.
     batch = batch_list(step) if step.batch else None
     batch = _python_reference(batch) if isinstance(batch, Reference) else None
-    call_pad = pad + "    " if batch else pad
+    call_pad = pad + "    " if batch or step.expected_errors else pad
     paged = paging(step)
     request, page_size = paged or (step.request, None)
     # A wait's or a retry's request stands one level deeper, inside the call that repeats it.
@@ -226,6 +252,9 @@ def _python_call(context: Context, step: Step, enclosing: tuple[str, ...]) -> di
         "waiter_config": {"Delay": step.wait.delay_seconds, "MaxAttempts": step.wait.max_attempts} if step.wait else None,
         "retry": (step.retry.max_attempts, tuple(step.retry.errors)) if step.retry else None,
         "batch": batch, "batch_member": step.batch,
+        "expected": {"codes": repr(tuple(step.expected_errors)),
+                     "variable": error_variable(step.name) if step.name in context.tested_calls else None}
+        if step.expected_errors else None,
         "secrets": {
             _secret_key(enclosing, step, output): output_variable(step.name, output.name)
             for output in step.outputs if output.secret

@@ -181,6 +181,9 @@ class Context:
             for reference in leaf_references(leaf)
         ]
         self.globals = {reference.name for reference in references if isinstance(reference, GlobalRef)}
+        # The calls whose expected error a branch tests: the scripts keep the code for it.
+        self.tested_calls = {step.branch.test.step for step in walk(runbook.steps)
+                             if step.branch is not None and step.branch.test.kind == "failed"}
 
     def kind(self, reference) -> str:
         kind = reference_kind(reference, self.inputs, self.outputs)

@@ -21,6 +21,10 @@ output, lists from every page; the outputs select them from ``$.Payload``. The s
 says why, and the document then requires ``AutomationAssumeRole``: Automation runs a script with
 that role's permissions only. ``pysynth.ssm`` reads the script back as the read it makes: the model
 does not change.
+
+Branch steps are laid out flat, their arms after them (``pysynth.render.ssm_branches``): a test of a
+value is an ``aws:branch``, a test of a call's failure the call's ``onFailure``; the read-back checks
+every jump and that ``pysynth.ssm`` reads the branches back as they are.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import yaml
 
 from pysynth import safe_yaml
 from pysynth.model import (
+    BRANCH,
     SSM_MAX_ITERATIONS,
     WAIT_FOR_PROPERTY,
     IndexRef,
@@ -50,6 +55,14 @@ from pysynth.render.lists import paging
 from pysynth.render.names import NAME
 from pysynth.render.prose import plural, records_text
 from pysynth.render.shapes import Context
+from pysynth.render.ssm_branches import (
+    Placed,
+    branch_structure,
+    expected_note,
+    failed_note,
+    laid_out,
+    ssm_condition,
+)
 from pysynth.ssm import (
     CURRENT_ITERATION,
     CURRENT_ITERATOR_VALUE,
@@ -60,9 +73,11 @@ from pysynth.ssm import (
     SCRIPT_HANDLER,
     SCRIPT_RUNTIME,
     DocumentError,
+    parse_document,
     read_every_page_script,
     request_value,
 )
+from pysynth.ssm_branches import END_ACTION, END_DESCRIPTION, END_INPUTS, END_STEP, FAILURE_JUMP, FLOW_KEYS
 
 SSM_OUTPUT_TYPES = ("String", "Integer", "Boolean", "StringList", "StringMap", "MapList")
 SSM_STEP_INPUTS = frozenset(("Service", "Api"))  # aws:executeAwsApi's own inputs, beside the request
@@ -199,7 +214,7 @@ def view(context: Context) -> dict:
             "default": item.default,
         })
     paged = paged_reads(runbook.steps)
-    steps = [_step_view(step, paged) for step in runbook.steps]
+    steps = [_placed_view(item, paged) for item in laid_out(runbook.steps)]
     return {
         "description": runbook.description,
         "assume_role": ssm_reference(InputRef(ASSUME_ROLE)),
@@ -231,6 +246,34 @@ def paged_reads(steps: list[Step]) -> frozenset[str]:
     return frozenset(step.name for step in walk(steps) if paging(step) is not None)
 
 
+def _placed_view(item: Placed, paged: frozenset[str]) -> dict:
+    """A step where the document lists it, with the properties that say where the automation goes on."""
+    if item.step is None:
+        return {"name": END_STEP, "action": END_ACTION, "description": END_DESCRIPTION, "sleep": END_INPUTS,
+                "flow": {}}
+    if item.targets is not None:
+        step = item.step
+        notes = [records_text(step) if step.records else "", step.description]
+        return {
+            "name": step.name, "action": BRANCH, "description": "\n\n".join(note for note in notes if note),
+            "choices": branch_choices(item), "default": item.targets[1], "flow": {},
+        }
+    view = _step_view(item.step, paged)
+    if item.tested_by is not None:
+        failure = item.flow["onFailure"].removeprefix(FAILURE_JUMP)
+        note = failed_note(item.tested_by, failure, item.flow["nextStep"])
+        view["description"] = f"{view['description']}\n\n{note}"
+    elif item.step.expected_errors:
+        view["description"] = f"{view['description']}\n\n{expected_note(item.step.expected_errors)}"
+    return {**view, "flow": item.flow}
+
+
+def branch_choices(item: Placed) -> list[dict]:
+    """An aws:branch's one choice: its test, going on at the first step of the arm it holds for."""
+    test = item.step.branch.test
+    return [{"NextStep": item.targets[0], **ssm_condition(test, ssm_reference(test.value))}]
+
+
 def _step_view(step: Step, paged: frozenset[str]) -> dict:
     if step.loop is not None:
         # A loop step reproduces no call of its own: its records, if any, are said; no "none" note.
@@ -239,7 +282,7 @@ def _step_view(step: Step, paged: frozenset[str]) -> dict:
         return {
             "name": step.name, "action": step.action, "description": "\n\n".join(note for note in notes if note),
             "iterators": ssm_iterators(step.loop.over), "iterator_data_type": ITERATOR_DATA_TYPE,
-            "steps": [_step_view(inner, paged) for inner in step.loop.steps],
+            "steps": [_placed_view(inner, paged) for inner in laid_out(step.loop.steps)],
         }
     view = {
         "name": step.name, "action": step.action, "service": step.service, "api": step.api,
@@ -375,27 +418,44 @@ def read_back(runbook: Runbook, text: str) -> tuple[list[str], object]:
     paged = paged_reads(runbook.steps)
     role = _mapping(parameters.get(ASSUME_ROLE))
     expect(f"parameter {ASSUME_ROLE} default", role.get("default"), None if paged else "")
-    _check_steps(_sequence(document.get("mainSteps")), runbook.steps, (), paged, expect, problems)
+    _check_steps(_sequence(document.get("mainSteps")), laid_out(runbook.steps), (), paged, expect, problems)
+    if not problems and any(step.branch or step.expected_errors for step in walk(runbook.steps)):
+        try:
+            read = parse_document(text, "the SSM document").steps
+        except DocumentError as error:
+            return [f"SSM branches: {error}"], document
+        expect("branches as read back", branch_structure(read), branch_structure(runbook.steps))
     return problems, document
 
 
 def _check_steps(
-    written_steps: list, steps: list[Step], loops: tuple[str, ...], paged: frozenset[str], expect, problems: list[str],
+    written_steps: list, placed: list[Placed], loops: tuple[str, ...], paged: frozenset[str], expect,
+    problems: list[str],
 ) -> None:
-    """The written steps are the model's; a loop's body steps (inside ``loops``) are under its Steps;
-    the reads in ``paged`` are pysynth's script that reads every page."""
+    """The written steps are the model's, laid out with their jumps; a loop's body steps (inside
+    ``loops``) are under its Steps; the reads in ``paged`` are pysynth's script that reads every page."""
     written_steps = [_mapping(step) for step in written_steps]
     within = f" in loop {loops[-1]}" if loops else ""
-    expect(f"step names{within}", [step.get("name") for step in written_steps], [step.name for step in steps])
-    for written, step in zip(written_steps, steps):
+    expect(f"step names{within}", [step.get("name") for step in written_steps],
+           [END_STEP if item.step is None else item.step.name for item in placed])
+    for written, item in zip(written_steps, placed):
         inputs = dict(_mapping(written.get("inputs")))
+        step = item.step
+        name = END_STEP if step is None else step.name
+        expect(f"step {name} jumps", {key: written[key] for key in FLOW_KEYS if key in written}, item.flow)
+        if step is None:
+            expect(f"step {name}", (written.get("action"), inputs), (END_ACTION, END_INPUTS))
+            continue
+        if item.targets is not None:
+            expect(f"step {name} branch", inputs, {"Choices": branch_choices(item), "Default": item.targets[1]})
+            continue
         script = step.name in paged
         expect(f"step {step.name} action", written.get("action"), EXECUTE_SCRIPT if script else step.action)
         if step.loop is not None:
             expect(f"step {step.name} Iterators", inputs.pop("Iterators", None), ssm_iterators(step.loop.over))
             expect(f"step {step.name} IteratorDataType", inputs.pop("IteratorDataType", None), ITERATOR_DATA_TYPE)
-            _check_steps(_sequence(inputs.pop("Steps", None)), step.loop.steps, (*loops, step.name), paged, expect,
-                         problems)
+            _check_steps(_sequence(inputs.pop("Steps", None)), laid_out(step.loop.steps), (*loops, step.name), paged,
+                         expect, problems)
             expect(f"step {step.name} other inputs", inputs, {})
             continue
         if script:

@@ -13,6 +13,7 @@ from botocore.validate import ParamValidator
 
 from pysynth.botomodels import waiter_model
 from pysynth.model import (
+    BRANCH,
     EXECUTE_AWS_API,
     ITERATORS,
     LOOP,
@@ -37,6 +38,7 @@ from pysynth.render.names import (
     NAME,
     SCRIPT_OPTIONS,
     environment_name,
+    error_variable,
     input_variable,
     item_variable,
     option_name,
@@ -55,6 +57,7 @@ from pysynth.render.shapes import (
     value_kind,
     with_placeholders,
 )
+from pysynth.render.validate_branches import branch_problems, end_step_problems, expected_errors_problems
 from pysynth.render.ssm import ASSUME_ROLE, SSM_OUTPUT_TYPES, paged_reads, ssm_step_inputs, ssm_text
 
 # A retried step gives up after this many attempts: a call that keeps failing is no longer waiting
@@ -85,12 +88,39 @@ def _steps_problems(
     point backwards: ``outputs`` are those the steps may read, and a body's own outputs stay in it."""
     problems = []
     outputs = dict(outputs)
-    for step in steps:
+    for position, step in enumerate(steps):
+        if step.action == BRANCH or step.branch is not None:
+            problems += _branch_problems(step, steps[position - 1] if position else None, inputs, outputs, loops, fmt)
+            continue
         if step.action == LOOP or step.loop is not None:
             problems += _loop_problems(step, inputs, outputs, loops, fmt)
         else:
             problems += _step_problems(step, inputs, outputs, loops, fmt)
+        problems += expected_errors_problems(step)
+        following = steps[position + 1] if position + 1 < len(steps) else None
+        if step.expected_errors and (following is None or following.branch is None
+                                     or following.branch.test.step != step.name):
+            continue  # outputs unset after an expected error, with no branch to tell when they are set
         outputs.update({(step.name, output.name): output for output in step.outputs})
+    return problems
+
+
+def _branch_problems(
+    step: Step, before: Step | None, inputs: dict[str, Input], outputs: dict[tuple[str, str], Output],
+    loops: tuple[str, ...], fmt: str,
+) -> list[str]:
+    """A branch and its arms. A failed call's outputs are unset: only the arm that runs when it
+    succeeded reads them, and the steps after the branch never do (they are removed from ``outputs``)."""
+    problems = branch_problems(step, before, inputs, outputs, loops, fmt)
+    if step.branch is None:
+        return problems
+    test = step.branch.test
+    unset = {key: output for key, output in outputs.items() if test.kind == "failed" and key[0] == test.step}
+    for key in unset:
+        del outputs[key]
+    succeeded = step.branch.otherwise if test.kind == "failed" and not test.negate else step.branch.steps
+    for arm in (step.branch.steps, step.branch.otherwise):
+        problems += _steps_problems(arm, inputs, {**outputs, **unset} if arm is succeeded else outputs, loops, fmt)
     return problems
 
 
@@ -118,6 +148,7 @@ def _name_problems(runbook: Runbook, fmt: str) -> list[str]:
             "script variable", [output_variable(step.name, o.name) for step in steps for o in step.outputs]
         )
         problems += _duplicates("script variable", [item_variable(step.name) for step in steps if step.loop])
+        problems += _duplicates("script variable", [error_variable(step.name) for step in steps if step.expected_errors])
         for item in runbook.inputs:
             if option_name(item.name) in SCRIPT_OPTIONS:
                 problems.append(f"input {item.name}: its option {option_name(item.name)} is the script's own")
@@ -373,6 +404,7 @@ def _ssm_problems(runbook: Runbook) -> list[str]:
     for step in walk(runbook.steps):
         for member in ssm_step_inputs(step).intersection(step.request):
             problems.append(f"{step.name}.{member}: the SSM step's own {member} input has this name")
+    problems += end_step_problems(list(walk(runbook.steps)))
     return problems + _ssm_nested_loop_problems(runbook.steps, None) + _ssm_brace_problems(runbook)
 
 

@@ -19,6 +19,11 @@ read, an ``aws:executeAwsApi`` step, which runs through botocore's paginator: th
 rendering writes as that script (``Execution.paged_reads``) read every page, never by executing the
 document's code.
 
+A branch (``branches``) runs the steps of the way its test chooses, then the run goes on after it:
+``pysynth.ssm`` reads the jumps of the document (an ``aws:branch``'s Choices and Default, each arm's
+``nextStep`` or ``isEnd``, a tested call's ``onFailure: step:...`` and ``isCritical: false``) into
+the branch steps of the model, so those jumps are what the runner follows.
+
 Actions plug in through ``actions.ACTIONS``, a registry of handlers keyed by the SSM action name;
 ``values`` holds what steps see (``Execution``) and the conversions, ``progress`` the reporting.
 """
@@ -55,8 +60,11 @@ def execute(runbook: Runbook, execution: Execution, reporter: Reporter) -> dict[
         started = time.monotonic()
         result = action.run(step, scope)
         scope.outputs.update({(step.name, name): value for name, value in result.outputs.items()})
-        missing = [value.reason for value in result.outputs.values() if isinstance(value, Missing)]
-        reporter.finished(step, time.monotonic() - started, missing)
+        # A call that failed as the runbook expects has no outputs: its outcome is said, not warned of.
+        expected = scope.errors.get(step.name) if step.expected_errors else None
+        missing = [] if expected else [value.reason for value in result.outputs.values() if isinstance(value, Missing)]
+        outcome = f"failed with {expected}, which the runbook expects" if expected else ""
+        reporter.finished(step, time.monotonic() - started, missing, outcome)
         return result
 
     def run_steps(steps: list[Step], scope: Execution, iteration: str) -> list[dict]:

@@ -1,9 +1,11 @@
 """The SSM actions the runner runs, in a registry keyed by the action name (``ACTIONS``).
 
 A handler checks a step before the run, plans it, and runs it; what it returns may name the step to
-go to next, so that branches can join without changing the runner. ``aws:loop`` runs its body once
-per element of its list through the runner's own way of going through steps
-(``Execution.steps_runner``), so its body's steps show their progress and fail as other steps do.
+go to next. ``aws:loop`` runs its body once per element of its list, and ``aws:branch``
+(``branches``) the steps of the way it chooses, through the runner's own way of going through steps
+(``Execution.steps_runner``), so their steps show their progress and fail as other steps do. A call
+that fails with an error it expects succeeds: its outputs are unset and the branch after it tests
+the code.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pysynth.botomodels import starting_tokens
-from pysynth.model import EXECUTE_AWS_API, LOOP, SSM_MAX_ITERATIONS, WAIT_FOR_PROPERTY, Step
+from pysynth.model import BRANCH, EXECUTE_AWS_API, LOOP, SSM_MAX_ITERATIONS, WAIT_FOR_PROPERTY, Step
 from pysynth.paths import Every, Keep, parse_selector, value_at
 from pysynth.render import SSM_OUTPUT_TYPES, known_operation
 from pysynth.render.ssm import loop_list_text
+from pysynth.runner.branches import BranchStep
 from pysynth.runner.values import (
+    CallFailed,
     Execution,
     Missing,
     StepError,
@@ -81,10 +85,19 @@ class ExecuteAwsApi:
         return {"service": step.service, "api": step.api, "request": shown}
 
     def run(self, step: Step, execution: Execution) -> StepResult:
-        if step.name in execution.paged_reads:
-            pages = _call_with_attempts(step, execution, every_page=True)
-        else:
-            pages = [_call_with_attempts(step, execution)]
+        try:
+            if step.name in execution.paged_reads:
+                pages = _call_with_attempts(step, execution, every_page=True)
+            else:
+                pages = [_call_with_attempts(step, execution)]
+        except CallFailed as error:
+            if error.code not in step.expected_errors:
+                raise
+            # An outcome, not a failure (a branch after the call may test it); nothing reads its outputs then.
+            execution.errors[step.name] = error.code
+            return StepResult({output.name: Missing(f"step {step.name} failed with {error.code}, which the "
+                                                    "runbook expects") for output in step.outputs})
+        execution.errors.pop(step.name, None)
         outputs = {}
         for output in step.outputs:
             keys = parse_selector(output.selector)
@@ -152,7 +165,7 @@ def _call_with_attempts(step: Step, execution: Execution, every_page: bool = Fal
         except ClientError as error:
             details = error.response.get("Error", {})
             if attempt == attempts:
-                raise StepError(f"{details.get('Code', 'error')}: {details.get('Message', error)}") from None
+                raise CallFailed(details.get("Code", "error"), details.get("Message", str(error))) from None
         except BotoCoreError as error:
             raise StepError(str(error)) from None
         time.sleep(delay or min(2 * attempt, 20))
@@ -218,9 +231,10 @@ class ForEachLoop:
         return elements
 
 
-# The actions the runner runs. Others (aws:branch…) are named before anything runs.
+# The actions the runner runs. Others are named before anything runs.
 ACTIONS: dict[str, Action] = {
     EXECUTE_AWS_API: ExecuteAwsApi(), WAIT_FOR_PROPERTY: WaitForAwsResourceProperty(), LOOP: ForEachLoop(),
+    BRANCH: BranchStep(),
 }
 
 

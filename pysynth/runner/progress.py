@@ -17,7 +17,7 @@ class Reporter(Protocol):
 
     def started(self, position: int, total: int, step: Step, call: str, iteration: str) -> None: ...
 
-    def finished(self, step: Step, seconds: float, missing: list[str]) -> None: ...
+    def finished(self, step: Step, seconds: float, missing: list[str], outcome: str = "") -> None: ...
 
 
 class ConsoleReporter:
@@ -55,11 +55,12 @@ class ConsoleReporter:
         else:
             self.bar.update(self.task, description=label, completed=position - 1)
 
-    def finished(self, step: Step, seconds: float, missing: list[str]) -> None:
+    def finished(self, step: Step, seconds: float, missing: list[str], outcome: str = "") -> None:
+        """``outcome``: what became of a call beyond succeeding (an error the runbook expects)."""
         label, own_step = self.labels[step.name]
         if own_step:
             self.bar.advance(self.task)
         timing = "" if self.planning else f" ({seconds:.2f} s)"
-        self.console.print(Text(f"{self.verb} {label}{timing}"))
+        self.console.print(Text(f"{self.verb} {label}{timing}" + (f": {outcome}" if outcome else "")))
         for reason in missing:
             self.console.print(Text(f"warning: {reason}; a step that uses this output will fail", style="yellow"))

@@ -39,6 +39,14 @@ class StepError(Exception):
     """Raised by an action handler: why its step failed. The runner adds which step."""
 
 
+class CallFailed(StepError):
+    """The service answered a step's call with an error: its ``code`` (``NoSuchEntity``)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
 @dataclass(frozen=True, slots=True)
 class Unknown:
     """A value the runner does not know while planning, or will not show: printed as ``label``."""
@@ -83,9 +91,9 @@ StepsRunner = Callable[[list[Step], "Execution", str], list[dict]]
 
 @dataclass(slots=True)
 class Execution:
-    """What steps see: input values, ``global:`` values, earlier steps' outputs, the element and
-    number of each loop they run in and, unless planning, the AWS session; and which reads read
-    every page. While planning, values not known yet are ``Unknown``."""
+    """What steps see: input values, ``global:`` values, earlier steps' outputs and expected errors,
+    the element and number of each loop they run in and, unless planning, the AWS session; and which
+    reads read every page. While planning, values not known yet are ``Unknown``."""
 
     inputs: dict[str, object]
     secrets: frozenset[str]
@@ -93,6 +101,8 @@ class Execution:
     aws: Aws | None  # None: planning (--dry-run), no AWS call may be made
     outputs: dict[tuple[str, str], object] = field(default_factory=dict)
     iterations: dict[str, tuple[object, object]] = field(default_factory=dict)  # loop -> (element, number)
+    # The error code each call that expects errors answered with, when it failed with one.
+    errors: dict[str, str] = field(default_factory=dict)
     # The reads SSM runs as pysynth's script that reads every page (pysynth.render.ssm.paged_reads).
     paged_reads: frozenset[str] = frozenset()
     steps_runner: StepsRunner | None = None  # set by execute and plan: how a loop runs its body
@@ -100,7 +110,8 @@ class Execution:
     def iteration(self, loop: str, element: object, number: object) -> Execution:
         """What a loop's body sees in one iteration: the element and its number besides what the
         loop sees; outputs the body adds stay in the iteration."""
-        return replace(self, outputs=dict(self.outputs), iterations={**self.iterations, loop: (element, number)})
+        return replace(self, outputs=dict(self.outputs), errors=dict(self.errors),
+                       iterations={**self.iterations, loop: (element, number)})
 
     def value(self, reference, shown: bool) -> object:
         """The value of ``reference``; ``shown``: as printed, with secrets hidden."""
