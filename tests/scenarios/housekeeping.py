@@ -5,6 +5,8 @@ import argparse
 
 import boto3
 
+from scenario_noise import stray_work, with_typo_first
+
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
 
 
@@ -13,6 +15,7 @@ def main() -> None:
     parser.add_argument("--endpoint-url")
     parser.add_argument("--user", required=True)
     parser.add_argument("--groups", nargs="+", required=True)
+    parser.add_argument("--noise", action="store_true", help="Also do what a person's session holds besides the task.")
     args = parser.parse_args()
 
     s3 = boto3.client("s3", endpoint_url=args.endpoint_url)
@@ -24,7 +27,11 @@ def main() -> None:
         iam.get_user(UserName=args.user)
     except iam.exceptions.NoSuchEntityException:
         iam.create_user(UserName=args.user)
-    for group in args.groups:
+    if args.noise:
+        stray_work(args.endpoint_url)
+        with_typo_first(iam.add_user_to_group, {"GroupName": args.groups[0] + "-typo"},
+                        UserName=args.user, GroupName=args.groups[0])
+    for group in args.groups[1 if args.noise else 0:]:
         iam.add_user_to_group(UserName=args.user, GroupName=group)
 
 

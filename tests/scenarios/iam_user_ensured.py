@@ -6,6 +6,8 @@ import argparse
 
 import boto3
 
+from scenario_noise import stray_work, with_typo_first
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -17,19 +19,15 @@ def main() -> None:
 
     iam = boto3.client("iam", endpoint_url=args.endpoint_url)
     if args.noise:
-        iam.list_groups()
-        queue = boto3.client("sqs", endpoint_url=args.endpoint_url).create_queue(QueueName="scratch-queue")["QueueUrl"]
-        boto3.client("sqs", endpoint_url=args.endpoint_url).delete_queue(QueueUrl=queue)
+        stray_work(args.endpoint_url)
     try:
         iam.get_user(UserName=args.user)
     except iam.exceptions.NoSuchEntityException:
         iam.create_user(UserName=args.user)
     if args.noise:
-        try:
-            iam.add_user_to_group(UserName=args.user, GroupName=args.group + "-typo")
-        except iam.exceptions.NoSuchEntityException:
-            pass
-    iam.add_user_to_group(UserName=args.user, GroupName=args.group)
+        with_typo_first(iam.add_user_to_group, {"GroupName": args.group + "-typo"}, UserName=args.user, GroupName=args.group)
+    else:
+        iam.add_user_to_group(UserName=args.user, GroupName=args.group)
 
 
 if __name__ == "__main__":
