@@ -143,6 +143,13 @@ def test_compare_and_objectives_choose_between_generalizations(tmp_path):
     arms = next(step for step in other.steps if step.action == BRANCH).branch
     assert [step.api for step in arms.steps] == ["CreateUser", "AddUserToGroup"]
     assert [step.api for step in arms.otherwise] == ["AddUserToGroup"]
+    # Every alternative is a whole runbook: each output reference names an output its step declares.
+    for runbook in synthesize_demonstrations(demos, models=5).runbooks:
+        declared = {(step.name, output.name) for step in walk(runbook.steps) for output in step.outputs}
+        for step in walk(runbook.steps):
+            for value in step.request.values():
+                if isinstance(value, OutputRef):
+                    assert (value.step, value.output) in declared
     # An objectives file that puts output references before inputs picks that alternative.
     objectives = tmp_path / "references-first.lp"
     objectives.write_text("priority(input_references,20).\npriority(inputs,14).\npriority(branches,13).\n"

@@ -75,11 +75,11 @@ def test_worked_example_reads_the_name_from_the_step_not_a_second_input():
 def test_worked_example_costs_are_aligned_with_the_objectives():
     outcome = solve(instance("worked-example"))
     assert outcome.objectives == [
-        "unhandled_failures", "unwaited_polls", "listed_positions", "uncopied_structures", "inputs", "steps", "loops",
-        "input_references", "later_sources", "stale_literals", "condition_choice", "derived_literals", "loop_choice",
-        "waiter_choice", "log_order",
+        "unhandled_failures", "unwaited_polls", "listed_positions", "uncopied_structures", "inputs", "branches",
+        "steps", "loops", "input_references", "later_sources", "stale_literals", "branch_tests", "condition_choice",
+        "derived_literals", "loop_choice", "waiter_choice", "log_order",
     ]
-    assert outcome.answers[0].cost == [0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert outcome.answers[0].cost == [0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     assert outcome.violations == [] and outcome.answers[0].violations == []
     assert set(outcome.stats) >= {"atoms", "rules", "ground_seconds", "solve_seconds", "models"}
     assert outcome.warnings == []  # the shipped files draw no remark from clingo

@@ -72,10 +72,18 @@ class RunbookBuilder(LoopSteps, BranchSteps):
         self.outputs_by_call: dict[int, list] = defaultdict(list)
         for output in session.outputs:
             self.outputs_by_call[output.call].append(output)
+        # Several demonstrations: an output of a step that stands for another demonstration's is
+        # that step's output at the same place (asp/demos.lp: program_output).
+        self.program_outputs: dict[int, int] = {}
+        if session.alignment is not None:
+            for output_id, paired in session.alignment.output_pairs:
+                output = self.outputs_by_id.get(output_id)
+                if output is not None and self.outputs_by_id[paired].call == answer.matches.get(output.call):
+                    self.program_outputs[output_id] = paired
         self.used_outputs: dict[int, set[int]] = defaultdict(set)
         for binding in answer.bindings.values():
             if binding.kind == "output":
-                output = self.outputs_by_id[binding.output]
+                output = self.outputs_by_id[self.program_outputs.get(binding.output, binding.output)]
                 self.used_outputs[output.call].add(output.id)
         self.output_names = self._name_outputs()
         # Response values a branch tests: call -> path -> output name.
@@ -293,7 +301,7 @@ class RunbookBuilder(LoopSteps, BranchSteps):
             return ItemRef(self.loop_names[self.gathered_keys[slot.id]])
         binding = self.answer.bindings[slot.id]
         if binding.kind == "output":
-            step, name = self.output_names[binding.output]
+            step, name = self.output_names[self.program_outputs.get(binding.output, binding.output)]
             return OutputRef(step, name)
         if binding.kind in ("input", "secret"):
             return InputRef(self.input_names[slot.value_id])
