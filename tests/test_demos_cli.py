@@ -204,3 +204,20 @@ def test_several_demonstrations_from_two_logs_or_one_log_split_are_the_same_to_t
     assert run_cli("compare", "-n", "1", "--split", "idle=5m", both).stdout == compared.stdout
     # One log, no split: one demonstration, so no branch (carol's calls and dave's follow in a row).
     assert re.search(r"cost: branches +│ 0 ", run_cli("compare", "-n", "1", both).stdout)
+
+
+def test_a_runbook_synthesized_from_a_split_log_is_certified_against_the_same_split(tmp_path, monkeypatch):
+    from demo_logs import user_ensured
+
+    monkeypatch.chdir(tmp_path)
+    write_log(tmp_path / "both.json", user_ensured("carol", "dev", exists=False)
+              + user_ensured("dave", "ops", exists=True, start=1000))
+    synthesized = run_cli("synth", "--split", "idle=5m", "both.json", "-o", "runbook.yaml")
+    assert synthesized.code == 0, synthesized.stderr
+    # carol did not exist and dave did: CreateUser runs only where GetUser fails.
+    assert 'onFailure: "step:CreateUser"' in (tmp_path / "runbook.yaml").read_text()
+    certified = run_cli("verify", "runbook.yaml", "--split", "idle=5m", "both.json")
+    assert certified.code == 0, certified.stderr
+    assert "of 2 demonstrations" in certified.stderr
+    # Read as one demonstration, the log runs the task twice in a row: the runbook does it once.
+    assert run_cli("verify", "runbook.yaml", "both.json").code == 5
