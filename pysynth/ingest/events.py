@@ -259,7 +259,11 @@ class EventBuilder:
         if identity.__class__ is not dict:
             return NO_PRINCIPAL
         get = identity.get
-        key = (get("type"), get("arn"), get("userName"), get("accessKeyId"), _session_created(identity))
+        # The session's creation time looked up in place: this runs for every record read.
+        context = get("sessionContext")
+        attributes = context.get("attributes") if context.__class__ is dict else None
+        created = attributes.get("creationDate") if attributes.__class__ is dict else None
+        key = (get("type"), get("arn"), get("userName"), get("accessKeyId"), created)
         try:
             return self._principals[key]
         except KeyError:
