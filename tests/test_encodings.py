@@ -305,7 +305,8 @@ def test_no_open_ingress_refuses_an_open_range_and_names_the_call():
 def test_all_shipped_policies_together_on_a_compliant_runbook():
     every = sorted(Path(str(asp_root() / "policies")).glob("*.lp"))
     assert [path.stem for path in every] == [
-        "names-from-inputs", "no-admin-policies", "no-open-ingress", "no-unfiltered-bucket-loops", "tags-as-inputs",
+        "guarded-deletes", "names-from-inputs", "no-admin-policies", "no-open-ingress", "no-unfiltered-bucket-loops",
+        "tags-as-inputs",
     ]
     assert solve(instance("hidden"), policies=every).satisfiable
 

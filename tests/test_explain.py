@@ -33,7 +33,7 @@ def section(lines: list[str], title: str) -> list[str]:
 def test_every_step_names_its_record_and_every_value_its_reason():
     lines = explain("--principal", "alice", ONBOARDING)
     assert lines[0].startswith("The runbook is proven optimal under the objectives, highest priority first: ")
-    assert "inputs 3, steps 5, loops 0, input_references 0, later_sources 0" in lines[0]
+    assert "inputs 3, branches 0, steps 5, loops 0, input_references 0, later_sources 0" in lines[0]
     create_user = section(lines, "Step CreateUser: iam CreateUser")
     assert create_user[1].startswith(f"  It reproduces {ONBOARDING} record 2 (00000000-0000-0000-0000-000000002003")
     assert create_user[2:4] == [

@@ -477,12 +477,15 @@ def test_scenario_record_synth_verify_rerun(scenario, moto_server, record, aws, 
 
 
 def test_at_least_ten_scenarios_each_with_a_script():
+    from test_demo_scenarios import SCENARIO_LIST as DEMO_SCENARIOS
     from test_loop_scenarios import SCENARIO_LIST as LOOP_SCENARIOS
 
-    scripts = {path.stem for path in SCENARIOS.glob("*.py")}
+    # scenario_noise is the scripts' shared noise (--noise), not a scenario.
+    scripts = {path.stem for path in SCENARIOS.glob("*.py")} - {"scenario_noise"}
     assert len(SCENARIO_LIST) >= 10
-    # Every script is a scenario here, or a loop scenario (tests/test_loop_scenarios.py).
-    assert {scenario.script for scenario in [*SCENARIO_LIST, *LOOP_SCENARIOS]} == scripts
+    # Every script is a scenario here, a loop scenario (tests/test_loop_scenarios.py) or one of
+    # several demonstrations (tests/test_demo_scenarios.py).
+    assert {scenario.script for scenario in [*SCENARIO_LIST, *LOOP_SCENARIOS, *DEMO_SCENARIOS]} == scripts
 
 
 # --------------------------------------------------------------------------- the recorder itself
