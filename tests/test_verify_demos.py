@@ -17,6 +17,8 @@ from pysynth.ingest.select import Selection, ingest
 from pysynth.model import (
     BRANCH, Branch, Input, InputRef, Output, OutputRef, RecordRef, Runbook, Step, Test,
 )
+from pysynth.render import render
+from pysynth.ssm import parse_document
 from pysynth.synth import synthesize_demonstrations
 from pysynth.verify import check_synthesized, matches_table, verify
 
@@ -351,6 +353,17 @@ def test_synthesis_from_several_demonstrations_is_certified_against_each(tmp_pat
     demonstrations = lead_scenarios(tmp_path)[scenario]
     runbook = synthesize_demonstrations(demonstrations).runbooks[0]
     assert messages(check_synthesized(runbook, demonstrations)) == []
+    # What verify reads from a file: the SSM document, its branches read back.
+    assert messages(verify(parse_document(render(runbook, "ssm"), "x"), demonstrations)) == []
+
+
+def test_a_hand_edited_branch_choice_is_caught(tmp_path):
+    demonstrations = lead_scenarios(tmp_path)["state"]
+    text = render(synthesize_demonstrations(demonstrations).runbooks[0], "ssm")
+    edited = parse_document(text.replace('StringEquals: "running"', 'StringEquals: "pending"'), "x")
+    problems = verify(edited, demonstrations).problems
+    assert [(problem.kind, problem.demonstration) for problem in problems] == [("missing-call", "demo-1.json")]
+    assert "demo-1.json record 1" in problems[0].message and "ec2 StopInstances" in problems[0].message
 
 
 def test_a_create_that_may_find_its_user_existing_must_expect_that(tmp_path):
