@@ -15,7 +15,7 @@ from conftest import make_record, write_log
 from pysynth.demos import Demonstration
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import (
-    BRANCH, Branch, Input, InputRef, Output, OutputRef, RecordRef, Runbook, Step, Test,
+    BRANCH, LOOP, Branch, Input, InputRef, ItemRef, Loop, Output, OutputRef, RecordRef, Runbook, Step, Test,
 )
 from pysynth.render import render
 from pysynth.ssm import parse_document
@@ -326,6 +326,37 @@ def test_an_equals_test_cannot_be_checked_against_a_cloudtrail_read():
         "cannot be checked: trail-1.json record 0 (2024-03-05T10:00:00Z) (DescribeInstances) has no response in the "
         "log: CloudTrail logs none for reads; record the session with `pysynth record` to test what it answered; "
         "1 call of its arms left unchecked")
+
+
+# --------------------------------------------------------------------------- a loop over a list input
+
+def members_runbook() -> Runbook:
+    body = Step("AddUserToGroup", "iam", "AddUserToGroup", {"UserName": ItemRef("EachUser"), "GroupName": "devs"})
+    loop = Step("EachUser", "", "", {}, action=LOOP, loop=Loop(InputRef("UserNames"), [body], 3))
+    return Runbook("Add users to devs.", [Input("UserNames", "StringList", "The users.", default=["bob", "carol", "erin"])],
+                   [loop])
+
+
+def members(name: str, users: list[str], group: str = "devs") -> Demonstration:
+    return demonstration(name, [make_record("AddUserToGroup", time=at(second), request={"userName": user, "groupName": group})
+                                for second, user in enumerate(users)])
+
+
+def test_a_loop_walks_the_list_each_demonstration_gave():
+    demonstrations = [members("trail-1.json", ["bob", "carol", "erin"]), members("trail-2.json", ["dave", "frank"])]
+    verdict = verify(members_runbook(), demonstrations)
+    assert messages(verdict) == []
+    assert verdict.iterations == {"EachUser": [3, 2]}
+    # Alone, the second demonstration is held to the list's default, as verify always did.
+    assert [problem.kind for problem in verify(members_runbook(), demonstrations[1:]).problems] == [
+        "iteration-count", "value-differs"]
+
+
+def test_a_loop_whose_calls_do_not_fit_its_body_is_rejected():
+    demonstrations = [members("trail-1.json", ["bob", "carol", "erin"]), members("trail-2.json", ["dave"], "ops")]
+    problems = verify(members_runbook(), demonstrations).problems
+    assert problems and {problem.demonstration for problem in problems} == {"trail-2.json"}
+    assert any('has "ops", the runbook gives "devs"' in problem.message for problem in problems)
 
 
 # --------------------------------------------------------------------------- synthesized from several
