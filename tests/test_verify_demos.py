@@ -15,8 +15,10 @@ from conftest import make_record, write_log
 from pysynth.demos import Demonstration
 from pysynth.ingest.select import Selection, ingest
 from pysynth.model import (
-    BRANCH, Branch, Input, InputRef, Output, OutputRef, RecordRef, Runbook, Step, Test,
+    BRANCH, LOOP, Branch, Input, InputRef, ItemRef, Loop, Output, OutputRef, RecordRef, Runbook, Step, Test,
 )
+from pysynth.render import render
+from pysynth.ssm import parse_document
 from pysynth.synth import synthesize_demonstrations
 from pysynth.verify import check_synthesized, matches_table, verify
 
@@ -326,6 +328,37 @@ def test_an_equals_test_cannot_be_checked_against_a_cloudtrail_read():
         "1 call of its arms left unchecked")
 
 
+# --------------------------------------------------------------------------- a loop over a list input
+
+def members_runbook() -> Runbook:
+    body = Step("AddUserToGroup", "iam", "AddUserToGroup", {"UserName": ItemRef("EachUser"), "GroupName": "devs"})
+    loop = Step("EachUser", "", "", {}, action=LOOP, loop=Loop(InputRef("UserNames"), [body], 3))
+    return Runbook("Add users to devs.", [Input("UserNames", "StringList", "The users.", default=["bob", "carol", "erin"])],
+                   [loop])
+
+
+def members(name: str, users: list[str], group: str = "devs") -> Demonstration:
+    return demonstration(name, [make_record("AddUserToGroup", time=at(second), request={"userName": user, "groupName": group})
+                                for second, user in enumerate(users)])
+
+
+def test_a_loop_walks_the_list_each_demonstration_gave():
+    demonstrations = [members("trail-1.json", ["bob", "carol", "erin"]), members("trail-2.json", ["dave", "frank"])]
+    verdict = verify(members_runbook(), demonstrations)
+    assert messages(verdict) == []
+    assert verdict.iterations == {"EachUser": [3, 2]}
+    # Alone, the second demonstration is held to the list's default, as verify always did.
+    assert [problem.kind for problem in verify(members_runbook(), demonstrations[1:]).problems] == [
+        "iteration-count", "value-differs"]
+
+
+def test_a_loop_whose_calls_do_not_fit_its_body_is_rejected():
+    demonstrations = [members("trail-1.json", ["bob", "carol", "erin"]), members("trail-2.json", ["dave"], "ops")]
+    problems = verify(members_runbook(), demonstrations).problems
+    assert problems and {problem.demonstration for problem in problems} == {"trail-2.json"}
+    assert any('has "ops", the runbook gives "devs"' in problem.message for problem in problems)
+
+
 # --------------------------------------------------------------------------- synthesized from several
 
 def lead_scenarios(directory) -> dict:
@@ -351,6 +384,17 @@ def test_synthesis_from_several_demonstrations_is_certified_against_each(tmp_pat
     demonstrations = lead_scenarios(tmp_path)[scenario]
     runbook = synthesize_demonstrations(demonstrations).runbooks[0]
     assert messages(check_synthesized(runbook, demonstrations)) == []
+    # What verify reads from a file: the SSM document, its branches read back.
+    assert messages(verify(parse_document(render(runbook, "ssm"), "x"), demonstrations)) == []
+
+
+def test_a_hand_edited_branch_choice_is_caught(tmp_path):
+    demonstrations = lead_scenarios(tmp_path)["state"]
+    text = render(synthesize_demonstrations(demonstrations).runbooks[0], "ssm")
+    edited = parse_document(text.replace('StringEquals: "running"', 'StringEquals: "pending"'), "x")
+    problems = verify(edited, demonstrations).problems
+    assert [(problem.kind, problem.demonstration) for problem in problems] == [("missing-call", "demo-1.json")]
+    assert "demo-1.json record 1" in problems[0].message and "ec2 StopInstances" in problems[0].message
 
 
 def test_a_create_that_may_find_its_user_existing_must_expect_that(tmp_path):

@@ -74,8 +74,8 @@ def check_synthesized(runbook: Runbook, demonstrations: list[Demonstration], *, 
     records its description names: a step in a loop's body, those of its first iteration; a loop
     step, those its body makes in all its iterations) and that each loop runs as many iterations as
     it claims the log shows (the first time it runs, inside an enclosing loop). A step's records
-    are calls of one demonstration (the first that makes the step's calls): it is held to what it
-    makes there; a step that claims none must make none anywhere."""
+    are calls of one demonstration (the one that holds them): it is held to what it makes there; a
+    step that claims none must make none in any."""
     verdicts, own = _verdicts(runbook, demonstrations, require_waits, require_retries)
     verdict = _merged(demonstrations, verdicts, own)
     holder = {(event.file, event.index): number for number, demonstration in enumerate(demonstrations)

@@ -25,7 +25,7 @@ from pysynth.ingest.normalize import Normalizer
 from pysynth.model import (
     GLOBALS, GlobalRef, IndexRef, InputRef, ItemRef, OutputRef, Runbook, Step, Template, used_values, walk,
 )
-from pysynth.paths import path_text, value_at
+from pysynth.paths import path_text
 from pysynth.verify import batches, branches, checks, leftovers, loops
 from pysynth.verify.inputs import InputValues
 from pysynth.verify.instances import Frame, Instance, Scopes
@@ -169,18 +169,15 @@ class Replay:
 
     def elements(self, instance: Instance) -> list | Unknown:
         """The list a loop step's instance walks: its list of values, each resolved as a request's
-        values are (an input's default, the matched producing call's response…), its input's
-        default, or the list output in the logged response of the call its step made."""
+        values are (an input's value, the matched producing call's response…), its input's value
+        (``inputs``), or the list output in the logged response of the call its step made."""
         over = instance.step.loop.over
         if isinstance(over, list):
             return self.listed(instance, over)
         if (instance.step.name, over) in self.bad_references:
             return Unknown("reported", reported=True)
         if isinstance(over, InputRef):
-            if self.input_values.inferred and not self.inputs[over.name].secret:
-                return self.input_values.bound.setdefault(over.name, self.demonstrated_elements(instance))
-            default = self.inputs[over.name].default
-            return default if isinstance(default, list) else Unknown(f"input {over.name} has no list as its default")
+            return self.input_values.walked(self, instance)
         number = self.matched.get(self.scopes.producer_key(instance, over.step))
         if number is None:
             return Unknown(f"step {over.step} reproduces no record")
@@ -194,28 +191,6 @@ class Replay:
         if not isinstance(value, list):
             return Unknown(f"the response of {record_text(event)} has no list at {output.path}")
         return value
-
-    def demonstrated_elements(self, instance: Instance) -> list:
-        """The input list a loop walks as this demonstration gave it: the element each call of its
-        body's first step shows where the step has the loop's element, over the first run of the
-        body's operations after the calls matched so far."""
-        loop = instance.step.loop
-        first = next((step for step in loop.steps if step.action in API_ACTIONS), None)
-        if first is None:
-            return []
-        place = next((keys for keys, value in _leaves(first.request) if value == ItemRef(instance.step.name)), None)
-        operations = {(step.service, step.api) for step in walk(loop.steps) if step.action in API_ACTIONS}
-        elements = []
-        for number in range(max(self.taken, default=-1) + 1, len(self.calls)):
-            event = self.calls[number]
-            operation = (event.call.service, event.call.operation)
-            if operation not in operations:
-                if event.read_only or not elements:
-                    continue  # the run starts at the body's first call after the matched ones
-                break
-            if operation == (first.service, first.api) and place is not None:
-                elements.append(text_of(value_at(self.expected[number], list(place))))
-        return elements
 
     def listed(self, instance: Instance, values: list) -> list | Unknown:
         """A loop's list of values, each as text (an element of a StringList); Unknown naming the
@@ -477,14 +452,3 @@ class Replay:
         matches = [(step.name, records.get(step.name, [])) for step in walk(self.runbook.steps)]
         return Verdict(matches, loops.collapsed(self.problems), first, dict(iterations), dict(self.arms))
 
-
-def _leaves(node: object, keys: tuple = ()):
-    """(keys, leaf) of every leaf of a request tree."""
-    if isinstance(node, dict):
-        for key, child in node.items():
-            yield from _leaves(child, keys + (key,))
-    elif isinstance(node, list):
-        for index, child in enumerate(node):
-            yield from _leaves(child, keys + (index,))
-    else:
-        yield keys, node
