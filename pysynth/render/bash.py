@@ -112,11 +112,14 @@ def _bash_variable(reference) -> str:
     return GLOBAL_VARIABLES[reference.name]
 
 
-def _bash_json(context: Context, value: object, shape: Shape | None, indent: str = "") -> str:
+def _bash_json(
+    context: Context, value: object, shape: Shape | None, indent: str = "", unset_when: dict | None = None,
+) -> str:
     """A shell word that expands to ``value`` as pretty JSON: literal JSON single-quoted, runtime
     strings through ``json_escape``, runtime JSON values (numbers, booleans, lists) as they are.
     ``shape`` None places each reference as its own kind (the outputs summary); ``indent`` starts
-    each line after the first (the script's indentation inside loops)."""
+    each line after the first (the script's indentation inside loops); ``unset_when`` maps a text
+    output to the error variable that, when set, makes it null (its call failed as expected)."""
     chunks: list[tuple[bool, str]] = []  # (is shell code, text)
 
     def literal(text: str) -> None:
@@ -151,6 +154,8 @@ def _bash_json(context: Context, value: object, shape: Shape | None, indent: str
             literal('"')
             file_text(value)
             literal('"')
+        elif isinstance(value, Reference) and value in (unset_when or {}):
+            chunks.append((True, f'"$(json_text_or_null "${_bash_variable(value)}" "${unset_when[value]}")"'))
         elif isinstance(value, Reference):
             kind = context.kind(value)
             if (position_kind(shape) if shape is not None else kind) == "string":
@@ -244,10 +249,14 @@ def view(context: Context) -> dict:
     summary = {
         f"{s.name}.{o.name}": OutputRef(s.name, o.name) for s in runbook.steps for o in s.outputs if not o.secret
     }
+    # A text output of a call that failed as expected is printed as null, as the other renderings do.
+    unset_when = {OutputRef(s.name, o.name): error_variable(s.name) for s in runbook.steps if s.expected_errors
+                  for o in s.outputs if not o.secret and value_kind(o.type) == "string"}
     steps = _bash_steps(context, run, (), counted_loops(run), 0)
     return {
         "description": printable(runbook.description), "inputs": inputs, "steps": steps,
-        "globals": context.globals, "outputs": _bash_json(context, summary, None),
+        "globals": context.globals, "outputs": _bash_json(context, summary, None, unset_when=unset_when),
+        "nullable_outputs": bool(unset_when),
         "endpoint_variable": ENDPOINT_VARIABLE, "secrets_option": SECRETS_OPTION,
         "creates_secrets": any(output.secret for step in calls for output in step.outputs),
         "files_as_text": bool(as_text),
@@ -346,7 +355,10 @@ def _bash_step(context: Context, step: Step, enclosing: tuple[str, ...], depth: 
         "waiter": xform_name(step.wait.waiter, "-") if step.wait else None,
         "retry": step.retry is not None,
         "call": _bash_call(step),
-        "error_variable": error_variable(step.name) if step.name in context.tested_calls else None,
+        # The error code is kept for a branch that tests it, and for the outputs printed at the end.
+        "error_variable": error_variable(step.name) if step.name in context.tested_calls or (
+            step.expected_errors and not depth
+            and any(not output.secret and value_kind(output.type) == "string" for output in step.outputs)) else None,
         # Where the call failed as expected it answered nothing: the outputs read as empty texts, then
         # are unset, null where the script holds JSON.
         "no_outputs": shell_quote(json.dumps([""] * len(step.outputs))) if step.expected_errors else None,
