@@ -190,7 +190,6 @@ class Test:
       ``NoSuchEntity``, ``404``, ``DryRunOperation``);
     - ``"equals"``: ``value`` (an OutputRef, or an InputRef) is the text ``text``
       (``{{ DescribeInstances.State }}`` is ``running``);
-    - ``"empty"``: the list output ``value`` holds no element;
     - ``"set"``: the input ``value`` was given (it is not empty).
 
     ``negate`` turns the test round (``failed`` negated: the step succeeded)."""
