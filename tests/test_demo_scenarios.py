@@ -18,7 +18,7 @@ import pytest
 
 from conftest import run_cli
 from moto_server import moto_server  # noqa: F401 - the module's fixture
-from test_loop_scenarios import SCENARIOS, aws, filled, option_arguments, parameter_arguments, reset, run  # noqa: F401
+from test_loop_scenarios import SCENARIOS, assert_reruns_alike, aws, filled, reset  # noqa: F401
 
 BRANCH = "aws:branch"
 LOOP = "aws:loop"
@@ -186,21 +186,5 @@ def test_two_demonstrations_make_a_runbook_that_reruns_like_its_script(scenario,
     result = run_cli("verify", str(renderings["ssm"]), *demos)
     assert result.code == 0, result.stdout + result.stderr
 
-    states = {}
-    runs = {
-        "script": lambda env: script + filled(scenario.phases["rerun"], env),
-        "python": lambda env: [sys.executable, str(renderings["python"]), "--endpoint-url", moto_server,
-                               *option_arguments(scenario.inputs, env)],
-        "bash": lambda env: ["bash", str(renderings["bash"]), "--endpoint-url", moto_server,
-                             *option_arguments(scenario.inputs, env)],
-        "ssm": lambda env: [sys.executable, "-m", "pysynth", "run", str(renderings["ssm"]), "--endpoint-url", moto_server,
-                            *parameter_arguments(scenario.inputs, env)],
-    }
-    for name, command in runs.items():
-        reset(moto_server)
-        environment = scenario.environment(aws, "rerun")
-        run(command(environment))
-        states[name] = scenario.state(aws, environment)
-    assert states["script"], "the rerun's environment leaves nothing to compare"
-    for name in ("python", "bash", "ssm"):
-        assert states[name] == states["script"], name
+    assert_reruns_alike(moto_server, aws, lambda env: script + filled(scenario.phases["rerun"], env), renderings,
+                        scenario.inputs, scenario.inputs, scenario.environment, scenario.state)

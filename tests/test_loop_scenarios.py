@@ -292,21 +292,28 @@ def test_loop_scenario_reruns_like_its_script(scenario, moto_server, aws, tmp_pa
     result = run_cli("verify", str(renderings["ssm"]), str(trace))
     assert result.code == 0, result.stdout + result.stderr
 
+    assert_reruns_alike(moto_server, aws, lambda env: script + filled(scenario.rerun, env), renderings,
+                        scenario.inputs, scenario.ssm_inputs or scenario.inputs, scenario.environment, scenario.state)
+
+
+def assert_reruns_alike(url: str, aws, script: Callable, renderings: dict[str, Path], inputs: dict, ssm_inputs: dict,
+                        environment: Callable, state: Callable) -> None:
+    """The script (``script(environment)``: its command) and each rendering run on a reset emulator
+    in the rerun's environment, with ``inputs``: each must leave the state the script leaves."""
     states = {}
     runs = {
-        "script": lambda env: script + filled(scenario.rerun, env),
-        "python": lambda env: [sys.executable, str(renderings["python"]), "--endpoint-url", moto_server,
-                               *option_arguments(scenario.inputs, env)],
-        "bash": lambda env: ["bash", str(renderings["bash"]), "--endpoint-url", moto_server,
-                             *option_arguments(scenario.inputs, env)],
-        "ssm": lambda env: [sys.executable, "-m", "pysynth", "run", str(renderings["ssm"]), "--endpoint-url", moto_server,
-                            *parameter_arguments(scenario.ssm_inputs or scenario.inputs, env)],
+        "script": script,
+        "python": lambda env: [sys.executable, str(renderings["python"]), "--endpoint-url", url,
+                               *option_arguments(inputs, env)],
+        "bash": lambda env: ["bash", str(renderings["bash"]), "--endpoint-url", url, *option_arguments(inputs, env)],
+        "ssm": lambda env: [sys.executable, "-m", "pysynth", "run", str(renderings["ssm"]), "--endpoint-url", url,
+                            *parameter_arguments(ssm_inputs, env)],
     }
     for name, command in runs.items():
-        reset(moto_server)
-        environment = scenario.environment(aws, "rerun")
-        run(command(environment))
-        states[name] = scenario.state(aws, environment)
+        reset(url)
+        made = environment(aws, "rerun")
+        run(command(made))
+        states[name] = state(aws, made)
     assert states["script"], "the rerun's environment leaves nothing to compare"
     for name in ("python", "bash", "ssm"):
         assert states[name] == states["script"], name
