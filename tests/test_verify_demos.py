@@ -200,6 +200,13 @@ def test_one_demonstration_takes_the_inputs_defaults(onboarding):
     assert verify(onboarding_runbook(), onboarding[:1]).certified
 
 
+def test_a_test_of_an_unknown_kind_is_reported_once(onboarding):
+    unknown = Test("empty", value=InputRef("UserName"))
+    assert messages(verify(onboarding_runbook(unknown), onboarding))[0] == \
+        "bad-test: branch IfGetUserFailed tests 'empty', which is none of failed, equals, set"
+    assert [problem.kind for problem in verify(onboarding_runbook(unknown), onboarding).problems].count("bad-test") == 1
+
+
 def test_an_arm_output_is_read_only_inside_its_arm(onboarding):
     runbook = onboarding_runbook()
     runbook.steps[2].request["UserName"] = OutputRef("CreateUser", "Arn")

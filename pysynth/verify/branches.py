@@ -3,7 +3,7 @@ the arm it chooses is replayed (the runbook goes on after the branch either way)
 
 - ``failed``: whether the tested step's call is a failed record of the demonstration with one of
   the test's codes (a step that expects errors may match such a record, or a successful call);
-- ``equals``/``empty``: the output's value in the recorded response of the call its step made (a
+- ``equals``: the output's value in the recorded response of the call its step made (a
   CloudTrail read has none: the test cannot be checked against it), or the input's value;
 - ``set``: whether the input has a value. Against several demonstrations an input first used
   inside the branch's arms is unified from the call that use would make, before the test.
@@ -21,7 +21,7 @@ from pysynth.verify.instances import Instance
 from pysynth.verify.problems import API_ACTIONS, UNDECIDED_BRANCH, Problem
 from pysynth.verify.values import ABSENT, Unknown, output_value, record_text, reference_text, show, text_of
 
-TEST_KINDS = ("failed", "equals", "empty", "set")
+TEST_KINDS = ("failed", "equals", "set")
 
 
 def test_text(step: Step) -> str:
@@ -31,8 +31,6 @@ def test_text(step: Step) -> str:
         text = f"step {test.step} failed with {' or '.join(test.codes)}"
     elif test.kind == "set":
         text = f"{reference_text(test.value)} is set"
-    elif test.kind == "empty":
-        text = f"{reference_text(test.value)} is empty"
     else:
         text = f"{reference_text(test.value)} is {show(test.text)}"
     return f"not ({text})" if test.negate else text
@@ -49,7 +47,7 @@ def test_problem(replay, step: Step) -> str | None:
         return f"{where} tests {test.kind!r}, which is none of {', '.join(TEST_KINDS)}"
     if test.kind == "set" and not isinstance(test.value, InputRef):
         return f"{where} tests whether a value is set, but only an input can be: not {show(test.value)}"
-    if test.kind in ("equals", "empty") and not isinstance(test.value, (InputRef, OutputRef)):
+    if test.kind == "equals" and not isinstance(test.value, (InputRef, OutputRef)):
         return f"{where} tests {show(test.value)}, which is no input or step output"
     if test.kind == "equals" and test.text is None:
         return f"{where} tests whether {reference_text(test.value)} equals a text, but names none"
@@ -96,10 +94,6 @@ def _holds(replay, instance: Instance, final: bool) -> bool | Unknown:
         return value
     if test.kind == "set":
         return text_of(value) != ""
-    if test.kind == "empty":
-        if not isinstance(value, list):
-            return Unknown(f"{reference_text(test.value)} is {show(value)}, not a list")
-        return not value
     return text_of(value) == test.text
 
 
