@@ -65,11 +65,15 @@ def analyse(writes: list[Event], reads: list[Event] = (), failed: list[Event] = 
     session.polls = polls
     positions = {id(event): number for number, event in enumerate(calls, start=1)}
     session.failures = {positions[id(writes[index])]: found for index, found in failures_before(writes, failed).items()}
-    outputs = session.outputs
+    outputs, slots, produced = session.outputs, session.slots, session.produced
     session.reorderable = reorderable(
         session.moments,
-        ((slot.call, slot.value_id) for slot in session.slots),
-        ((session.slots[slot - 1].call, outputs[output - 1].call) for slot, output in session.can_take),
+        ((slot.call, slot.value_id) for slot in slots),
+        # A created value is taken from its producer only (created_from_producer): a later echo of
+        # it in the same second (a second CreateRouteTable's VpcId) is no precedence to weigh.
+        ((slots[slot - 1].call, outputs[output - 1].call) for slot, output in session.can_take
+         if produced.get(slots[slot - 1].value_id, outputs[output - 1].call) == outputs[output - 1].call
+         or slots[slot - 1].constant),
         session.effects,
         ((poll.call, poll.consumer) for poll in polls if poll.consumer is not None),
     )
