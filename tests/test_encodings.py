@@ -101,6 +101,22 @@ def test_created_id_cannot_be_a_literal_and_the_conflict_is_explained():
     assert outcome.violations == [Violation("created_from_producer", "slot", 2)]
 
 
+def test_a_created_id_is_never_read_from_a_later_echo_of_it():
+    # CreateSubnet's response echoes the VPC id; a third call offered only that echo conflicts.
+    echo = parse_facts("""
+        output(2,2,"Subnet.VpcId"). output_value(2,2). output_type(2,"string").
+        call(3). call_operation(3,"ec2","CreateRouteTable").
+        slot(4,3,"VpcId"). slot_member(4,"VpcId"). slot_value(4,2). slot_type(4,"string").
+    """)
+    assert_optimum(
+        instance("created-id") + echo + parse_facts("can_take(4,1). can_take(4,2)."),
+        atoms("step(1) step(2) step(3) bind(1,literal) bind(2,output(1)) bind(3,literal) bind(4,output(1))"),
+    )
+    outcome = solve(instance("created-id") + echo + parse_facts("can_take(4,2)."))
+    assert not outcome.satisfiable
+    assert outcome.violations == [Violation("created_from_producer", "slot", 4)]
+
+
 def test_hidden_value_is_a_secret_input():
     assert_optimum(
         instance("hidden"),

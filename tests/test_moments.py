@@ -8,7 +8,7 @@ from pathlib import Path
 from pysynth.facts import analyse
 from pysynth.ingest.select import Selection, ingest
 from pysynth.moments import reorderable
-from test_planning import same_second_onboarding
+from test_planning import record, same_second_onboarding, write_log
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,3 +61,20 @@ def test_a_second_whose_log_order_already_serves_every_call_keeps_it_without_a_c
     assert ["CreateUser", "AttachUserPolicy"] in operations_by_moment(session).values()
     assert session.reorderable == set()
     assert not any(fact.predicate == "reorderable" for fact in session.facts())
+
+
+def test_a_created_id_echoed_later_in_its_second_keeps_the_log_order(tmp_path):
+    # Both route tables take the VPC id from CreateVpc, the only source test.lp allows for a created
+    # value; the second table's response echoes it, and that echo is no reason to reorder.
+    vpc = {"vpc": {"vpcId": "vpc-0a1b2c3d4e5f60718", "cidrBlock": "10.0.0.0/16"}}
+    log = write_log(tmp_path, "route-tables.json", [
+        record(1, "2024-03-05T10:02:10Z", "ec2", "CreateVpc", {"cidrBlock": "10.0.0.0/16"}, vpc),
+        *(record(number, "2024-03-05T10:02:11Z", "ec2", "CreateRouteTable", {"vpcId": "vpc-0a1b2c3d4e5f60718"},
+                 {"routeTable": {"routeTableId": table, "vpcId": "vpc-0a1b2c3d4e5f60718"}})
+          for number, table in ((2, "rtb-0a1b2c3d4e5f60718"), (3, "rtb-0f1e2d3c4b5a69788"))),
+    ])
+    session = session_of(log, all_principals=True)
+    first_table = next(slot for slot in session.slots if slot.call == 2 and slot.path == "VpcId")
+    echo = next(output for output in session.outputs if output.call == 3 and output.path == "RouteTable.VpcId")
+    assert (first_table.id, echo.id) in session.can_take  # still offered when a conflict is explained
+    assert session.reorderable == set()
