@@ -81,6 +81,8 @@ def check_synthesized(runbook: Runbook, demonstrations: list[Demonstration], *, 
     holder = {(event.file, event.index): number for number, demonstration in enumerate(demonstrations)
               for event in (*demonstration.kept, *demonstration.reads, *demonstration.failed)}
     loop_body = {inner.name for step in walk(runbook.steps) if step.loop is not None for inner in walk(step.loop.steps)}
+    # Each demonstration's matches by step name, made once: per step, it cost a pass over them all.
+    matched = {id(each): dict(each.matches) for each in verdicts}
     for step in walk(runbook.steps):
         claimed = [(record.file, record.index) for record in step.records]
         shown = holder.get(claimed[0]) if claimed else None
@@ -98,7 +100,7 @@ def check_synthesized(runbook: Runbook, demonstrations: list[Demonstration], *, 
         if step.loop is not None or step.name in loop_body:
             found = [record for each in about for record in each.first_iterations.get(step.name, [])]
         else:
-            found = [record for each in about for record in dict(each.matches).get(step.name, [])]
+            found = [record for each in about for record in matched[id(each)].get(step.name, [])]
         if claimed != [(record.file, record.index) for record in found]:
             verdict.problems.append(Problem(
                 RECORDS_DIFFER,
