@@ -43,6 +43,11 @@ class Alignment:
     slot_pairs: list[tuple[int, int, bool]] = dataclasses.field(default_factory=list)  # (slot, slot0, same value)
     output_pairs: list[tuple[int, int]] = dataclasses.field(default_factory=list)
     loop_pairs: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    # (call, the previous call of its demonstration with candidates in demonstration E, E), and
+    # (call, the previous call of its demonstration that is a candidate of demonstration D's, D):
+    # the ladders along which matches keep their order (asp/demos.lp: reach).
+    call_after: list[tuple[int, int, int]] = dataclasses.field(default_factory=list)
+    head_after: list[tuple[int, int, int]] = dataclasses.field(default_factory=list)
     # Tests: (test term as a tuple, call, holds)
     tests: list[tuple[tuple, int, bool]] = dataclasses.field(default_factory=list)
 
@@ -156,6 +161,17 @@ def _alignment(session: Session, names: list[str], demo_of_call: list[int]) -> A
         alignment.alignable += [(call, head) for head in earlier.get(shape(call), ()) if demo_of_call[head - 1] < demo]
         earlier[shape(call)].append(call)
     alignable = set(alignment.alignable)
+    candidates_in: dict[tuple[int, int], list[int]] = defaultdict(list)  # (demo, other demo) -> calls
+    heads_for: dict[tuple[int, int], list[int]] = defaultdict(list)  # (demo of heads, demo) -> heads
+    for call, head in sorted(alignable):
+        candidates_in[(demo_of_call[call - 1], demo_of_call[head - 1])].append(call)
+        heads_for[(demo_of_call[head - 1], demo_of_call[call - 1])].append(head)
+    for (_, other), calls in candidates_in.items():
+        ordered = sorted(set(calls))
+        alignment.call_after += [(call, before, other) for before, call in zip(ordered, ordered[1:])]
+    for (_, demo), heads in heads_for.items():
+        ordered = sorted(set(heads))
+        alignment.head_after += [(head, before, demo) for before, head in zip(ordered, ordered[1:])]
     for loop in session.loops:
         for loop0 in session.loops:
             if (demo_of_call[loop0.body[0] - 1] < demo_of_call[loop.body[0] - 1] and len(loop.body) == len(loop0.body)

@@ -119,6 +119,10 @@ def demonstration_facts(session: Session):
         yield Fact("demo", (call, number))
     for call, head in alignment.alignable:
         yield Fact("alignable", (call, head))
+    for call, before, other in alignment.call_after:
+        yield Fact("call_after", (call, before, other))
+    for head, before, demo in alignment.head_after:
+        yield Fact("head_after", (head, before, demo))
     for slot, paired, same in alignment.slot_pairs:
         yield Fact("slot_pair", (slot, paired))
         if same:
