@@ -14,9 +14,9 @@ left over are its own, unchecked (each would otherwise be a call no step makes).
 
 from __future__ import annotations
 
-from pysynth.ingest.normalize import Normalizer
 from pysynth.model import InputRef, OutputRef, Step, walk
 from pysynth.render.prose import plural
+from pysynth.verify import leftovers
 from pysynth.verify.instances import Instance
 from pysynth.verify.problems import API_ACTIONS, UNDECIDED_BRANCH, Problem
 from pysynth.verify.values import ABSENT, Unknown, output_value, record_text, reference_text, show, text_of
@@ -149,11 +149,7 @@ def account(replay) -> None:
     that no step made are taken, unchecked."""
     for instance, unknown in replay.undecided:
         branch = instance.step.branch
-        operations = {(step.service, step.api) for step in walk([*branch.steps, *branch.otherwise])
-                      if step.action in API_ACTIONS and not Normalizer.is_read_only(step.service, step.api)}
-        numbers = [number for operation in operations for number in replay.by_operation.get(operation, ())
-                   if number not in replay.taken and number not in replay.failures]
-        replay.taken.update(numbers)
+        numbers = leftovers.take_unchecked(replay, [*branch.steps, *branch.otherwise])
         if unknown.reported:
             continue
         unchecked = f"; {plural(len(numbers), 'call')} of its arms left unchecked" if numbers else ""

@@ -4,10 +4,23 @@ left-over call of its service that shares the most values with it (or is extra).
 
 from __future__ import annotations
 
+from pysynth.ingest.normalize import Normalizer
+from pysynth.model import Step, walk
 from pysynth.paths import path_text
 from pysynth.verify.instances import Instance
-from pysynth.verify.problems import EXTRA_STEP, VALUE_DIFFERS, WRONG_OPERATION, Problem
+from pysynth.verify.problems import API_ACTIONS, EXTRA_STEP, VALUE_DIFFERS, WRONG_OPERATION, Problem
 from pysynth.verify.values import leaves, record_ref, record_text, value_key
+
+
+def take_unchecked(replay, steps: list[Step]) -> list[int]:
+    """The calls of ``steps``' write operations that no step made, taken unchecked: a loop whose
+    list or a branch whose test the log cannot give has made them, as far as anyone can tell."""
+    operations = {(step.service, step.api) for step in walk(steps)
+                  if step.action in API_ACTIONS and not Normalizer.is_read_only(step.service, step.api)}
+    numbers = [number for operation in operations for number in replay.by_operation.get(operation, ())
+               if number not in replay.taken and number not in replay.failures]
+    replay.taken.update(numbers)
+    return numbers
 
 
 def cover_retries(replay) -> None:

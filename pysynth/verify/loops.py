@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from pysynth.ingest.normalize import Normalizer
-from pysynth.model import ItemRef, walk
+from pysynth.model import ItemRef
 from pysynth.paths import value_at
 from pysynth.render.prose import plural
+from pysynth.verify import leftovers
 from pysynth.verify.instances import Instance
 from pysynth.verify.problems import API_ACTIONS, ITERATION_COUNT, UNREPLAYABLE_LOOP, Problem
 from pysynth.verify.values import ABSENT, element_text, leaves, record_ref, show
@@ -66,11 +67,7 @@ def _unreplayable(replay) -> None:
     """A loop whose list the log cannot give: one problem, and the calls of its body's operations
     are its own, unchecked (each would otherwise be a call no step makes)."""
     for instance, unknown in replay.unwalked:
-        operations = {(step.service, step.api) for step in walk(instance.step.loop.steps)
-                      if step.action in API_ACTIONS and not Normalizer.is_read_only(step.service, step.api)}
-        numbers = [number for operation in operations for number in replay.by_operation.get(operation, ())
-                   if number not in replay.taken and number not in replay.failures]
-        replay.taken.update(numbers)
+        numbers = leftovers.take_unchecked(replay, instance.step.loop.steps)
         if unknown.reported:
             continue
         unchecked = f"; {plural(len(numbers), 'call')} of its body left unchecked" if numbers else ""
